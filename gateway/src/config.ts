@@ -1,0 +1,220 @@
+/**
+ * Gateway configuration, declared once: every variable with its type, default and help text.
+ * The README's table and .env.example are checked against this declaration by a test.
+ * A bad value stops start-up with one GW_ERR_CONFIG line naming the variable.
+ */
+import { availableParallelism } from 'node:os';
+import { GatewayError } from './errors.js';
+
+export const protocols = ['fastcgi', 'uwsgi', 'http', 'cgi'] as const;
+export type Protocol = (typeof protocols)[number];
+export const pmModes = ['static', 'dynamic', 'ondemand'] as const;
+export type PmMode = (typeof pmModes)[number];
+
+export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+type Kind = 'string' | 'int' | 'duration' | 'bool' | 'listen' | 'choice';
+
+interface Declaration {
+  readonly name: string;
+  readonly kind: Kind;
+  /** As written in the environment; `null` means "unset" (computed or optional). */
+  readonly default: string | null;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  readonly section: string;
+}
+
+/** Every variable the gateway reads, in the order the docs list them. */
+export const declarations = [
+  { section: 'Protocol', name: 'GATEWAY_PROTOCOL', kind: 'choice', choices: protocols, default: 'fastcgi', help: 'protocol nginx speaks to the gateway: fastcgi, uwsgi, http or cgi' },
+  { section: 'Protocol', name: 'GATEWAY_LISTEN', kind: 'listen', default: '0.0.0.0:9000', help: 'host:port, or unix:/path for a socket shared with nginx' },
+  { section: 'Protocol', name: 'GATEWAY_BACKLOG', kind: 'int', default: '511', help: 'listen queue length (PHP-FPM listen.backlog)' },
+  { section: 'Protocol', name: 'GATEWAY_APP', kind: 'string', default: null, help: 'module whose default export is async () => (req, res) listener; default: the identity app' },
+  { section: 'Protocol', name: 'GATEWAY_IDLE_TIMEOUT', kind: 'duration', default: '75s', help: 'close a kept-alive connection idle this long; must outlast nginx keepalive_timeout (60s)' },
+  { section: 'Protocol', name: 'GATEWAY_MAX_PARAMS_SIZE', kind: 'int', default: '131072', help: 'largest FastCGI PARAMS stream or uwsgi vars block accepted, in bytes' },
+  { section: 'Protocol', name: 'GATEWAY_FCGI_MAX_CONNS', kind: 'int', default: '1024', help: 'FastCGI connections a worker accepts at once (FCGI_MAX_CONNS)' },
+  { section: 'Protocol', name: 'GATEWAY_FCGI_MAX_REQS', kind: 'int', default: '64', help: 'requests in flight on one multiplexed FastCGI connection (FCGI_MAX_REQS)' },
+  { section: 'Protocol', name: 'GATEWAY_FCGI_MPXS_CONNS', kind: 'bool', default: 'true', help: 'accept several FastCGI requests at once on one connection (FCGI_MPXS_CONNS)' },
+  { section: 'Protocol', name: 'GATEWAY_MAX_BUFFERED_BODY', kind: 'int', default: '1048576', help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed)' },
+  { section: 'Protocol', name: 'GATEWAY_FCGI_STDERR', kind: 'bool', default: 'false', help: "send what the app writes to its error stream as FCGI_STDERR (nginx's error log)" },
+  { section: 'Process manager', name: 'GATEWAY_PM', kind: 'choice', choices: pmModes, default: 'static', help: 'static, dynamic or ondemand (as PHP-FPM pm)' },
+  { section: 'Process manager', name: 'GATEWAY_PM_MAX_CHILDREN', kind: 'int', default: null, help: 'worker cap; default: number of cores' },
+  { section: 'Process manager', name: 'GATEWAY_PM_START_SERVERS', kind: 'int', default: null, help: 'dynamic: workers at start; default (min_spare + max_spare) / 2' },
+  { section: 'Process manager', name: 'GATEWAY_PM_MIN_SPARE_SERVERS', kind: 'int', default: '1', help: 'dynamic: fewest idle workers' },
+  { section: 'Process manager', name: 'GATEWAY_PM_MAX_SPARE_SERVERS', kind: 'int', default: null, help: 'dynamic: most idle workers; default max_children' },
+  { section: 'Process manager', name: 'GATEWAY_PM_PROCESS_IDLE_TIMEOUT', kind: 'duration', default: '10s', help: 'ondemand/dynamic: stop a worker idle this long' },
+  { section: 'Process manager', name: 'GATEWAY_PM_MAX_REQUESTS', kind: 'int', default: '0', help: 'recycle a worker after N requests; 0 = never' },
+  { section: 'Process manager', name: 'GATEWAY_PM_SCHEDULING', kind: 'choice', choices: ['shared', 'round-robin'], default: 'shared', help: 'shared: every worker accepts on the socket; round-robin: the master accepts and hands out connections' },
+  { section: 'Process manager', name: 'GATEWAY_REQUEST_TERMINATE_TIMEOUT', kind: 'duration', default: '0', help: 'end a request that runs longer (504); 0 = off' },
+  { section: 'Process manager', name: 'GATEWAY_SLOWLOG_TIMEOUT', kind: 'duration', default: '0', help: 'log requests slower than this with the worker stack; 0 = off' },
+  { section: 'Process manager', name: 'GATEWAY_SLOWLOG', kind: 'string', default: null, help: 'slow log file; default: the gateway log (stderr)' },
+  { section: 'Process manager', name: 'GATEWAY_GRACEFUL_TIMEOUT', kind: 'duration', default: '30s', help: 'drain deadline on SIGTERM and reload' },
+  { section: 'Process manager', name: 'GATEWAY_EMERGENCY_RESTART_THRESHOLD', kind: 'int', default: '10', help: 'worker deaths within the interval that trigger respawn back-off; 0 = off' },
+  { section: 'Process manager', name: 'GATEWAY_EMERGENCY_RESTART_INTERVAL', kind: 'duration', default: '60s', help: 'window for the emergency restart threshold' },
+  { section: 'Status', name: 'GATEWAY_STATUS_PATH', kind: 'string', default: '/gateway/status', help: 'pool status page (text, ?json, ?openmetrics, ?full); empty = off' },
+  { section: 'Status', name: 'GATEWAY_PING_PATH', kind: 'string', default: '/gateway/ping', help: 'answers pong; empty = off' },
+  { section: 'Status', name: 'GATEWAY_POOL_NAME', kind: 'string', default: 'www', help: 'pool name shown on the status page' },
+  { section: 'Logging', name: 'GATEWAY_ACCESS_LOG', kind: 'bool', default: 'true', help: 'one JSON access-log line per request' },
+  { section: 'Logging', name: 'GATEWAY_LOG_LEVEL', kind: 'choice', choices: ['debug', 'info', 'warn', 'error'], default: 'info', help: 'gateway log level' },
+  { section: 'CGI', name: 'GATEWAY_CGI_COMMAND', kind: 'string', default: null, help: 'program started per request in cgi mode; default: node app/dist/src/cgi.js' },
+  { section: 'CGI', name: 'GATEWAY_CGI_MAX_CHILDREN', kind: 'int', default: null, help: 'CGI processes running at once per worker; default: 2 x cores' },
+  { section: 'CGI', name: 'GATEWAY_CGI_QUEUE', kind: 'int', default: '64', help: 'requests waiting for a CGI slot before 503 with Retry-After' },
+  { section: 'CGI', name: 'GATEWAY_CGI_TIMEOUT', kind: 'duration', default: '30s', help: 'kill a CGI child running longer (504)' },
+] as const satisfies readonly Declaration[];
+
+export type VariableName = (typeof declarations)[number]['name'];
+
+export interface GatewayConfig {
+  protocol: Protocol;
+  listen: ListenAddress;
+  backlog: number;
+  app: string | null;
+  idleTimeoutMs: number;
+  maxParamsSize: number;
+  fcgiMaxConns: number;
+  fcgiMaxReqs: number;
+  fcgiMpxsConns: boolean;
+  maxBufferedBody: number;
+  fcgiStderr: boolean;
+  pm: PmMode;
+  pmMaxChildren: number;
+  pmStartServers: number;
+  pmMinSpareServers: number;
+  pmMaxSpareServers: number;
+  pmProcessIdleTimeoutMs: number;
+  pmMaxRequests: number;
+  pmScheduling: 'shared' | 'round-robin';
+  requestTerminateTimeoutMs: number;
+  slowlogTimeoutMs: number;
+  slowlog: string | null;
+  gracefulTimeoutMs: number;
+  emergencyRestartThreshold: number;
+  emergencyRestartIntervalMs: number;
+  statusPath: string;
+  pingPath: string;
+  poolName: string;
+  accessLog: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  cgiCommand: string | null;
+  cgiMaxChildren: number;
+  cgiQueue: number;
+  cgiTimeoutMs: number;
+}
+
+function fail(name: string, value: string, expected: string): never {
+  throw new GatewayError('GW_ERR_CONFIG', `${name}=${JSON.stringify(value)}: expected ${expected}`, { variable: name });
+}
+
+export function parseListen(value: string, name = 'GATEWAY_LISTEN'): ListenAddress {
+  if (value.startsWith('unix:')) {
+    const path = value.slice(5);
+    if (!path.startsWith('/')) fail(name, value, 'unix:/absolute/path');
+    return { kind: 'unix', path };
+  }
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || !Number.isInteger(port) || port < 1 || port > 65535) fail(name, value, 'host:port (port 1-65535) or unix:/path');
+  return { kind: 'tcp', host: match[1] || match[2] || '0.0.0.0', port };
+}
+
+export function formatListen(address: ListenAddress): string {
+  if (address.kind === 'unix') return `unix:${address.path}`;
+  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
+}
+
+/** Seconds by default; accepts `ms`, `s`, `m` suffixes (`75s`, `250ms`, `2m`). */
+export function parseDuration(value: string, name: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!match) fail(name, value, 'a duration such as 30, 30s, 500ms or 2m');
+  const n = Number(match[1]);
+  const unit = match[2] ?? 's';
+  return Math.round(unit === 'ms' ? n : unit === 'm' ? n * 60_000 : n * 1000);
+}
+
+function parseInt10(value: string, name: string): number {
+  if (!/^\d+$/.test(value.trim())) fail(name, value, 'a non-negative integer');
+  return Number(value);
+}
+
+function parseBool(value: string, name: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+  if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  return fail(name, value, 'true or false');
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and validates every variable; throws GW_ERR_CONFIG naming the first bad one. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const raw = (name: VariableName): string | null => {
+    const declared = declarations.find((d) => d.name === name);
+    const value = env[name];
+    return value !== undefined && value !== '' ? value : (declared?.default ?? null);
+  };
+  const choice = <T extends string>(name: VariableName): T => {
+    const declared = declarations.find((d) => d.name === name) as Declaration;
+    const value = raw(name) as string;
+    if (!declared.choices?.includes(value)) fail(name, value, `one of ${declared.choices?.join(', ')}`);
+    return value as T;
+  };
+  const int = (name: VariableName, fallback?: number): number => {
+    const value = raw(name);
+    return value === null ? (fallback as number) : parseInt10(value, name);
+  };
+  const duration = (name: VariableName): number => parseDuration(raw(name) as string, name);
+  const bool = (name: VariableName): boolean => parseBool(raw(name) as string, name);
+
+  const cores = availableParallelism();
+  const pmMaxChildren = int('GATEWAY_PM_MAX_CHILDREN', cores);
+  if (pmMaxChildren < 1) fail('GATEWAY_PM_MAX_CHILDREN', String(pmMaxChildren), 'at least 1');
+  const pmMinSpareServers = int('GATEWAY_PM_MIN_SPARE_SERVERS');
+  const pmMaxSpareServers = int('GATEWAY_PM_MAX_SPARE_SERVERS', pmMaxChildren);
+  const pmStartServers = int(
+    'GATEWAY_PM_START_SERVERS',
+    Math.max(1, Math.floor((pmMinSpareServers + pmMaxSpareServers) / 2)),
+  );
+  const statusPath = env.GATEWAY_STATUS_PATH ?? '/gateway/status';
+  const pingPath = env.GATEWAY_PING_PATH ?? '/gateway/ping';
+  for (const [name, path] of [['GATEWAY_STATUS_PATH', statusPath], ['GATEWAY_PING_PATH', pingPath]] as const) {
+    if (path !== '' && !path.startsWith('/')) fail(name, path, 'an absolute path or empty');
+  }
+
+  return {
+    protocol: choice<Protocol>('GATEWAY_PROTOCOL'),
+    listen: parseListen(raw('GATEWAY_LISTEN') as string),
+    backlog: int('GATEWAY_BACKLOG'),
+    app: raw('GATEWAY_APP'),
+    idleTimeoutMs: duration('GATEWAY_IDLE_TIMEOUT'),
+    maxParamsSize: int('GATEWAY_MAX_PARAMS_SIZE'),
+    fcgiMaxConns: int('GATEWAY_FCGI_MAX_CONNS'),
+    fcgiMaxReqs: Math.max(1, int('GATEWAY_FCGI_MAX_REQS')),
+    fcgiMpxsConns: bool('GATEWAY_FCGI_MPXS_CONNS'),
+    maxBufferedBody: int('GATEWAY_MAX_BUFFERED_BODY'),
+    fcgiStderr: bool('GATEWAY_FCGI_STDERR'),
+    pm: choice<PmMode>('GATEWAY_PM'),
+    pmMaxChildren,
+    pmStartServers: Math.min(pmStartServers, pmMaxChildren),
+    pmMinSpareServers,
+    pmMaxSpareServers,
+    pmProcessIdleTimeoutMs: duration('GATEWAY_PM_PROCESS_IDLE_TIMEOUT'),
+    pmMaxRequests: int('GATEWAY_PM_MAX_REQUESTS'),
+    pmScheduling: choice<'shared' | 'round-robin'>('GATEWAY_PM_SCHEDULING'),
+    requestTerminateTimeoutMs: duration('GATEWAY_REQUEST_TERMINATE_TIMEOUT'),
+    slowlogTimeoutMs: duration('GATEWAY_SLOWLOG_TIMEOUT'),
+    slowlog: raw('GATEWAY_SLOWLOG'),
+    gracefulTimeoutMs: duration('GATEWAY_GRACEFUL_TIMEOUT'),
+    emergencyRestartThreshold: int('GATEWAY_EMERGENCY_RESTART_THRESHOLD'),
+    emergencyRestartIntervalMs: duration('GATEWAY_EMERGENCY_RESTART_INTERVAL'),
+    statusPath,
+    pingPath,
+    poolName: raw('GATEWAY_POOL_NAME') as string,
+    accessLog: bool('GATEWAY_ACCESS_LOG'),
+    logLevel: choice<GatewayConfig['logLevel']>('GATEWAY_LOG_LEVEL'),
+    cgiCommand: raw('GATEWAY_CGI_COMMAND'),
+    cgiMaxChildren: int('GATEWAY_CGI_MAX_CHILDREN', cores * 2),
+    cgiQueue: int('GATEWAY_CGI_QUEUE'),
+    cgiTimeoutMs: duration('GATEWAY_CGI_TIMEOUT'),
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * Classic CGI (RFC 3875) served the way fcgiwrap serves it: for each FastCGI request a fresh
+ * process runs GATEWAY_CGI_COMMAND with the meta-variables in its environment and the body on its
+ * stdin; its stdout (a CGI response) is relayed, its stderr goes to the error log. A cap bounds
+ * the processes running at once; excess requests queue, and a full queue answers 503.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { GatewayConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { RequestHandle, Responder, ResponseChannel } from '../session/types.js';
+import type { CgiParams } from './params.js';
+
+const MAX_HEAD = 64 * 1024;
+const HEAD_END = /\r?\n\r?\n/;
+
+export interface CgiRunnerOptions {
+  config: Pick<GatewayConfig, 'cgiCommand' | 'cgiMaxChildren' | 'cgiQueue' | 'cgiTimeoutMs'>;
+  log: Logger;
+}
+
+export function defaultCgiCommand(): string[] {
+  const entry = fileURLToPath(new URL('../../../../app/dist/src/cgi.js', import.meta.url));
+  return [process.execPath, entry];
+}
+
+/** Splits a command line on spaces; quotes group words. No shell is involved. */
+export function parseCommand(line: string): string[] {
+  const words: string[] = [];
+  for (const match of line.matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g))
+    words.push(match[1] ?? match[2] ?? match[3] ?? '');
+  if (words[0] === 'node') words[0] = process.execPath;
+  return words;
+}
+
+function cannedResponse(channel: ResponseChannel, status: string, extra = ''): void {
+  const body = `${status}\n`;
+  channel.write(
+    Buffer.from(
+      `Status: ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${extra}\r\n${body}`,
+      'latin1',
+    ),
+  );
+  channel.end();
+}
+
+/** Validates a CGI response head (`Name: value` lines); returns its length including the blank line, or -1. */
+function headLength(buffer: Buffer): number {
+  const text = buffer.toString('latin1', 0, Math.min(buffer.length, MAX_HEAD));
+  const match = HEAD_END.exec(text);
+  if (!match) return buffer.length >= MAX_HEAD ? -2 : -1;
+  const lines = text.slice(0, match.index).split(/\r?\n/);
+  for (const line of lines) if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+:/.test(line)) return -2;
+  return match.index + match[0].length;
+}
+
+export function createCgiResponder(options: CgiRunnerOptions): Responder {
+  const { config, log } = options;
+  const command = config.cgiCommand ? parseCommand(config.cgiCommand) : defaultCgiCommand();
+  let running = 0;
+  const queue: Array<() => void> = [];
+  const release = () => {
+    running--;
+    const next = queue.shift();
+    if (next) next();
+  };
+
+  return (params: CgiParams, channel: ResponseChannel): RequestHandle => {
+    const pendingBody: Buffer[] = [];
+    let bodyEnded = false;
+    let child: ChildProcess | null = null;
+    let done = false;
+    let cancelled = false;
+
+    const start = () => {
+      if (cancelled) {
+        release();
+        return;
+      }
+      const env: Record<string, string> = { ...(process.env as Record<string, string>) };
+      for (let i = 0; i + 1 < params.length; i += 2) {
+        const name = params[i] as string;
+        if (name === 'HTTP_PROXY') continue; // httpoxy: a client header must not become a proxy setting
+        env[name] = params[i + 1] as string;
+      }
+      env.GATEWAY_INTERFACE = 'CGI/1.1';
+      let proc: ChildProcess;
+      try {
+        proc = spawn(command[0] as string, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      } catch (err) {
+        log.error('CGI program could not start', {
+          err: new GatewayError('GW_ERR_CGI_SPAWN', command.join(' '), {}, err),
+        });
+        finish('502 Bad Gateway');
+        return;
+      }
+      child = proc;
+      const timer = setTimeout(() => {
+        log.warn('CGI program timed out, killed', { code: 'GW_ERR_CGI_TIMEOUT', pid: proc.pid });
+        proc.kill('SIGKILL');
+        finish('504 Gateway Timeout');
+      }, config.cgiTimeoutMs);
+
+      let head: Buffer | null = Buffer.alloc(0);
+      proc.stdout?.on('data', (chunk: Buffer) => {
+        if (done) return;
+        if (head) {
+          head = Buffer.concat([head, chunk]);
+          const length = headLength(head);
+          if (length === -1) return;
+          if (length === -2) {
+            log.warn('malformed CGI response', { code: 'GW_ERR_CGI_RESPONSE', pid: proc.pid });
+            proc.kill('SIGKILL');
+            finish('502 Bad Gateway');
+            return;
+          }
+          chunk = head;
+          head = null;
+        }
+        if (!channel.write(chunk)) {
+          proc.stdout?.pause();
+          channel.onWritable(() => proc.stdout?.resume());
+        }
+      });
+      proc.stderr?.on('data', (chunk: Buffer) => channel.writeStderr(chunk));
+      proc.stdin?.on('error', () => {}); // a child that exits without reading its body is not an error
+      proc.on('error', (err) => {
+        log.error('CGI program failed', {
+          err: new GatewayError('GW_ERR_CGI_SPAWN', command.join(' '), {}, err),
+        });
+        clearTimeout(timer);
+        finish('502 Bad Gateway');
+      });
+      proc.on('close', (code, signal) => {
+        clearTimeout(timer);
+        release();
+        if (done) return;
+        if (head) {
+          log.warn('CGI program ended without a response', {
+            code: 'GW_ERR_CGI_RESPONSE',
+            exit: code,
+            signal,
+          });
+          finish('502 Bad Gateway');
+          return;
+        }
+        done = true;
+        channel.end();
+      });
+      for (const chunk of pendingBody) proc.stdin?.write(chunk);
+      pendingBody.length = 0;
+      if (bodyEnded) proc.stdin?.end();
+    };
+
+    const finish = (status: string) => {
+      if (done) return;
+      done = true;
+      if (!channel.aborted) cannedResponse(channel, status);
+    };
+
+    if (running < config.cgiMaxChildren) {
+      running++;
+      start();
+    } else if (queue.length < config.cgiQueue) {
+      queue.push(() => {
+        running++;
+        start();
+      });
+    } else {
+      done = true;
+      cannedResponse(channel, '503 Service Unavailable', 'Retry-After: 1\r\n');
+    }
+
+    return {
+      body(chunk: Buffer): boolean {
+        if (done) return true;
+        if (!child) {
+          pendingBody.push(chunk);
+          return true;
+        }
+        if (child.stdin?.write(chunk) !== false) return true;
+        child.stdin.once('drain', () => channel.resumeInput());
+        return false;
+      },
+      endBody(): void {
+        bodyEnded = true;
+        child?.stdin?.end();
+      },
+      abort(): void {
+        done = true;
+        if (child) child.kill('SIGTERM');
+        else cancelled = true; // still queued: start() releases the slot without running it
+      },
+    };
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The socket a request listener sees. It is a real stream.Duplex, so ServerResponse writes to it
+ * exactly as it writes to a net.Socket, and it carries the client's addresses from the CGI
+ * meta-variables. Its writable side receives the rendered HTTP response; the head is rewritten for
+ * the protocol and everything goes to the session's ResponseChannel with backpressure.
+ */
+import { Duplex, type DuplexOptions } from 'node:stream';
+import { ChunkedBodyDecoder } from '../cgi/chunked.js';
+import type { RequestHead } from '../cgi/params.js';
+import { type HeadFormat, rewriteResponseHead } from '../cgi/response.js';
+import type { ResponseChannel } from '../session/types.js';
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+type WriteCallback = (error?: Error | null) => void;
+
+export class ExchangeSocket extends Duplex {
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** Set (true) only for HTTPS requests, as a TLSSocket would be. */
+  readonly encrypted?: true;
+  /** Response status, once the head has been written. */
+  status = 0;
+
+  #channel: ResponseChannel;
+  #format: HeadFormat;
+  #pendingHead: Buffer | null = null;
+  #headDone = false;
+  #chunked: ChunkedBodyDecoder | null = null;
+
+  constructor(head: RequestHead, channel: ResponseChannel, format: HeadFormat) {
+    // The request body reaches the app through IncomingMessage, never through this socket's readable
+    // side; that side stays open while the request lives because libraries (on-finished, used by
+    // express's body parsers) read `socket.readable` as "the request is still in flight".
+    super({ allowHalfOpen: true, decodeStrings: false, emitClose: true } as DuplexOptions);
+    this.#channel = channel;
+    this.#format = format;
+    this.remoteAddress = head.remoteAddress;
+    this.remotePort = head.remotePort;
+    this.remoteFamily = head.remoteAddress?.includes(':') ? 'IPv6' : head.remoteAddress ? 'IPv4' : undefined;
+    this.localAddress = head.localAddress;
+    this.localPort = head.localPort;
+    if (head.encrypted) this.encrypted = true;
+  }
+
+  address(): { address: string; family: string; port: number } | Record<string, never> {
+    if (this.localAddress === undefined) return {};
+    return {
+      address: this.localAddress,
+      family: this.localAddress.includes(':') ? 'IPv6' : 'IPv4',
+      port: this.localPort ?? 0,
+    };
+  }
+
+  // net.Socket's tuning calls mean nothing on a request-scoped socket.
+  setTimeout(_ms: number, _callback?: () => void): this {
+    return this;
+  }
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+  setKeepAlive(_enable?: boolean, _delay?: number): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+
+  override _read(): void {}
+
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
+    this.#send(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk, callback);
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>,
+    callback: WriteCallback,
+  ): void {
+    const buffers = chunks.map(({ chunk, encoding }) =>
+      typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk,
+    );
+    this.#send(buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers), callback);
+  }
+
+  #send(data: Buffer, callback: WriteCallback): void {
+    if (this.#channel.aborted) {
+      callback();
+      return;
+    }
+    if (!this.#headDone) {
+      data = this.#takeHead(data);
+      if (!this.#headDone || data.length === 0) {
+        this.#flowControl(callback);
+        return;
+      }
+    }
+    if (this.#chunked) {
+      for (const piece of this.#chunked.push(data)) this.#channel.write(piece);
+    } else if (data.length > 0) {
+      this.#channel.write(data);
+    }
+    this.#flowControl(callback);
+  }
+
+  #flowControl(callback: WriteCallback): void {
+    // Writes go straight through; the callback waits while the connection is congested, so the
+    // Writable's own buffer (and ServerResponse.write's return value) carry the backpressure.
+    this.#channel.onWritable(() => callback());
+  }
+
+  /** Consumes the response head from the front of `data`; returns what follows it. */
+  #takeHead(data: Buffer): Buffer {
+    let buffer = this.#pendingHead ? Buffer.concat([this.#pendingHead, data]) : data;
+    for (;;) {
+      const end = buffer.indexOf(HEAD_END);
+      if (end === -1) {
+        this.#pendingHead = buffer;
+        return Buffer.alloc(0);
+      }
+      const rendered = buffer.toString('latin1', 0, end + 4);
+      buffer = buffer.subarray(end + 4);
+      const head = rewriteResponseHead(rendered, this.#format);
+      if (!head) {
+        this.destroy(new Error('response head is not HTTP'));
+        return Buffer.alloc(0);
+      }
+      // Interim responses (100 Continue, 103 Early Hints) cannot cross FastCGI or uwsgi: drop them.
+      if (head.status >= 100 && head.status < 200) continue;
+      this.#pendingHead = null;
+      this.#headDone = true;
+      this.status = head.status;
+      if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
+      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      return buffer;
+    }
+  }
+}

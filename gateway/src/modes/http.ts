@@ -1,0 +1,59 @@
+/**
+ * Plain node:http behind nginx proxy_pass: the baseline the other protocols are measured against.
+ * Connections are accepted by our own net.Server and handed to an http.Server that never listens,
+ * so a graceful close can stop accepting without cutting idle keep-alive connections at once
+ * (Node's server.close() would, racing with nginx reusing them).
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { createSessionServer, newStats } from './session-server.js';
+import type { ProtocolServer, ProtocolServerOptions } from './types.js';
+
+const DRAIN_IDLE_GRACE_MS = 1000;
+const served = new WeakMap<Socket, number>();
+
+export function createHttpModeServer(options: ProtocolServerOptions): ProtocolServer {
+  const { config, listener } = options;
+  const stats = newStats();
+  let draining = false;
+  const http = createHttpServer(
+    { keepAliveTimeout: config.idleTimeoutMs, requestTimeout: 0, headersTimeout: 60_000 },
+    (req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket;
+      const count = served.get(socket) ?? 0;
+      served.set(socket, count + 1);
+      if (count > 0) stats.keepAliveReuses++;
+      stats.requestsInFlight++;
+      if (draining) res.setHeader('connection', 'close');
+      res.once('close', () => {
+        stats.requestsInFlight--;
+        if (res.writableFinished) stats.requestsTotal++;
+        else stats.aborted++;
+      });
+      listener(req, res);
+    },
+  );
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    stats.protocolErrors++;
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    options.log.debug('malformed HTTP input', { err });
+  });
+
+  return createSessionServer('http', stats, 0, (socket) => {
+    http.emit('connection', socket);
+    return {
+      get busy() {
+        return (served.get(socket) ?? 0) > 0 && stats.requestsInFlight > 0;
+      },
+      drain() {
+        if (draining) return;
+        draining = true;
+        setTimeout(
+          () => setInterval(() => http.closeIdleConnections(), 250).unref(),
+          DRAIN_IDLE_GRACE_MS,
+        ).unref();
+      },
+      destroy: () => socket.destroy(),
+    };
+  });
+}

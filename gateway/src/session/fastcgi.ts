@@ -1,0 +1,455 @@
+/**
+ * One FastCGI connection: records in, requests out. Drives the request state machine
+ * (BEGIN_REQUEST → PARAMS… → STDIN… → STDOUT… → END_REQUEST), multiplexing, management records,
+ * keep-conn, abort and input backpressure. The only FastCGI code that touches a socket.
+ */
+import type { Socket } from 'node:net';
+import { GatewayError, isGatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ServerStats } from '../modes/types.js';
+import {
+  encodeEndRequest,
+  encodeGetValuesResult,
+  encodeStream,
+  encodeUnknownType,
+  FastcgiDecoder,
+  type FastcgiRecord,
+  FCGI_KEEP_CONN,
+  forEachNameValuePair,
+  ProtocolStatus,
+  RecordType,
+  Role,
+} from '../protocol/fastcgi/index.js';
+import type { RequestHandle, Responder, ResponseChannel } from './types.js';
+
+export interface FastcgiLimits {
+  /** Largest PARAMS stream accepted, in bytes. */
+  maxParamsSize: number;
+  /** Requests in flight on one connection; 1 when multiplexing is off. */
+  maxReqs: number;
+  /** Whether several requests may be in flight on one connection (FCGI_MPXS_CONNS). */
+  mpxs: boolean;
+  /** Advertised as FCGI_MAX_CONNS. */
+  maxConns: number;
+  /** Body bytes buffered for a request on a multiplexed connection before FCGI_OVERLOADED. */
+  maxBufferedBody: number;
+  idleTimeoutMs: number;
+  /** Send what responders write to their error stream as FCGI_STDERR. */
+  stderr: boolean;
+}
+
+export interface SessionOptions {
+  responder: Responder;
+  log: Logger;
+  limits: FastcgiLimits;
+  stats: ServerStats;
+}
+
+/** How long a draining connection stays open for a request already on its way. */
+const DRAIN_IDLE_GRACE_MS = 1000;
+const FLUSH_THRESHOLD = 64 * 1024;
+
+class FastcgiRequest implements ResponseChannel {
+  readonly id: number;
+  readonly keepConn: boolean;
+  params: Buffer[] | null = [];
+  paramsSize = 0;
+  handle: RequestHandle | null = null;
+  stdinDone = false;
+  ended = false;
+  #aborted = false;
+  /** Bytes delivered since the responder last said it was full (multiplexed connections). */
+  congestedBytes = -1;
+  readonly #session: FastcgiSession;
+
+  constructor(session: FastcgiSession, id: number, keepConn: boolean) {
+    this.#session = session;
+    this.id = id;
+    this.keepConn = keepConn;
+  }
+
+  get aborted(): boolean {
+    return this.#aborted || this.ended;
+  }
+
+  markAborted(): void {
+    this.#aborted = true;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.aborted) return true;
+    return this.#session.queue(encodeStream(RecordType.Stdout, this.id, chunk));
+  }
+
+  onWritable(callback: () => void): void {
+    this.#session.onWritable(callback);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.#session.endRequest(this, ProtocolStatus.RequestComplete);
+  }
+
+  writeStderr(chunk: Buffer): void {
+    this.#session.stderr(this, chunk);
+  }
+
+  resumeInput(): void {
+    this.congestedBytes = -1;
+    this.#session.resumeInput();
+  }
+}
+
+export class FastcgiSession {
+  readonly #socket: Socket;
+  readonly #options: SessionOptions;
+  readonly #decoder = new FastcgiDecoder();
+  readonly #requests = new Map<number, FastcgiRequest>();
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  #waitingForDrain: Array<() => void> = [];
+  #served = 0;
+  #draining = false;
+  #peerEnded = false;
+  #closed = false;
+  #pausedForInput = false;
+  #graceTimer: NodeJS.Timeout | null = null;
+
+  constructor(socket: Socket, options: SessionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    socket.setNoDelay(true);
+    socket.setTimeout(options.limits.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('timeout', () => this.#onTimeout());
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (err) => this.#options.log.debug('connection error', { err }));
+    socket.on('close', () => this.#onClose());
+  }
+
+  get busy(): boolean {
+    return this.#requests.size > 0;
+  }
+
+  /** Close once idle: now if no request is in flight, else after the last one ends. */
+  drain(): void {
+    this.#draining = true;
+    if (this.#requests.size === 0) this.#scheduleGraceClose();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    try {
+      this.#decoder.push(chunk, (record) => this.#onRecord(record));
+    } catch (err) {
+      this.#protocolError(err);
+    }
+  }
+
+  #onRecord(record: FastcgiRecord): void {
+    switch (record.kind) {
+      case 'begin-request':
+        this.#onBegin(record.requestId, record.role, record.flags);
+
+        return;
+      case 'stream': {
+        const request = this.#requests.get(record.requestId);
+        if (!request) return; // records for inactive requests are ignored (spec §3.3)
+        if (record.type === RecordType.Params) {
+          this.#onParams(request, record.data);
+          return;
+        }
+        if (record.type === RecordType.Stdin) {
+          this.#onStdin(request, record.data);
+          return;
+        }
+        if (record.type === RecordType.Data) return; // FCGI_DATA is for the filter role only
+        throw new GatewayError('GW_ERR_FCGI_UNEXPECTED_RECORD', `type ${record.type} from the web server`, {
+          requestId: record.requestId,
+        });
+      }
+      case 'abort-request':
+        this.#onAbort(record.requestId);
+
+        return;
+      case 'get-values':
+        this.#onGetValues(record.names);
+
+        return;
+      case 'unknown':
+        if (record.requestId === 0) this.queue([encodeUnknownType(record.type)]);
+        return;
+      default:
+        // END_REQUEST, GET_VALUES_RESULT, UNKNOWN_TYPE only ever travel from an application.
+        throw new GatewayError('GW_ERR_FCGI_UNEXPECTED_RECORD', `${record.kind} from the web server`);
+    }
+  }
+
+  #onBegin(id: number, role: number, flags: number): void {
+    if (this.#requests.has(id)) {
+      throw new GatewayError('GW_ERR_FCGI_DUPLICATE_ID', `request id ${id}`, { requestId: id });
+    }
+    const keepConn = (flags & FCGI_KEEP_CONN) !== 0;
+    if (role !== Role.Responder) {
+      this.#refuse(id, keepConn, ProtocolStatus.UnknownRole);
+
+      return;
+    }
+    const { limits } = this.#options;
+    if (this.#requests.size >= limits.maxReqs) {
+      this.#refuse(id, keepConn, limits.mpxs ? ProtocolStatus.Overloaded : ProtocolStatus.CantMpxConn);
+
+      return;
+    }
+    this.#socket.setTimeout(0);
+    this.#clearGrace();
+    this.#requests.set(id, new FastcgiRequest(this, id, keepConn));
+  }
+
+  #refuse(id: number, keepConn: boolean, status: number): void {
+    this.queue([encodeEndRequest(id, 0, status)]);
+    if (!keepConn && this.#requests.size === 0) this.#endSocket();
+    else this.#flush();
+  }
+
+  #onParams(request: FastcgiRequest, data: Buffer): void {
+    if (!request.params) {
+      throw new GatewayError('GW_ERR_FCGI_UNEXPECTED_RECORD', 'PARAMS after the end of PARAMS', {
+        requestId: request.id,
+      });
+    }
+    if (data.length > 0) {
+      request.paramsSize += data.length;
+      if (request.paramsSize > this.#options.limits.maxParamsSize) {
+        throw new GatewayError('GW_ERR_FCGI_PARAMS_TOO_LARGE', `${request.paramsSize} bytes`, {
+          requestId: request.id,
+        });
+      }
+      request.params.push(data);
+      return;
+    }
+    const block = request.params.length === 1 ? (request.params[0] as Buffer) : Buffer.concat(request.params);
+    request.params = null;
+    const params: string[] = [];
+    forEachNameValuePair(block, (name, value) => {
+      params.push(name, value);
+    });
+    const { stats } = this.#options;
+    stats.requestsInFlight++;
+    const reused = this.#served > 0;
+    if (reused) stats.keepAliveReuses++;
+    request.handle = this.#options.responder(params, request, { protocol: 'fastcgi', reused });
+  }
+
+  #onStdin(request: FastcgiRequest, data: Buffer): void {
+    const handle = request.handle;
+    if (!handle || request.stdinDone) {
+      throw new GatewayError('GW_ERR_FCGI_UNEXPECTED_RECORD', 'STDIN outside the body of a request', {
+        requestId: request.id,
+      });
+    }
+    if (data.length === 0) {
+      request.stdinDone = true;
+      handle.endBody();
+      return;
+    }
+    if (request.aborted) return;
+    if (request.congestedBytes >= 0) {
+      request.congestedBytes += data.length;
+      if (request.congestedBytes > this.#options.limits.maxBufferedBody) {
+        // No per-request flow control exists in FastCGI: past the bound this request is shed.
+        handle.abort();
+        this.endRequest(request, ProtocolStatus.Overloaded);
+        return;
+      }
+    }
+    if (handle.body(data)) return;
+    if (this.#requests.size === 1 || !this.#options.limits.mpxs) {
+      // Alone on the connection: pausing the socket is exact backpressure.
+      this.#pausedForInput = true;
+      this.#socket.pause();
+    } else if (request.congestedBytes < 0) {
+      request.congestedBytes = 0;
+    }
+  }
+
+  #onAbort(id: number): void {
+    const request = this.#requests.get(id);
+    if (!request) return;
+    request.markAborted();
+    this.#options.stats.aborted++;
+    request.handle?.abort();
+    this.endRequest(request, ProtocolStatus.RequestComplete);
+  }
+
+  #onGetValues(names: string[]): void {
+    const { limits } = this.#options;
+    const known: Record<string, string> = {
+      FCGI_MAX_CONNS: String(limits.maxConns),
+      FCGI_MAX_REQS: String(limits.maxConns * limits.maxReqs),
+      FCGI_MPXS_CONNS: limits.mpxs ? '1' : '0',
+    };
+    const pairs: Array<[string, string]> = [];
+    for (const name of names) {
+      const value = known[name];
+      if (value !== undefined) pairs.push([name, value]);
+    }
+    this.queue([encodeGetValuesResult(pairs)]);
+    this.#flush();
+  }
+
+  /** Queues output; returns false when the connection is congested. */
+  queue(buffers: Buffer[]): boolean {
+    for (const b of buffers) {
+      this.#out.push(b);
+      this.#outBytes += b.length;
+    }
+    if (this.#outBytes >= FLUSH_THRESHOLD) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return !this.#socket.writableNeedDrain;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0 || this.#closed) return;
+    const out = this.#out;
+    this.#out = [];
+    this.#outBytes = 0;
+    if (out.length === 1) {
+      this.#socket.write(out[0] as Buffer);
+    } else {
+      this.#socket.write(Buffer.concat(out));
+    }
+  }
+
+  onWritable(callback: () => void): void {
+    if (this.#closed || !this.#socket.writableNeedDrain) callback();
+    else this.#waitingForDrain.push(callback);
+  }
+
+  #onDrain(): void {
+    const waiting = this.#waitingForDrain;
+    this.#waitingForDrain = [];
+    for (const callback of waiting) callback();
+  }
+
+  stderr(request: FastcgiRequest, chunk: Buffer): void {
+    if (request.aborted || chunk.length === 0) return;
+    if (this.#options.limits.stderr) this.queue(encodeStream(RecordType.Stderr, request.id, chunk));
+    else this.#options.log.warn('app stderr', { requestId: request.id, text: chunk.toString('utf8') });
+  }
+
+  endRequest(request: FastcgiRequest, protocolStatus: number): void {
+    if (request.ended) return;
+    request.ended = true;
+    this.#requests.delete(request.id);
+    const { stats } = this.#options;
+    if (request.handle) {
+      stats.requestsInFlight--;
+      stats.requestsTotal++;
+    }
+    this.#served++;
+    this.queue([
+      ...encodeStream(RecordType.Stdout, request.id, Buffer.alloc(0)),
+      encodeEndRequest(request.id, 0, protocolStatus),
+    ]);
+    if (this.#pausedForInput && this.#requests.size === 0) this.resumeInput();
+    if (this.#requests.size > 0) return;
+    if (!request.keepConn || this.#peerEnded || this.#draining) {
+      this.#endSocket();
+    } else {
+      this.#flush();
+      this.#socket.setTimeout(this.#options.limits.idleTimeoutMs);
+    }
+  }
+
+  resumeInput(): void {
+    if (!this.#pausedForInput) return;
+    this.#pausedForInput = false;
+    this.#socket.resume();
+  }
+
+  /** Flushes and half-closes; reading continues until the peer closes, so no RST loses the response. */
+  #endSocket(): void {
+    this.#flush();
+    this.#clearGrace();
+    if (!this.#closed) this.#socket.end();
+  }
+
+  #scheduleGraceClose(): void {
+    this.#clearGrace();
+    this.#graceTimer = setTimeout(() => {
+      if (this.#requests.size === 0) this.#endSocket();
+    }, DRAIN_IDLE_GRACE_MS);
+  }
+
+  #clearGrace(): void {
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = null;
+  }
+
+  #onEnd(): void {
+    this.#peerEnded = true;
+    try {
+      this.#decoder.end();
+    } catch (err) {
+      this.#protocolError(err);
+      return;
+    }
+    if (this.#requests.size === 0) this.#endSocket();
+  }
+
+  #onTimeout(): void {
+    if (this.#requests.size > 0) return;
+    this.#options.log.debug('idle connection closed', { code: 'GW_ERR_IDLE_TIMEOUT' });
+    this.#endSocket();
+  }
+
+  #protocolError(err: unknown): void {
+    const { log, stats } = this.#options;
+    stats.protocolErrors++;
+    if (isGatewayError(err)) {
+      log.warn('malformed FastCGI input, connection closed', {
+        code: err.code,
+        offset: err.context.offset,
+        requestId: err.context.requestId,
+        detail: err.message,
+        remote: this.#socket.remoteAddress,
+      });
+    } else {
+      log.error('FastCGI session failed, connection closed', { err });
+    }
+    this.#closed = true;
+    this.#abortAll();
+    this.#socket.destroy();
+  }
+
+  #abortAll(): void {
+    const { stats } = this.#options;
+    for (const request of this.#requests.values()) {
+      request.markAborted();
+      if (request.handle) {
+        stats.aborted++;
+        stats.requestsInFlight--;
+        request.handle.abort();
+      }
+    }
+    this.#requests.clear();
+  }
+
+  #onClose(): void {
+    this.#closed = true;
+    this.#clearGrace();
+    this.#abortAll();
+    this.#onDrain();
+  }
+}

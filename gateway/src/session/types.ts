@@ -1,0 +1,47 @@
+/**
+ * The seam between a protocol session (bytes on a connection) and what answers a request: the
+ * Node adapter (any request listener) or the CGI runner (a process per request).
+ */
+import type { CgiParams } from '../cgi/params.js';
+
+/** What a session gives the responder to answer one request. */
+export interface ResponseChannel {
+  /**
+   * Response bytes, head first, as the protocol carries them (a CGI head for FastCGI, an HTTP
+   * head for uwsgi). Returns false when the connection is congested; `onWritable` is then called
+   * once it drains.
+   */
+  write(chunk: Buffer): boolean;
+  onWritable(callback: () => void): void;
+  /** The response is complete. */
+  end(): void;
+  /** Diagnostic text for the web server's error log (FastCGI STDERR); elsewhere the gateway log. */
+  writeStderr(chunk: Buffer): void;
+  /** The responder wants more request body (after `body()` returned false). */
+  resumeInput(): void;
+  /** True once the client is gone or the request was aborted: further writes are dropped. */
+  readonly aborted: boolean;
+}
+
+/** What the responder gives back: where the session delivers the request body and its fate. */
+export interface RequestHandle {
+  /** A piece of the body; false asks the session to stop reading until `resumeInput()`. */
+  body(chunk: Buffer): boolean;
+  /** The body is complete. */
+  endBody(): void;
+  /** The client went away (connection closed, ABORT_REQUEST): stop work, write nothing more. */
+  abort(): void;
+}
+
+export interface RequestContext {
+  protocol: 'fastcgi' | 'uwsgi';
+  /** Whether this connection already carried an earlier request. */
+  reused: boolean;
+}
+
+/** Starts answering a request once its meta-variables are complete. Must not throw. */
+export type Responder = (
+  params: CgiParams,
+  channel: ResponseChannel,
+  context: RequestContext,
+) => RequestHandle;

@@ -1,0 +1,197 @@
+/**
+ * One uwsgi connection carries one request (nginx never reuses them): a vars packet, exactly
+ * CONTENT_LENGTH body bytes, then an HTTP response ended by closing the connection.
+ */
+import type { Socket } from 'node:net';
+import { isGatewayError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ServerStats } from '../modes/types.js';
+import { UwsgiDecoder, type UwsgiEvent } from '../protocol/uwsgi/index.js';
+import type { RequestHandle, Responder, ResponseChannel } from './types.js';
+
+export interface UwsgiLimits {
+  maxVarsSize: number;
+  idleTimeoutMs: number;
+}
+
+export interface UwsgiSessionOptions {
+  responder: Responder;
+  log: Logger;
+  limits: UwsgiLimits;
+  stats: ServerStats;
+}
+
+const FLUSH_THRESHOLD = 64 * 1024;
+
+export class UwsgiSession implements ResponseChannel {
+  readonly #socket: Socket;
+  readonly #options: UwsgiSessionOptions;
+  readonly #decoder: UwsgiDecoder;
+  #handle: RequestHandle | null = null;
+  #ended = false;
+  #closed = false;
+  #paused = false;
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #flushScheduled = false;
+  #waitingForDrain: Array<() => void> = [];
+
+  constructor(socket: Socket, options: UwsgiSessionOptions) {
+    this.#socket = socket;
+    this.#options = options;
+    this.#decoder = new UwsgiDecoder({ maxVarsSize: options.limits.maxVarsSize });
+    socket.setNoDelay(true);
+    socket.setTimeout(options.limits.idleTimeoutMs);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('timeout', () => {
+      if (!this.#handle) socket.destroy();
+    });
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', (err) => options.log.debug('connection error', { err }));
+    socket.on('close', () => this.#onClose());
+  }
+
+  get busy(): boolean {
+    return this.#handle !== null && !this.#ended;
+  }
+
+  get aborted(): boolean {
+    return this.#closed || this.#ended;
+  }
+
+  /** A uwsgi connection ends with its response anyway; an idle one is closed now. */
+  drain(): void {
+    if (!this.#handle) this.#socket.end();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    try {
+      this.#decoder.push(chunk, (event) => this.#onEvent(event));
+    } catch (err) {
+      this.#protocolError(err);
+    }
+  }
+
+  #onEvent(event: UwsgiEvent): void {
+    if (event.kind === 'vars') {
+      const params: string[] = [];
+      for (const [name, value] of event.vars) params.push(name, value);
+      this.#socket.setTimeout(0);
+      this.#options.stats.requestsInFlight++;
+      this.#handle = this.#options.responder(params, this, { protocol: 'uwsgi', reused: false });
+      return;
+    }
+    const handle = this.#handle;
+    if (!handle) return;
+    if (event.kind === 'end') {
+      handle.endBody();
+      return;
+    }
+    if (!this.#ended && !handle.body(event.data)) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.aborted) return true;
+    this.#out.push(chunk);
+    this.#outBytes += chunk.length;
+    if (this.#outBytes >= FLUSH_THRESHOLD) this.#flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+    return !this.#socket.writableNeedDrain;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#out.length === 0 || this.#closed) return;
+    const out = this.#out;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.#socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+  }
+
+  onWritable(callback: () => void): void {
+    if (this.#closed || !this.#socket.writableNeedDrain) callback();
+    else this.#waitingForDrain.push(callback);
+  }
+
+  #onDrain(): void {
+    const waiting = this.#waitingForDrain;
+    this.#waitingForDrain = [];
+    for (const callback of waiting) callback();
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    const { stats } = this.#options;
+    stats.requestsInFlight--;
+    stats.requestsTotal++;
+    this.#flush();
+    // Keep reading what nginx still sends (an unread body) so closing never turns into a reset.
+    this.resumeInput();
+    if (!this.#closed) this.#socket.end();
+  }
+
+  writeStderr(chunk: Buffer): void {
+    this.#options.log.warn('app stderr', { text: chunk.toString('utf8') });
+  }
+
+  resumeInput(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  #onEnd(): void {
+    try {
+      this.#decoder.end();
+    } catch (err) {
+      this.#protocolError(err);
+      return;
+    }
+    if (!this.#handle) this.#socket.end();
+  }
+
+  #protocolError(err: unknown): void {
+    const { log, stats } = this.#options;
+    stats.protocolErrors++;
+    if (isGatewayError(err)) {
+      log.warn('malformed uwsgi input, connection closed', {
+        code: err.code,
+        offset: err.context.offset,
+        detail: err.message,
+        remote: this.#socket.remoteAddress,
+      });
+    } else {
+      log.error('uwsgi session failed, connection closed', { err });
+    }
+    this.#abort();
+    this.#socket.destroy();
+  }
+
+  #abort(): void {
+    if (this.#handle && !this.#ended) {
+      this.#ended = true;
+      this.#options.stats.aborted++;
+      this.#options.stats.requestsInFlight--;
+      this.#handle.abort();
+    }
+  }
+
+  #onClose(): void {
+    this.#abort();
+    this.#closed = true;
+    this.#onDrain();
+  }
+}

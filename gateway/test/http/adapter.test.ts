@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import type { RequestListener } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { createNodeResponder } from '../../src/http/adapter.js';
+import { createLogger } from '../../src/log.js';
+import { aborts, BIG, expressApp, fastifyApp, plain } from '../helpers/apps.js';
+import { nginxParams, runExchange } from '../helpers/exchange.js';
+
+const log = createLogger({ level: 'error', write: () => {} });
+let fastify: FastifyInstance;
+
+before(async () => {
+  fastify = await fastifyApp();
+});
+after(async () => {
+  await fastify.close();
+});
+
+const apps: Array<[string, () => RequestListener]> = [
+  ['plain', () => plain],
+  ['express', expressApp],
+  ['fastify', () => fastify.routing],
+];
+
+for (const [name, make] of apps) {
+  describe(`adapter hosting a ${name} app`, () => {
+    const responder = () => createNodeResponder({ listener: make(), log });
+
+    test('GET answers with a CGI Status line, the body unchunked and no hop-by-hop headers', async () => {
+      const res = await runExchange(responder(), { params: nginxParams('GET', '/info?a=%2F&b=2') });
+      assert.equal(res.status, 200);
+      assert.match(res.raw.toString('latin1'), /^Status: 200 OK\r\n/);
+      assert.equal(res.headers['transfer-encoding'], undefined);
+      assert.equal(res.headers.connection, undefined);
+      const info = JSON.parse(res.body.toString());
+      assert.equal(info.url, '/info?a=%2F&b=2');
+      assert.equal(info.ip, '192.0.2.7');
+      assert.equal(info.host, 'localhost:8080');
+      assert.equal(info.encrypted, false);
+    });
+
+    test('HTTPS=on makes the socket encrypted', async () => {
+      const res = await runExchange(responder(), { params: nginxParams('GET', '/info', { HTTPS: 'on' }) });
+      const info = JSON.parse(res.body.toString());
+      assert.equal(info.encrypted, true);
+      if (name === 'fastify') assert.equal(info.protocol, 'https');
+    });
+
+    test('a body-less DELETE with empty CONTENT_LENGTH and CONTENT_TYPE is not a 415 or 400', async () => {
+      if (name === 'plain') return;
+      const res = await runExchange(responder(), { params: nginxParams('DELETE', '/nothing') });
+      assert.equal(res.status, 204);
+      assert.equal(res.body.length, 0);
+    });
+
+    test('a JSON body arriving in pieces reaches the app whole', async () => {
+      const payload = Buffer.from(JSON.stringify({ user: { name: 'x'.repeat(5000) } }));
+      const pieces = [payload.subarray(0, 7), payload.subarray(7, 3000), payload.subarray(3000)];
+      const res = await runExchange(responder(), {
+        params: nginxParams('POST', '/echo', {
+          CONTENT_TYPE: 'application/json',
+          CONTENT_LENGTH: String(payload.length),
+        }),
+        body: pieces,
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body.toString()), JSON.parse(payload.toString()));
+    });
+
+    test('a streamed body of unknown length (chunked upload, CONTENT_LENGTH empty) is read', async () => {
+      const payload = Buffer.from(JSON.stringify({ n: 1 }));
+      const res = await runExchange(responder(), {
+        params: nginxParams('POST', '/echo', {
+          CONTENT_TYPE: 'application/json',
+          HTTP_TRANSFER_ENCODING: 'chunked',
+        }),
+        body: [payload],
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body.toString()), { n: 1 });
+    });
+
+    test('HEAD carries headers but no body', async () => {
+      const res = await runExchange(responder(), { params: nginxParams('HEAD', '/info') });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 0);
+    });
+
+    test('204 and 304 carry no body', async () => {
+      for (const [path, status] of [
+        ['/nothing', 204],
+        ['/not-modified', 304],
+      ] as const) {
+        const res = await runExchange(responder(), { params: nginxParams('GET', path) });
+        assert.equal(res.status, status);
+        assert.equal(res.body.length, 0);
+      }
+    });
+
+    test('a 1 MB streamed response arrives intact through a congested channel', async () => {
+      const res = await runExchange(responder(), { params: nginxParams('GET', '/big'), congestedWrites: 5 });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers['transfer-encoding'], undefined);
+      assert.ok(res.body.equals(BIG));
+    });
+
+    test('redirects keep their Location', async () => {
+      const res = await runExchange(responder(), { params: nginxParams('GET', '/redirect') });
+      assert.equal(res.status, 302);
+      assert.equal(res.headers.location?.[0], '/info');
+    });
+
+    test('duplicate cookies and custom headers reach the app', async () => {
+      const res = await runExchange(responder(), {
+        params: nginxParams('GET', '/info', { HTTP_COOKIE: 'a=1; b=2', HTTP_X_AUTH_TOKEN: 'tok' }),
+      });
+      const info = JSON.parse(res.body.toString());
+      assert.equal(info.cookie, 'a=1; b=2');
+      assert.equal(info.token, 'tok');
+    });
+
+    test('an aborted request closes the response the app is writing', async () => {
+      aborts.length = 0;
+      const exchange = runExchange(responder(), { params: nginxParams('GET', '/wait') });
+      await new Promise((r) => setTimeout(r, 20));
+      exchange.abort();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(aborts.includes(name), `aborts seen: ${aborts.join(',')}`);
+      if (name === 'fastify') assert.ok(aborts.includes('fastify-signal'));
+    });
+  });
+}
+
+describe('adapter edge cases', () => {
+  test('an app that throws gets a 500, not a crash', async () => {
+    const res = await runExchange(createNodeResponder({ listener: plain, log }), {
+      params: nginxParams('GET', '/throw'),
+    });
+    assert.equal(res.status, 500);
+  });
+
+  test('an app that asks for chunked framing has it removed', async () => {
+    const res = await runExchange(createNodeResponder({ listener: plain, log }), {
+      params: nginxParams('GET', '/chunked'),
+    });
+    assert.equal(res.body.toString(), 'hello world');
+    assert.equal(res.headers['transfer-encoding'], undefined);
+  });
+
+  test('uwsgi answers with an HTTP status line and Connection: close', async () => {
+    const res = await runExchange(createNodeResponder({ listener: plain, log }), {
+      params: nginxParams('GET', '/info'),
+      context: { protocol: 'uwsgi', reused: false },
+    });
+    assert.match(res.raw.toString('latin1'), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.equal(res.headers.status, undefined);
+    assert.deepEqual(res.headers.connection, ['close']);
+  });
+
+  test('an invalid CONTENT_LENGTH is answered 400 without reaching the app', async () => {
+    const res = await runExchange(createNodeResponder({ listener: plain, log }), {
+      params: nginxParams('POST', '/echo', { CONTENT_LENGTH: '12abc' }),
+    });
+    assert.equal(res.status, 400);
+  });
+
+  test('fastify answers through the adapter exactly as app.inject() does', async () => {
+    const responder = createNodeResponder({ listener: fastify.routing, log });
+    const cases: Array<[string, string, string?]> = [
+      ['GET', '/info'],
+      ['GET', '/nope'],
+      ['POST', '/echo', '{"a":[1,2,3]}'],
+      ['POST', '/echo', '{"broken"'],
+      ['DELETE', '/nothing'],
+      ['GET', '/redirect'],
+    ];
+    for (const [method, url, payload] of cases) {
+      const extra: Record<string, string> = payload
+        ? { CONTENT_TYPE: 'application/json', CONTENT_LENGTH: String(Buffer.byteLength(payload)) }
+        : {};
+      const ours = await runExchange(responder, {
+        params: nginxParams(method, url, extra),
+        body: payload ? [Buffer.from(payload)] : [],
+      });
+      const oracle = await fastify.inject({
+        method: method as 'GET',
+        url,
+        headers: { host: 'localhost:8080', ...(payload ? { 'content-type': 'application/json' } : {}) },
+        remoteAddress: '192.0.2.7',
+        ...(payload ? { payload } : {}),
+      });
+      assert.equal(ours.status, oracle.statusCode, `${method} ${url}`);
+      const body = ours.body.toString();
+      if (url === '/info') {
+        const a = JSON.parse(body);
+        const b = JSON.parse(oracle.body);
+        assert.equal(a.url, b.url);
+        assert.equal(a.ip, b.ip);
+        assert.equal(a.method, b.method);
+      } else {
+        assert.equal(body, oracle.body, `${method} ${url}`);
+      }
+      assert.equal(ours.headers['content-type']?.[0], oracle.headers['content-type'], `${method} ${url}`);
+    }
+  });
+});

@@ -27,40 +27,248 @@ interface Declaration {
 
 /** Every variable the gateway reads, in the order the docs list them. */
 export const declarations = [
-  { section: 'Protocol', name: 'GATEWAY_PROTOCOL', kind: 'choice', choices: protocols, default: 'fastcgi', help: 'protocol nginx speaks to the gateway: fastcgi, uwsgi, http or cgi' },
-  { section: 'Protocol', name: 'GATEWAY_LISTEN', kind: 'listen', default: '0.0.0.0:9000', help: 'host:port, or unix:/path for a socket shared with nginx' },
-  { section: 'Protocol', name: 'GATEWAY_BACKLOG', kind: 'int', default: '511', help: 'listen queue length (PHP-FPM listen.backlog)' },
-  { section: 'Protocol', name: 'GATEWAY_APP', kind: 'string', default: null, help: 'module whose default export is async () => (req, res) listener; default: the identity app' },
-  { section: 'Protocol', name: 'GATEWAY_IDLE_TIMEOUT', kind: 'duration', default: '75s', help: 'close a kept-alive connection idle this long; must outlast nginx keepalive_timeout (60s)' },
-  { section: 'Protocol', name: 'GATEWAY_MAX_PARAMS_SIZE', kind: 'int', default: '131072', help: 'largest FastCGI PARAMS stream or uwsgi vars block accepted, in bytes' },
-  { section: 'Protocol', name: 'GATEWAY_FCGI_MAX_CONNS', kind: 'int', default: '1024', help: 'FastCGI connections a worker accepts at once (FCGI_MAX_CONNS)' },
-  { section: 'Protocol', name: 'GATEWAY_FCGI_MAX_REQS', kind: 'int', default: '64', help: 'requests in flight on one multiplexed FastCGI connection (FCGI_MAX_REQS)' },
-  { section: 'Protocol', name: 'GATEWAY_FCGI_MPXS_CONNS', kind: 'bool', default: 'true', help: 'accept several FastCGI requests at once on one connection (FCGI_MPXS_CONNS)' },
-  { section: 'Protocol', name: 'GATEWAY_MAX_BUFFERED_BODY', kind: 'int', default: '1048576', help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed)' },
-  { section: 'Protocol', name: 'GATEWAY_FCGI_STDERR', kind: 'bool', default: 'false', help: "send what the app writes to its error stream as FCGI_STDERR (nginx's error log)" },
-  { section: 'Process manager', name: 'GATEWAY_PM', kind: 'choice', choices: pmModes, default: 'static', help: 'static, dynamic or ondemand (as PHP-FPM pm)' },
-  { section: 'Process manager', name: 'GATEWAY_PM_MAX_CHILDREN', kind: 'int', default: null, help: 'worker cap; default: number of cores' },
-  { section: 'Process manager', name: 'GATEWAY_PM_START_SERVERS', kind: 'int', default: null, help: 'dynamic: workers at start; default (min_spare + max_spare) / 2' },
-  { section: 'Process manager', name: 'GATEWAY_PM_MIN_SPARE_SERVERS', kind: 'int', default: '1', help: 'dynamic: fewest idle workers' },
-  { section: 'Process manager', name: 'GATEWAY_PM_MAX_SPARE_SERVERS', kind: 'int', default: null, help: 'dynamic: most idle workers; default max_children' },
-  { section: 'Process manager', name: 'GATEWAY_PM_PROCESS_IDLE_TIMEOUT', kind: 'duration', default: '10s', help: 'ondemand/dynamic: stop a worker idle this long' },
-  { section: 'Process manager', name: 'GATEWAY_PM_MAX_REQUESTS', kind: 'int', default: '0', help: 'recycle a worker after N requests; 0 = never' },
-  { section: 'Process manager', name: 'GATEWAY_PM_SCHEDULING', kind: 'choice', choices: ['shared', 'round-robin'], default: 'shared', help: 'shared: every worker accepts on the socket; round-robin: the master accepts and hands out connections' },
-  { section: 'Process manager', name: 'GATEWAY_REQUEST_TERMINATE_TIMEOUT', kind: 'duration', default: '0', help: 'end a request that runs longer (504); 0 = off' },
-  { section: 'Process manager', name: 'GATEWAY_SLOWLOG_TIMEOUT', kind: 'duration', default: '0', help: 'log requests slower than this with the worker stack; 0 = off' },
-  { section: 'Process manager', name: 'GATEWAY_SLOWLOG', kind: 'string', default: null, help: 'slow log file; default: the gateway log (stderr)' },
-  { section: 'Process manager', name: 'GATEWAY_GRACEFUL_TIMEOUT', kind: 'duration', default: '30s', help: 'drain deadline on SIGTERM and reload' },
-  { section: 'Process manager', name: 'GATEWAY_EMERGENCY_RESTART_THRESHOLD', kind: 'int', default: '10', help: 'worker deaths within the interval that trigger respawn back-off; 0 = off' },
-  { section: 'Process manager', name: 'GATEWAY_EMERGENCY_RESTART_INTERVAL', kind: 'duration', default: '60s', help: 'window for the emergency restart threshold' },
-  { section: 'Status', name: 'GATEWAY_STATUS_PATH', kind: 'string', default: '/gateway/status', help: 'pool status page (text, ?json, ?openmetrics, ?full); empty = off' },
-  { section: 'Status', name: 'GATEWAY_PING_PATH', kind: 'string', default: '/gateway/ping', help: 'answers pong; empty = off' },
-  { section: 'Status', name: 'GATEWAY_POOL_NAME', kind: 'string', default: 'www', help: 'pool name shown on the status page' },
-  { section: 'Logging', name: 'GATEWAY_ACCESS_LOG', kind: 'bool', default: 'true', help: 'one JSON access-log line per request' },
-  { section: 'Logging', name: 'GATEWAY_LOG_LEVEL', kind: 'choice', choices: ['debug', 'info', 'warn', 'error'], default: 'info', help: 'gateway log level' },
-  { section: 'CGI', name: 'GATEWAY_CGI_COMMAND', kind: 'string', default: null, help: 'program started per request in cgi mode; default: node app/dist/src/cgi.js' },
-  { section: 'CGI', name: 'GATEWAY_CGI_MAX_CHILDREN', kind: 'int', default: null, help: 'CGI processes running at once per worker; default: 2 x cores' },
-  { section: 'CGI', name: 'GATEWAY_CGI_QUEUE', kind: 'int', default: '64', help: 'requests waiting for a CGI slot before 503 with Retry-After' },
-  { section: 'CGI', name: 'GATEWAY_CGI_TIMEOUT', kind: 'duration', default: '30s', help: 'kill a CGI child running longer (504)' },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_PROTOCOL',
+    kind: 'choice',
+    choices: protocols,
+    default: 'fastcgi',
+    help: 'protocol nginx speaks to the gateway: fastcgi, uwsgi, http or cgi',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_LISTEN',
+    kind: 'listen',
+    default: '0.0.0.0:9000',
+    help: 'host:port, or unix:/path for a socket shared with nginx',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_BACKLOG',
+    kind: 'int',
+    default: '511',
+    help: 'listen queue length (PHP-FPM listen.backlog)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_APP',
+    kind: 'string',
+    default: null,
+    help: 'module whose default export is async () => (req, res) listener; default: the identity app',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_IDLE_TIMEOUT',
+    kind: 'duration',
+    default: '75s',
+    help: 'close a kept-alive connection idle this long; must outlast nginx keepalive_timeout (60s)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_MAX_PARAMS_SIZE',
+    kind: 'int',
+    default: '131072',
+    help: 'largest FastCGI PARAMS stream or uwsgi vars block accepted, in bytes',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_FCGI_MAX_CONNS',
+    kind: 'int',
+    default: '1024',
+    help: 'FastCGI connections a worker accepts at once (FCGI_MAX_CONNS)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_FCGI_MAX_REQS',
+    kind: 'int',
+    default: '64',
+    help: 'requests in flight on one multiplexed FastCGI connection (FCGI_MAX_REQS)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_FCGI_MPXS_CONNS',
+    kind: 'bool',
+    default: 'true',
+    help: 'accept several FastCGI requests at once on one connection (FCGI_MPXS_CONNS)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_MAX_BUFFERED_BODY',
+    kind: 'int',
+    default: '1048576',
+    help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_FCGI_STDERR',
+    kind: 'bool',
+    default: 'false',
+    help: "send what the app writes to its error stream as FCGI_STDERR (nginx's error log)",
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM',
+    kind: 'choice',
+    choices: pmModes,
+    default: 'static',
+    help: 'static, dynamic or ondemand (as PHP-FPM pm)',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_MAX_CHILDREN',
+    kind: 'int',
+    default: null,
+    help: 'worker cap; default: number of cores',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_START_SERVERS',
+    kind: 'int',
+    default: null,
+    help: 'dynamic: workers at start; default (min_spare + max_spare) / 2',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_MIN_SPARE_SERVERS',
+    kind: 'int',
+    default: '1',
+    help: 'dynamic: fewest idle workers',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_MAX_SPARE_SERVERS',
+    kind: 'int',
+    default: null,
+    help: 'dynamic: most idle workers; default max_children',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_PROCESS_IDLE_TIMEOUT',
+    kind: 'duration',
+    default: '10s',
+    help: 'ondemand/dynamic: stop a worker idle this long',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_MAX_REQUESTS',
+    kind: 'int',
+    default: '0',
+    help: 'recycle a worker after N requests; 0 = never',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_SCHEDULING',
+    kind: 'choice',
+    choices: ['shared', 'round-robin'],
+    default: 'shared',
+    help: 'shared: every worker accepts on the socket; round-robin: the master accepts and hands out connections',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_REQUEST_TERMINATE_TIMEOUT',
+    kind: 'duration',
+    default: '0',
+    help: 'end a request that runs longer (504); 0 = off',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_SLOWLOG_TIMEOUT',
+    kind: 'duration',
+    default: '0',
+    help: 'log requests slower than this with the worker stack; 0 = off',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_SLOWLOG',
+    kind: 'string',
+    default: null,
+    help: 'slow log file; default: the gateway log (stderr)',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_GRACEFUL_TIMEOUT',
+    kind: 'duration',
+    default: '30s',
+    help: 'drain deadline on SIGTERM and reload',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_EMERGENCY_RESTART_THRESHOLD',
+    kind: 'int',
+    default: '10',
+    help: 'worker deaths within the interval that trigger respawn back-off; 0 = off',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_EMERGENCY_RESTART_INTERVAL',
+    kind: 'duration',
+    default: '60s',
+    help: 'window for the emergency restart threshold',
+  },
+  {
+    section: 'Status',
+    name: 'GATEWAY_STATUS_PATH',
+    kind: 'string',
+    default: '/gateway/status',
+    help: 'pool status page (text, ?json, ?openmetrics, ?full); empty = off',
+  },
+  {
+    section: 'Status',
+    name: 'GATEWAY_PING_PATH',
+    kind: 'string',
+    default: '/gateway/ping',
+    help: 'answers pong; empty = off',
+  },
+  {
+    section: 'Status',
+    name: 'GATEWAY_POOL_NAME',
+    kind: 'string',
+    default: 'www',
+    help: 'pool name shown on the status page',
+  },
+  {
+    section: 'Logging',
+    name: 'GATEWAY_ACCESS_LOG',
+    kind: 'bool',
+    default: 'true',
+    help: 'one JSON access-log line per request',
+  },
+  {
+    section: 'Logging',
+    name: 'GATEWAY_LOG_LEVEL',
+    kind: 'choice',
+    choices: ['debug', 'info', 'warn', 'error'],
+    default: 'info',
+    help: 'gateway log level',
+  },
+  {
+    section: 'CGI',
+    name: 'GATEWAY_CGI_COMMAND',
+    kind: 'string',
+    default: null,
+    help: 'program started per request in cgi mode; default: node app/dist/src/cgi.js',
+  },
+  {
+    section: 'CGI',
+    name: 'GATEWAY_CGI_MAX_CHILDREN',
+    kind: 'int',
+    default: null,
+    help: 'CGI processes running at once per worker; default: 2 x cores',
+  },
+  {
+    section: 'CGI',
+    name: 'GATEWAY_CGI_QUEUE',
+    kind: 'int',
+    default: '64',
+    help: 'requests waiting for a CGI slot before 503 with Retry-After',
+  },
+  {
+    section: 'CGI',
+    name: 'GATEWAY_CGI_TIMEOUT',
+    kind: 'duration',
+    default: '30s',
+    help: 'kill a CGI child running longer (504)',
+  },
 ] as const satisfies readonly Declaration[];
 
 export type VariableName = (typeof declarations)[number]['name'];
@@ -103,7 +311,9 @@ export interface GatewayConfig {
 }
 
 function fail(name: string, value: string, expected: string): never {
-  throw new GatewayError('GW_ERR_CONFIG', `${name}=${JSON.stringify(value)}: expected ${expected}`, { variable: name });
+  throw new GatewayError('GW_ERR_CONFIG', `${name}=${JSON.stringify(value)}: expected ${expected}`, {
+    variable: name,
+  });
 }
 
 export function parseListen(value: string, name = 'GATEWAY_LISTEN'): ListenAddress {
@@ -112,9 +322,11 @@ export function parseListen(value: string, name = 'GATEWAY_LISTEN'): ListenAddre
     if (!path.startsWith('/')) fail(name, value, 'unix:/absolute/path');
     return { kind: 'unix', path };
   }
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
+  const match =
+    /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
   const port = Number(match?.[3]);
-  if (!match || !Number.isInteger(port) || port < 1 || port > 65535) fail(name, value, 'host:port (port 1-65535) or unix:/path');
+  if (!match || !Number.isInteger(port) || port < 1 || port > 65535)
+    fail(name, value, 'host:port (port 1-65535) or unix:/path');
   return { kind: 'tcp', host: match[1] || match[2] || '0.0.0.0', port };
 }
 
@@ -177,7 +389,10 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   );
   const statusPath = env.GATEWAY_STATUS_PATH ?? '/gateway/status';
   const pingPath = env.GATEWAY_PING_PATH ?? '/gateway/ping';
-  for (const [name, path] of [['GATEWAY_STATUS_PATH', statusPath], ['GATEWAY_PING_PATH', pingPath]] as const) {
+  for (const [name, path] of [
+    ['GATEWAY_STATUS_PATH', statusPath],
+    ['GATEWAY_PING_PATH', pingPath],
+  ] as const) {
     if (path !== '' && !path.startsWith('/')) fail(name, path, 'an absolute path or empty');
   }
 

@@ -55,6 +55,14 @@ function headLength(buffer: Buffer): number {
   return match.index + match[0].length;
 }
 
+function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, signal);
+  } catch {
+    proc.kill(signal); // the group is already gone
+  }
+}
+
 export function createCgiResponder(options: CgiRunnerOptions): Responder {
   const { config, log } = options;
   const command = config.cgiCommand ? parseCommand(config.cgiCommand) : defaultCgiCommand();
@@ -87,7 +95,12 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
       env.GATEWAY_INTERFACE = 'CGI/1.1';
       let proc: ChildProcess;
       try {
-        proc = spawn(command[0] as string, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        // Its own process group, so a timeout or an abort ends whatever the program started too.
+        proc = spawn(command[0] as string, command.slice(1), {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true,
+        });
       } catch (err) {
         log.error('CGI program could not start', {
           err: new GatewayError('GW_ERR_CGI_SPAWN', command.join(' '), {}, err),
@@ -96,9 +109,16 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
         return;
       }
       child = proc;
+      let released = false;
+      proc.on('exit', () => {
+        if (!released) {
+          released = true;
+          release();
+        }
+      });
       const timer = setTimeout(() => {
         log.warn('CGI program timed out, killed', { code: 'GW_ERR_CGI_TIMEOUT', pid: proc.pid });
-        proc.kill('SIGKILL');
+        killGroup(proc, 'SIGKILL');
         finish('504 Gateway Timeout');
       }, config.cgiTimeoutMs);
 
@@ -111,7 +131,7 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
           if (length === -1) return;
           if (length === -2) {
             log.warn('malformed CGI response', { code: 'GW_ERR_CGI_RESPONSE', pid: proc.pid });
-            proc.kill('SIGKILL');
+            killGroup(proc, 'SIGKILL');
             finish('502 Bad Gateway');
             return;
           }
@@ -130,11 +150,14 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
           err: new GatewayError('GW_ERR_CGI_SPAWN', command.join(' '), {}, err),
         });
         clearTimeout(timer);
+        if (!released) {
+          released = true;
+          release();
+        }
         finish('502 Bad Gateway');
       });
       proc.on('close', (code, signal) => {
         clearTimeout(timer);
-        release();
         if (done) return;
         if (head) {
           log.warn('CGI program ended without a response', {
@@ -189,7 +212,7 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
       },
       abort(): void {
         done = true;
-        if (child) child.kill('SIGTERM');
+        if (child) killGroup(child, 'SIGTERM');
         else cancelled = true; // still queued: start() releases the slot without running it
       },
     };

@@ -55,6 +55,15 @@ export class ExchangeSocket extends Duplex {
     };
   }
 
+  /**
+   * The request's error stream: with GATEWAY_FCGI_STDERR on, FCGI_STDERR records (nginx logs
+   * them in its error log against this request); otherwise a line in the gateway's log.
+   * Apps reach it as `req.socket.writeStderr?.(text)`.
+   */
+  writeStderr(text: string | Buffer): void {
+    this.#channel.writeStderr(typeof text === 'string' ? Buffer.from(text) : text);
+  }
+
   // net.Socket's tuning calls mean nothing on a request-scoped socket.
   setTimeout(_ms: number, _callback?: () => void): this {
     return this;

@@ -39,11 +39,15 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
     options.log.debug('malformed HTTP input', { err });
   });
 
-  return createSessionServer('http', stats, 0, (socket) => {
+  // Connection tracking (idle detection, header and request timeouts) starts on 'listening'; this
+  // server never listens itself, so it is told.
+  http.emit('listening');
+
+  const sessions = createSessionServer('http', stats, 0, (socket) => {
     http.emit('connection', socket);
     return {
       get busy() {
-        return (served.get(socket) ?? 0) > 0 && stats.requestsInFlight > 0;
+        return stats.requestsInFlight > 0;
       },
       drain() {
         if (draining) return;
@@ -56,4 +60,11 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
       destroy: () => socket.destroy(),
     };
   });
+  return {
+    ...sessions,
+    async close() {
+      await sessions.close();
+      http.close(() => {}); // stops the connection-checking interval; nothing is listening
+    },
+  };
 }

@@ -418,6 +418,8 @@ export class FastcgiSession {
     const { log, stats } = this.#options;
     stats.protocolErrors++;
     if (isGatewayError(err)) {
+      // Session-level rejections point at the record that broke the rules.
+      err.context.offset ??= this.#decoder.recordOffset;
       log.warn('malformed FastCGI input, connection closed', {
         code: err.code,
         offset: err.context.offset,

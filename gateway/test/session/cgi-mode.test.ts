@@ -1,0 +1,124 @@
+/**
+ * cgi mode: one fresh process per request behind FastCGI. The cap queues excess requests and a
+ * full queue answers 503 with Retry-After; a child past the timeout is killed and the client gets
+ * 504; the child's stderr reaches the web server as FCGI_STDERR; no zombie processes remain.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FastcgiClient, parseCgiResponse } from '../helpers/fastcgi-client.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'gw-cgi-'));
+const script = join(dir, 'program.sh');
+writeFileSync(
+  script,
+  `#!/bin/sh
+case "$REQUEST_URI" in
+  /sleep/*) sleep "\${REQUEST_URI#/sleep/}" ;;
+esac
+if [ "$REQUEST_URI" = /stderr ]; then echo "something went wrong" >&2; fi
+if [ "$REQUEST_URI" = /garbage ]; then echo "this is not a CGI response"; echo; exit 0; fi
+if [ "$REQUEST_URI" = /silent ]; then exit 3; fi
+body=$(cat)
+printf 'Status: 201 Created\\r\\nContent-Type: text/plain\\r\\nX-Method: %s\\r\\n\\r\\n%s|%s' "$REQUEST_METHOD" "$QUERY_STRING" "$body"
+`,
+  { mode: 0o755 },
+);
+
+const params = (uri: string, extra: Record<string, string> = {}) => ({
+  REQUEST_METHOD: 'GET',
+  REQUEST_URI: uri,
+  QUERY_STRING: uri.split('?')[1] ?? '',
+  CONTENT_LENGTH: '',
+  CONTENT_TYPE: '',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  REMOTE_ADDR: '127.0.0.1',
+  HTTP_PROXY: 'http://evil.example',
+  ...extra,
+});
+
+function childrenOf(pid: number): string[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,stat=', '--ppid', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.trim() !== '');
+  } catch {
+    return [];
+  }
+}
+
+describe('cgi mode', () => {
+  let gateway: TestGateway;
+  before(async () => {
+    gateway = await startGateway({
+      protocol: 'cgi',
+      env: {
+        GATEWAY_CGI_COMMAND: `sh ${script}`,
+        GATEWAY_CGI_MAX_CHILDREN: '2',
+        GATEWAY_CGI_QUEUE: '1',
+        GATEWAY_CGI_TIMEOUT: '600ms',
+        GATEWAY_FCGI_STDERR: 'true',
+      },
+    });
+  });
+  after(async () => {
+    await gateway.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the program gets meta-variables and the body, and its CGI response is relayed', async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const body = Buffer.from('hello body');
+    const r = await client.request({
+      params: params('/echo?x=1', { REQUEST_METHOD: 'POST', CONTENT_LENGTH: String(body.length) }),
+      stdin: body,
+    });
+    const res = parseCgiResponse(r.stdout);
+    assert.equal(res.status, 201);
+    assert.equal(res.headers['x-method']?.[0], 'POST');
+    assert.equal(res.body.toString(), 'x=1|hello body');
+  });
+
+  test("the program's stderr is sent as FCGI_STDERR", async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const r = await client.request({ params: params('/stderr') });
+    assert.match(r.stderr.toString(), /something went wrong/);
+    assert.equal(parseCgiResponse(r.stdout).status, 201);
+  });
+
+  test('a program that outlives the timeout is killed and the client gets 504', async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const started = Date.now();
+    const r = await client.request({ params: params('/sleep/5') });
+    assert.equal(parseCgiResponse(r.stdout).status, 504);
+    assert.ok(Date.now() - started < 3000);
+  });
+
+  test('malformed output or no output is a 502', async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    assert.equal(
+      parseCgiResponse((await client.request({ keepConn: true, params: params('/garbage') })).stdout).status,
+      502,
+    );
+    assert.equal(parseCgiResponse((await client.request({ params: params('/silent') })).stdout).status, 502);
+  });
+
+  test('past the cap requests queue; past the queue they get 503 with Retry-After', async () => {
+    const clients = await Promise.all([0, 1, 2, 3].map(() => FastcgiClient.connect(gateway.address)));
+    const results = await Promise.all(clients.map((c) => c.request({ params: params('/sleep/0.3') })));
+    const statuses = results.map((r) => parseCgiResponse(r.stdout).status).sort();
+    assert.deepEqual(statuses, [201, 201, 201, 503]);
+    const refused = results.map((r) => parseCgiResponse(r.stdout)).find((r) => r.status === 503);
+    assert.equal(refused?.headers['retry-after']?.[0], '1');
+  });
+
+  test('no zombie processes remain', async () => {
+    await new Promise((r) => setTimeout(r, 200));
+    const zombies = childrenOf(process.pid).filter((line) => /\bZ/.test(line.trim().split(/\s+/)[1] ?? ''));
+    assert.deepEqual(zombies, []);
+  });
+});

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds, lints and runs every test.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh FILTER     only test files whose path contains FILTER (after build and lint)
+#
+# On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
+# libfcgi-bin (cgi-fcgi) and python3-openstackclient from Debian, and the npm packages with
+# `npm ci`. Every server it starts listens on 127.0.0.1 only and is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+filter="${1:-}"
+
+log() { printf '[test] %s\n' "$*" >&2; }
+
+# --- Debian packages ------------------------------------------------------------------------
+packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "missing Debian packages (install them as root): ${missing[*]}"
+    exit 1
+  fi
+fi
+
+# --- npm, build, lint -----------------------------------------------------------------------
+log "npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+log "build"
+npm run --silent build
+log "lint"
+npx biome check .
+
+# --- PostgreSQL for the tests ---------------------------------------------------------------
+state=$(mktemp -d /tmp/gatehouse-test.XXXXXX)
+cleanup() {
+  scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap cleanup EXIT INT TERM
+eval "$(scripts/pg.sh start "$state/pg")"
+export DATABASE_URL
+log "PostgreSQL ready"
+
+# --- tests ----------------------------------------------------------------------------------
+mapfile -t files < <(find gateway/dist/test app/dist/test -name '*.test.js' 2>/dev/null | sort | grep -F -- "$filter")
+if [ "${#files[@]}" -eq 0 ]; then
+  log "no test files match '$filter'"
+  exit 1
+fi
+log "running ${#files[@]} test files"
+node --test --test-concurrency=1 "${files[@]}"

@@ -405,7 +405,16 @@ export class FastcgiSession {
       this.#protocolError(err);
       return;
     }
-    if (this.#requests.size === 0) this.#endSocket();
+    if (this.#requests.size === 0) {
+      this.#endSocket();
+      return;
+    }
+    // A web server closes, it never half-closes: end of input with requests in flight is the
+    // client going away (nginx closes the upstream connection when its client aborts).
+    this.#options.log.debug('connection closed by the peer with requests in flight');
+    this.#closed = true;
+    this.#abortAll();
+    this.#socket.destroy();
   }
 
   #onTimeout(): void {

@@ -154,13 +154,19 @@ export class UwsgiSession implements ResponseChannel {
   }
 
   #onEnd(): void {
+    if (this.#handle && !this.#ended) {
+      // nginx closes (never half-closes) the connection when its client aborts.
+      this.#abort();
+      this.#socket.destroy();
+      return;
+    }
     try {
       this.#decoder.end();
     } catch (err) {
       this.#protocolError(err);
       return;
     }
-    if (!this.#handle) this.#socket.end();
+    this.#socket.end();
   }
 
   #protocolError(err: unknown): void {

@@ -1,0 +1,143 @@
+/**
+ * A real nginx (Debian's) for tests, configured from the same template and snippets the
+ * containers and scripts/stack.sh use. Listens on 127.0.0.1 at a free port, in a temp prefix.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const nginxDir = fileURLToPath(new URL('../../../../nginx/', import.meta.url));
+
+export interface NginxOptions {
+  protocol: 'fastcgi' | 'uwsgi' | 'http' | 'cgi';
+  /** `host:port` or `unix:/path`. */
+  upstream: string;
+  keepConn?: boolean;
+  requestBuffering?: boolean;
+  htmlRoot?: string;
+  statusAllow?: string;
+  authRate?: string;
+  workers?: number;
+  accessLog?: boolean;
+}
+
+export interface RunningNginx {
+  url: string;
+  port: number;
+  prefix: string;
+  process: ChildProcess;
+  errorLog(): string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Substitutes exactly the named variables, as the nginx image's envsubst step does. */
+export function renderTemplate(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{([A-Z0-9_]+)\}/g, (whole, name: string) => vars[name] ?? whole);
+}
+
+export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
+  const port = await freePort();
+  const prefix = mkdtempSync(join(tmpdir(), 'gw-nginx-'));
+  chmodSync(prefix, 0o755);
+  mkdirSync(join(prefix, 'tmp'));
+  const vars = {
+    GATEWAY_PROTOCOL: options.protocol,
+    GATEWAY_UPSTREAM: options.upstream,
+    NGINX_LISTEN_PORT: `127.0.0.1:${port}`,
+    NGINX_HTML_ROOT: options.htmlRoot ?? join(nginxDir, 'html'),
+    NGINX_SNIPPETS_DIR: join(nginxDir, 'snippets'),
+    GATEWAY_STATUS_ALLOW: options.statusAllow ?? '127.0.0.1',
+    GATEWAY_KEEPALIVE: options.keepConn === false ? 'off' : 'on',
+    NGINX_REQUEST_BUFFERING: options.requestBuffering === false ? 'off' : 'on',
+    NGINX_AUTH_RATE: options.authRate ?? '1000r/s',
+  };
+  const server = renderTemplate(
+    readFileSync(join(nginxDir, 'templates/gatehouse.conf.template'), 'utf8'),
+    vars,
+  );
+  writeFileSync(join(prefix, 'gatehouse.conf'), server);
+  const isRoot = process.getuid?.() === 0;
+  writeFileSync(
+    join(prefix, 'nginx.conf'),
+    `${isRoot ? 'user root root;\n' : ''}worker_processes ${options.workers ?? 2};
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log info;
+events { worker_connections 1024; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log ${options.accessLog ? `${prefix}/access.log` : 'off'};
+    client_body_temp_path ${prefix}/tmp/body;
+    fastcgi_temp_path ${prefix}/tmp/fastcgi;
+    uwsgi_temp_path ${prefix}/tmp/uwsgi;
+    proxy_temp_path ${prefix}/tmp/proxy;
+    scgi_temp_path ${prefix}/tmp/scgi;
+    include ${prefix}/gatehouse.conf;
+}
+`,
+  );
+  const child = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const errorLog = () => {
+    try {
+      return readFileSync(join(prefix, 'error.log'), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  // Ready when it accepts connections.
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}${errorLog()}`);
+    if (await accepts(port)) break;
+    if (Date.now() > deadline) throw new Error(`nginx did not start: ${stderr}${errorLog()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    prefix,
+    process: child,
+    errorLog,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(port);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+import { connect as createConnection } from 'node:net';

@@ -1,0 +1,60 @@
+/** Loads the hosted application (GATEWAY_APP) the way the contract in the README says. */
+
+import { existsSync } from 'node:fs';
+import type { RequestListener } from 'node:http';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { GatewayError } from '../errors.js';
+
+export interface LoadedApp {
+  handler: RequestListener;
+  close(): Promise<void>;
+}
+
+/** The identity app, relative to the gateway's compiled location (gateway/dist/src/pm/). */
+export function defaultAppModule(): string {
+  return new URL('../../../../app/dist/src/handler.js', import.meta.url).href;
+}
+
+/** A path to a file (absolute, or relative to the working directory), else a package name. */
+function specifier(module: string): string {
+  if (module.startsWith('file:')) return module;
+  if (isAbsolute(module) || module.startsWith('.') || existsSync(resolve(module)))
+    return pathToFileURL(resolve(module)).href;
+  return module;
+}
+
+export async function loadApp(module: string | null): Promise<LoadedApp> {
+  const target = module ? specifier(module) : defaultAppModule();
+  let factory: unknown;
+  try {
+    factory = ((await import(target)) as { default?: unknown }).default;
+  } catch (err) {
+    throw new GatewayError(
+      'GW_ERR_APP_LOAD',
+      `${module ?? 'the identity app'}: ${(err as Error).message}`,
+      {},
+      err,
+    );
+  }
+  if (typeof factory !== 'function') {
+    throw new GatewayError('GW_ERR_APP_LOAD', `${target} has no default export function`);
+  }
+  let made: unknown;
+  try {
+    made = await (factory as () => unknown)();
+  } catch (err) {
+    throw new GatewayError(
+      'GW_ERR_APP_LOAD',
+      `${module ?? 'the identity app'} failed to start: ${(err as Error).message}`,
+      {},
+      err,
+    );
+  }
+  if (typeof made === 'function') return { handler: made as RequestListener, close: async () => {} };
+  const app = made as { handler?: unknown; close?: () => Promise<void> };
+  if (app && typeof app.handler === 'function') {
+    return { handler: app.handler as RequestListener, close: app.close ?? (async () => {}) };
+  }
+  throw new GatewayError('GW_ERR_APP_LOAD', `${target} did not produce a request listener`);
+}

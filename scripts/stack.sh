@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# The Gatehouse stack without Docker, on 127.0.0.1 only: a throwaway PostgreSQL, the gateway and
+# nginx, from the same nginx template and entry points the containers use. State in .stack/.
+#
+#   scripts/stack.sh start [--protocol fastcgi|uwsgi|http|cgi] [--port N] [--app MODULE] [--unix]
+#                          [--workers N] [--cgi-command CMD]
+#   scripts/stack.sh stop | status | reload
+#
+# `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (and the OS_* exports for the
+# openstack client when the identity app is served); progress goes to stderr. Any GATEWAY_* or
+# IDENTITY_* variable in the environment reaches the gateway.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.stack"
+logs="$state/logs"
+
+say() { printf '[stack] %s\n' "$*" >&2; }
+starting=0
+die() {
+  printf '[stack] error: %s\n' "$1" >&2
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then tail -n 20 "$2" | sed 's/^/[stack]   /' >&2; fi
+  # A start that fails leaves nothing running.
+  if [ "$starting" = 1 ]; then stop_stack; fi
+  exit 1
+}
+free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_stack() {
+  if alive "$state/nginx/nginx.pid"; then
+    kill -QUIT "$(cat "$state/nginx/nginx.pid")" 2>/dev/null || true
+  fi
+  if alive "$state/gateway.pid"; then
+    local pid
+    pid=$(cat "$state/gateway.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$state/gateway.pid"
+  [ -d "$state/pg" ] && "$root/scripts/pg.sh" stop "$state/pg"
+  return 0
+}
+
+status_stack() {
+  local any=1
+  if alive "$state/gateway.pid"; then
+    echo "gateway: running (pid $(cat "$state/gateway.pid"), $(cat "$state/protocol" 2>/dev/null) on $(cat "$state/listen" 2>/dev/null))"
+    any=0
+  else echo "gateway: stopped"; fi
+  if alive "$state/nginx/nginx.pid"; then
+    echo "nginx: running (pid $(cat "$state/nginx/nginx.pid"), $(cat "$state/url" 2>/dev/null))"
+    any=0
+  else echo "nginx: stopped"; fi
+  if [ -f "$state/pg/data/postmaster.pid" ] && kill -0 "$(head -n 1 "$state/pg/data/postmaster.pid")" 2>/dev/null; then
+    echo "postgresql: running (port $(cat "$state/pg/port"))"
+    any=0
+  else echo "postgresql: stopped"; fi
+  return $any
+}
+
+start_stack() {
+  local protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}"
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --protocol) protocol=$2; shift 2 ;;
+      --port) port=$2; shift 2 ;;
+      --app) app=$2; shift 2 ;;
+      --unix) unix=1; shift ;;
+      --workers) workers=$2; shift 2 ;;
+      --cgi-command) cgi_command=$2; shift 2 ;;
+      *) die "unknown option $1 (see the header of $0)" ;;
+    esac
+  done
+  case "$protocol" in fastcgi|uwsgi|http|cgi) ;; *) die "GATEWAY_PROTOCOL must be fastcgi, uwsgi, http or cgi, not '$protocol'" ;; esac
+  command -v nginx >/dev/null || die "nginx is not installed (apt-get install nginx)"
+  command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
+  [ -f "$root/gateway/dist/src/bin/gateway.js" ] || die "the gateway is not built: run npm ci && npm run build"
+
+  stop_stack
+  starting=1
+  mkdir -p "$logs" "$state/nginx/tmp" "$state/keys"
+  chmod 755 "$state"
+
+  # PostgreSQL
+  say "starting PostgreSQL"
+  eval "$("$root/scripts/pg.sh" start "$state/pg")"
+  export DATABASE_URL
+
+  # The identity app's state, when it is the app being served.
+  local identity=0
+  if [ -z "$app" ] && [ -f "$root/app/dist/src/manage.js" ]; then
+    identity=1
+    if [ -z "${IDENTITY_ADMIN_PASSWORD:-}" ]; then
+      [ -f "$state/admin-password" ] || node -e "console.log(require('crypto').randomBytes(12).toString('base64url'))" >"$state/admin-password"
+      IDENTITY_ADMIN_PASSWORD=$(cat "$state/admin-password")
+    fi
+    export IDENTITY_ADMIN_PASSWORD
+    export IDENTITY_FERNET_KEY_REPOSITORY="${IDENTITY_FERNET_KEY_REPOSITORY:-$state/keys/fernet}"
+    export IDENTITY_CREDENTIAL_KEY_REPOSITORY="${IDENTITY_CREDENTIAL_KEY_REPOSITORY:-$state/keys/credential}"
+  fi
+
+  # nginx's port is known before the identity app is bootstrapped: its endpoints point at it.
+  [ -n "$port" ] || port=$(free_port)
+  local url="http://127.0.0.1:$port"
+  if [ "$identity" = 1 ]; then
+    export IDENTITY_PUBLIC_ENDPOINT="${IDENTITY_PUBLIC_ENDPOINT:-$url}"
+    say "preparing the identity database and keys"
+    for step in migrate bootstrap fernet-setup credential-setup; do
+      node "$root/app/dist/src/manage.js" "$step" >>"$logs/manage.log" 2>&1 || die "manage $step failed" "$logs/manage.log"
+    done
+  fi
+
+  # The gateway
+  local listen
+  if [ "$unix" = 1 ]; then listen="unix:$state/gateway.sock"; else listen="127.0.0.1:$(free_port)"; fi
+  [ -n "$app" ] && export GATEWAY_APP="$app"
+  [ -n "$workers" ] && export GATEWAY_PM_MAX_CHILDREN="$workers"
+  [ -n "$cgi_command" ] && export GATEWAY_CGI_COMMAND="$cgi_command"
+  export GATEWAY_PROTOCOL="$protocol" GATEWAY_LISTEN="$listen"
+  say "starting the gateway ($protocol on $listen)"
+  nohup node "$root/gateway/dist/src/bin/gateway.js" >"$logs/gateway.log" 2>&1 &
+  echo $! >"$state/gateway.pid"
+  echo "$protocol" >"$state/protocol"
+  echo "$listen" >"$state/listen"
+  local ready=0
+  for _ in $(seq 1 150); do
+    alive "$state/gateway.pid" || die "the gateway exited" "$logs/gateway.log"
+    if grep -q '"msg":"gateway ready"' "$logs/gateway.log"; then ready=1; break; fi
+    sleep 0.1
+  done
+  [ "$ready" = 1 ] || die "the gateway did not become ready" "$logs/gateway.log"
+
+  # nginx, from the same template as the container
+  say "starting nginx on $url"
+  export NGINX_LISTEN_PORT="127.0.0.1:$port" GATEWAY_UPSTREAM="${listen}" \
+    NGINX_HTML_ROOT="$root/nginx/html" NGINX_SNIPPETS_DIR="$root/nginx/snippets" \
+    GATEWAY_STATUS_ALLOW="${GATEWAY_STATUS_ALLOW:-127.0.0.1}" GATEWAY_KEEPALIVE="${GATEWAY_KEEPALIVE:-on}" \
+    NGINX_REQUEST_BUFFERING="${NGINX_REQUEST_BUFFERING:-on}" NGINX_AUTH_RATE="${NGINX_AUTH_RATE:-100r/s}"
+  envsubst '${GATEWAY_PROTOCOL} ${GATEWAY_UPSTREAM} ${NGINX_LISTEN_PORT} ${NGINX_HTML_ROOT} ${NGINX_SNIPPETS_DIR} ${GATEWAY_STATUS_ALLOW} ${GATEWAY_KEEPALIVE} ${NGINX_REQUEST_BUFFERING} ${NGINX_AUTH_RATE}' \
+    <"$root/nginx/templates/gatehouse.conf.template" >"$state/nginx/gatehouse.conf"
+  local user_line=""
+  [ "$(id -u)" = 0 ] && user_line="user root root;"
+  cat >"$state/nginx/nginx.conf" <<CONF
+$user_line
+worker_processes ${NGINX_WORKER_PROCESSES:-2};
+pid $state/nginx/nginx.pid;
+error_log $logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    log_format gatehouse '\$remote_addr [\$time_local] "\$request" \$status \$body_bytes_sent \$request_time req=\$request_id';
+    access_log ${NGINX_ACCESS_LOG:-$logs/nginx-access.log gatehouse};
+    client_body_temp_path $state/nginx/tmp/body;
+    fastcgi_temp_path $state/nginx/tmp/fastcgi;
+    uwsgi_temp_path $state/nginx/tmp/uwsgi;
+    proxy_temp_path $state/nginx/tmp/proxy;
+    scgi_temp_path $state/nginx/tmp/scgi;
+    include $state/nginx/gatehouse.conf;
+}
+CONF
+  nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -t >"$logs/nginx-test.log" 2>&1 || die "nginx rejected its configuration" "$logs/nginx-test.log"
+  nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" >"$logs/nginx.log" 2>&1 || die "nginx did not start" "$logs/nginx-error.log"
+  echo "$url" >"$state/url"
+  ready=0
+  for _ in $(seq 1 100); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/index.html")" = 200 ] &&
+       [ "$(curl -s "$url/gateway/ping")" = pong ]; then ready=1; break; fi
+    sleep 0.1
+  done
+  [ "$ready" = 1 ] || die "nginx does not serve the page and the gateway's ping" "$logs/nginx-error.log"
+
+  starting=0
+  say "ready: $protocol through nginx at $url"
+  echo "GATEHOUSE_URL=$url"
+  echo "GATEWAY_LISTEN=$listen"
+  if [ "$identity" = 1 ]; then
+    cat <<OSRC
+export OS_AUTH_URL=$url/v3
+export OS_USERNAME=admin
+export OS_PASSWORD=$IDENTITY_ADMIN_PASSWORD
+export OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_IDENTITY_API_VERSION=3
+OSRC
+  fi
+}
+
+case "${1:-}" in
+  start) shift; start_stack "$@" ;;
+  stop) stop_stack; say "stopped" ;;
+  status) status_stack ;;
+  reload)
+    alive "$state/gateway.pid" || die "the gateway is not running"
+    kill -HUP "$(cat "$state/gateway.pid")"
+    say "reload signal sent to the gateway (pid $(cat "$state/gateway.pid"))"
+    ;;
+  *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac

@@ -24,6 +24,10 @@ die() {
   exit 1
 }
 free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+# Whether host:port or unix:/path accepts a connection.
+accepts() {
+  node -e "const a=process.argv[1];const s=a.startsWith('unix:')?require('net').connect(a.slice(5)):require('net').connect(+a.split(':').pop(),a.slice(0,a.lastIndexOf(':')));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1))" "$1"
+}
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 stop_stack() {
@@ -125,10 +129,10 @@ start_stack() {
   echo "$protocol" >"$state/protocol"
   echo "$listen" >"$state/listen"
   local ready=0
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 75); do
     alive "$state/gateway.pid" || die "the gateway exited" "$logs/gateway.log"
-    if grep -q '"msg":"gateway ready"' "$logs/gateway.log"; then ready=1; break; fi
-    sleep 0.1
+    if accepts "$listen"; then ready=1; break; fi
+    sleep 0.2
   done
   [ "$ready" = 1 ] || die "the gateway did not become ready" "$logs/gateway.log"
 

@@ -29,9 +29,16 @@ export interface RequestHead {
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** `HTTP_X_AUTH_TOKEN` → `x-auth-token`. */
+const headerNames = new Map<string, string>();
+
+/** `HTTP_X_AUTH_TOKEN` → `x-auth-token` (cached: the same few names arrive on every request). */
 export function headerNameOf(variable: string): string {
-  return variable.slice(5).toLowerCase().replaceAll('_', '-');
+  let name = headerNames.get(variable);
+  if (name === undefined) {
+    name = variable.slice(5).toLowerCase().replaceAll('_', '-');
+    if (headerNames.size < 1024) headerNames.set(variable, name);
+  }
+  return name;
 }
 
 function port(value: string | undefined): number | undefined {

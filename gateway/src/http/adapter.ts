@@ -28,6 +28,7 @@ export interface NodeResponderOptions {
 }
 
 const noop = () => {};
+const destroySocket = (socket: ExchangeSocket) => socket.destroy();
 
 function answerBadRequest(channel: ResponseChannel, format: HeadFormat): RequestHandle {
   const body = '{"error":"bad request"}';
@@ -87,7 +88,9 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       channel.end();
       // Body the app never read is discarded, as node:http does.
       if (!req.readableEnded) req.resume();
-      socket.destroy();
+      // 'finish' runs inside the socket's write callback; destroying the socket there would make
+      // the stream fail its own bookkeeping (an error object per request). Close it after.
+      process.nextTick(destroySocket, socket);
     });
 
     const run = () => {

@@ -84,43 +84,67 @@ export class ExchangeSocket extends Duplex {
   override _read(): void {}
 
   override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
-    this.#send(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk, callback);
+    this.#take(chunk, encoding);
+    this.#channel.onWritable(callback as () => void);
   }
 
   override _writev(
     chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>,
     callback: WriteCallback,
   ): void {
-    const buffers = chunks.map(({ chunk, encoding }) =>
-      typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk,
-    );
-    this.#send(buffers.length === 1 ? (buffers[0] as Buffer) : Buffer.concat(buffers), callback);
+    for (const { chunk, encoding } of chunks) this.#take(chunk, encoding);
+    // Writes go straight through; the callback waits while the connection is congested, so the
+    // Writable's own buffer (and ServerResponse.write's return value) carry the backpressure.
+    this.#channel.onWritable(callback as () => void);
   }
 
-  #send(data: Buffer, callback: WriteCallback): void {
-    if (this.#channel.aborted) {
-      callback();
+  #take(chunk: Buffer | string, encoding: BufferEncoding): void {
+    if (this.#channel.aborted) return;
+    if (!this.#headDone) {
+      // ServerResponse renders its whole head as one string and writes it first: rewrite it as a
+      // string, with no round trip through a Buffer.
+      if (typeof chunk === 'string' && this.#pendingHead === null && this.#takeHeadString(chunk, encoding))
+        return;
+      const rest = this.#takeHead(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+      if (!this.#headDone || rest.length === 0) return;
+      this.#body(rest);
       return;
     }
-    if (!this.#headDone) {
-      data = this.#takeHead(data);
-      if (!this.#headDone || data.length === 0) {
-        this.#flowControl(callback);
-        return;
-      }
-    }
+    this.#body(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk);
+  }
+
+  #body(data: Buffer): void {
     if (this.#chunked) {
       for (const piece of this.#chunked.push(data)) this.#channel.write(piece);
     } else if (data.length > 0) {
       this.#channel.write(data);
     }
-    this.#flowControl(callback);
   }
 
-  #flowControl(callback: WriteCallback): void {
-    // Writes go straight through; the callback waits while the connection is congested, so the
-    // Writable's own buffer (and ServerResponse.write's return value) carry the backpressure.
-    this.#channel.onWritable(() => callback());
+  /** Returns false when `chunk` does not hold a complete head (the Buffer path takes over). */
+  #takeHeadString(chunk: string, encoding: BufferEncoding): boolean {
+    let start = 0;
+    for (;;) {
+      const end = chunk.indexOf('\r\n\r\n', start);
+      if (end === -1) {
+        if (start === 0) return false;
+        this.#pendingHead = Buffer.from(chunk.slice(start), encoding);
+        return true;
+      }
+      const head = rewriteResponseHead(chunk.slice(start, end + 4), this.#format);
+      if (!head) {
+        this.destroy(new Error('response head is not HTTP'));
+        return true;
+      }
+      start = end + 4;
+      if (head.status >= 100 && head.status < 200) continue; // interim responses cannot cross
+      this.#headDone = true;
+      this.status = head.status;
+      if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
+      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
+      return true;
+    }
   }
 
   /** Consumes the response head from the front of `data`; returns what follows it. */

@@ -10,15 +10,20 @@ import type { ServerStats } from '../modes/types.js';
 import {
   encodeEndRequest,
   encodeGetValuesResult,
-  encodeStream,
+  encodeHeader,
+  encodeRecord,
   encodeUnknownType,
   FastcgiDecoder,
   type FastcgiRecord,
+  FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
+  FCGI_MAX_CONTENT_LENGTH,
   forEachNameValuePair,
   ProtocolStatus,
+  paddingFor,
   RecordType,
   Role,
+  type StreamRecordType,
 } from '../protocol/fastcgi/index.js';
 import type { RequestHandle, Responder, ResponseChannel } from './types.js';
 
@@ -48,6 +53,22 @@ export interface SessionOptions {
 /** How long a draining connection stays open for a request already on its way. */
 const DRAIN_IDLE_GRACE_MS = 1000;
 const FLUSH_THRESHOLD = 64 * 1024;
+const ZEROS = Buffer.alloc(8);
+
+/** The empty STDOUT record that ends the stream, then END_REQUEST: built once per id and status. */
+const endRecords = new Map<number, Buffer>();
+function endOfRequest(requestId: number, protocolStatus: number): Buffer {
+  const key = requestId * 4 + protocolStatus;
+  let records = endRecords.get(key);
+  if (!records) {
+    records = Buffer.concat([
+      encodeRecord(RecordType.Stdout, requestId),
+      encodeEndRequest(requestId, 0, protocolStatus),
+    ]);
+    if (requestId < 256) endRecords.set(key, records);
+  }
+  return records;
+}
 
 class FastcgiRequest implements ResponseChannel {
   readonly id: number;
@@ -78,7 +99,7 @@ class FastcgiRequest implements ResponseChannel {
 
   write(chunk: Buffer): boolean {
     if (this.aborted) return true;
-    return this.#session.queue(encodeStream(RecordType.Stdout, this.id, chunk));
+    return this.#session.appendStream(RecordType.Stdout, this.id, chunk);
   }
 
   onWritable(callback: () => void): void {
@@ -304,30 +325,60 @@ export class FastcgiSession {
     this.#flush();
   }
 
-  /** Queues output; returns false when the connection is congested. */
+  /** Queues whole records; returns false when the connection is congested. */
   queue(buffers: Buffer[]): boolean {
     for (const b of buffers) {
       this.#out.push(b);
       this.#outBytes += b.length;
     }
+    return this.#scheduleFlush();
+  }
+
+  /**
+   * Queues stream data as records: a header, the data itself (not copied here) and padding. The
+   * flush copies small output once into a single write.
+   */
+  appendStream(type: StreamRecordType, requestId: number, data: Buffer): boolean {
+    for (let at = 0; at < data.length; at += FCGI_MAX_CONTENT_LENGTH) {
+      const piece =
+        at === 0 && data.length <= FCGI_MAX_CONTENT_LENGTH
+          ? data
+          : data.subarray(at, at + FCGI_MAX_CONTENT_LENGTH);
+      const padding = paddingFor(piece.length);
+      this.#out.push(encodeHeader(type, requestId, piece.length, padding), piece);
+      if (padding > 0) this.#out.push(ZEROS.subarray(0, padding));
+      this.#outBytes += FCGI_HEADER_LEN + piece.length + padding;
+    }
+    return this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): boolean {
     if (this.#outBytes >= FLUSH_THRESHOLD) this.#flush();
     else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
+      setImmediate(this.#flushLater);
     }
     return !this.#socket.writableNeedDrain;
   }
+
+  readonly #flushLater = () => this.#flush();
 
   #flush(): void {
     this.#flushScheduled = false;
     if (this.#out.length === 0 || this.#closed) return;
     const out = this.#out;
     this.#out = [];
+    const bytes = this.#outBytes;
     this.#outBytes = 0;
     if (out.length === 1) {
       this.#socket.write(out[0] as Buffer);
+    } else if (bytes < FLUSH_THRESHOLD) {
+      this.#socket.write(Buffer.concat(out, bytes));
     } else {
-      this.#socket.write(Buffer.concat(out));
+      // Large output: no copy, one writev.
+      this.#socket.cork();
+      for (const b of out) this.#socket.write(b);
+      this.#socket.uncork();
     }
   }
 
@@ -344,7 +395,7 @@ export class FastcgiSession {
 
   stderr(request: FastcgiRequest, chunk: Buffer): void {
     if (request.aborted || chunk.length === 0) return;
-    if (this.#options.limits.stderr) this.queue(encodeStream(RecordType.Stderr, request.id, chunk));
+    if (this.#options.limits.stderr) this.appendStream(RecordType.Stderr, request.id, chunk);
     else this.#options.log.warn('app stderr', { requestId: request.id, text: chunk.toString('utf8') });
   }
 
@@ -358,10 +409,7 @@ export class FastcgiSession {
       stats.requestsTotal++;
     }
     this.#served++;
-    this.queue([
-      ...encodeStream(RecordType.Stdout, request.id, Buffer.alloc(0)),
-      encodeEndRequest(request.id, 0, protocolStatus),
-    ]);
+    this.queue([endOfRequest(request.id, protocolStatus)]);
     if (this.#pausedForInput && this.#requests.size === 0) this.resumeInput();
     if (this.#requests.size > 0) return;
     if (!request.keepConn || this.#peerEnded || this.#draining) {

@@ -24,14 +24,13 @@ function readLength(buf: Buffer, at: number, end: number): [number, number] | nu
  * A value may end in NULs (trimmed, as PHP-FPM does); a NUL followed by more data is rejected:
  * it would truncate the value in any C-string consumer.
  */
-function checkedString(buf: Buffer, start: number, end: number, offset: number): string {
+function checkedSlice(text: string, start: number, end: number, offset: number): string {
   let stop = end;
-  while (stop > start && buf[stop - 1] === 0) stop--;
-  const nul = buf.indexOf(0, start);
-  if (nul !== -1 && nul < stop) {
+  while (stop > start && text.charCodeAt(stop - 1) === 0) stop--;
+  const nul = text.indexOf('\0', start);
+  if (nul !== -1 && nul < stop)
     throw new GatewayError('GW_ERR_FCGI_NUL_BYTE', undefined, { offset: offset + (nul - start) });
-  }
-  return buf.toString('latin1', start, stop);
+  return text.slice(start, stop);
 }
 
 export function forEachNameValuePair(
@@ -40,6 +39,10 @@ export function forEachNameValuePair(
   baseOffset = 0,
 ): void {
   const end = buf.length;
+  // One latin1 decode for the whole block (a byte is a character), then cheap slices: decoding
+  // each name and value on its own costs a native call apiece.
+  const text = buf.toString('latin1');
+  const hasNul = buf.indexOf(0) !== -1;
   let at = 0;
   while (at < end) {
     const pairStart = at;
@@ -51,16 +54,22 @@ export function forEachNameValuePair(
     if (!valueLength)
       throw new GatewayError('GW_ERR_FCGI_NAME_VALUE', 'truncated value length', { offset: baseOffset + at });
     at += valueLength[1];
-    if (at + nameLength[0] + valueLength[0] > end) {
+    const nameEnd = at + nameLength[0];
+    const valueEnd = nameEnd + valueLength[0];
+    if (valueEnd > end) {
       throw new GatewayError('GW_ERR_FCGI_NAME_VALUE', 'name and value run past the data', {
         offset: baseOffset + pairStart,
       });
     }
-    const name = checkedString(buf, at, at + nameLength[0], baseOffset + at);
-    at += nameLength[0];
-    const value = checkedString(buf, at, at + valueLength[0], baseOffset + at);
-    at += valueLength[0];
-    onPair(name, value);
+    if (hasNul) {
+      onPair(
+        checkedSlice(text, at, nameEnd, baseOffset + at),
+        checkedSlice(text, nameEnd, valueEnd, baseOffset + nameEnd),
+      );
+    } else {
+      onPair(text.slice(at, nameEnd), text.slice(nameEnd, valueEnd));
+    }
+    at = valueEnd;
   }
 }
 

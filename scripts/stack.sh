@@ -3,7 +3,9 @@
 # nginx, from the same nginx template and entry points the containers use. State in .stack/.
 #
 #   scripts/stack.sh start [--protocol fastcgi|uwsgi|http|cgi] [--port N] [--app MODULE] [--unix]
-#                          [--workers N] [--cgi-command CMD]
+#                          [--workers N] [--cgi-command CMD] [--upstream ADDR]
+#       --upstream ADDR: put nginx in front of another server (host:port or unix:/path) speaking
+#       the protocol instead of starting the gateway, e.g. uWSGI or PHP-FPM for comparisons.
 #   scripts/stack.sh stop | status | reload
 #
 # `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (and the OS_* exports for the
@@ -64,8 +66,8 @@ status_stack() {
 }
 
 start_stack() {
-  local protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
-  local cgi_command="${GATEWAY_CGI_COMMAND:-}"
+  local ready=0 protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --protocol) protocol=$2; shift 2 ;;
@@ -74,6 +76,7 @@ start_stack() {
       --unix) unix=1; shift ;;
       --workers) workers=$2; shift 2 ;;
       --cgi-command) cgi_command=$2; shift 2 ;;
+      --upstream) upstream=$2; shift 2 ;;
       *) die "unknown option $1 (see the header of $0)" ;;
     esac
   done
@@ -116,25 +119,32 @@ start_stack() {
     done
   fi
 
-  # The gateway
+  # The gateway (unless nginx fronts another server)
+  export GATEWAY_PROTOCOL="$protocol"
   local listen
-  if [ "$unix" = 1 ]; then listen="unix:$state/gateway.sock"; else listen="127.0.0.1:$(free_port)"; fi
-  [ -n "$app" ] && export GATEWAY_APP="$app"
-  [ -n "$workers" ] && export GATEWAY_PM_MAX_CHILDREN="$workers"
-  [ -n "$cgi_command" ] && export GATEWAY_CGI_COMMAND="$cgi_command"
-  export GATEWAY_PROTOCOL="$protocol" GATEWAY_LISTEN="$listen"
-  say "starting the gateway ($protocol on $listen)"
-  nohup node "$root/gateway/dist/src/bin/gateway.js" >"$logs/gateway.log" 2>&1 &
-  echo $! >"$state/gateway.pid"
-  echo "$protocol" >"$state/protocol"
-  echo "$listen" >"$state/listen"
-  local ready=0
-  for _ in $(seq 1 75); do
-    alive "$state/gateway.pid" || die "the gateway exited" "$logs/gateway.log"
-    if accepts "$listen"; then ready=1; break; fi
-    sleep 0.2
-  done
-  [ "$ready" = 1 ] || die "the gateway did not become ready" "$logs/gateway.log"
+  if [ -n "$upstream" ]; then
+    listen=$upstream
+    echo "$protocol" >"$state/protocol"
+    echo "$listen (external)" >"$state/listen"
+  else
+    if [ "$unix" = 1 ]; then listen="unix:$state/gateway.sock"; else listen="127.0.0.1:$(free_port)"; fi
+    [ -n "$app" ] && export GATEWAY_APP="$app"
+    [ -n "$workers" ] && export GATEWAY_PM_MAX_CHILDREN="$workers"
+    [ -n "$cgi_command" ] && export GATEWAY_CGI_COMMAND="$cgi_command"
+    export GATEWAY_PROTOCOL="$protocol" GATEWAY_LISTEN="$listen"
+    say "starting the gateway ($protocol on $listen)"
+    nohup node "$root/gateway/dist/src/bin/gateway.js" >"$logs/gateway.log" 2>&1 &
+    echo $! >"$state/gateway.pid"
+    echo "$protocol" >"$state/protocol"
+    echo "$listen" >"$state/listen"
+    ready=0
+    for _ in $(seq 1 75); do
+      alive "$state/gateway.pid" || die "the gateway exited" "$logs/gateway.log"
+      if accepts "$listen"; then ready=1; break; fi
+      sleep 0.2
+    done
+    [ "$ready" = 1 ] || die "the gateway did not become ready" "$logs/gateway.log"
+  fi
 
   # nginx, from the same template as the container
   say "starting nginx on $url"
@@ -171,7 +181,7 @@ CONF
   ready=0
   for _ in $(seq 1 100); do
     if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/index.html")" = 200 ] &&
-       [ "$(curl -s "$url/gateway/ping")" = pong ]; then ready=1; break; fi
+       { [ -n "$upstream" ] || [ "$(curl -s "$url/gateway/ping")" = pong ]; }; then ready=1; break; fi
     sleep 0.1
   done
   [ "$ready" = 1 ] || die "nginx does not serve the page and the gateway's ping" "$logs/nginx-error.log"

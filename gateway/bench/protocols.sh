@@ -40,10 +40,10 @@ printf '|---|---|---|---|---|---|---|\n'
 run() {
   local name=$1 path=$2; shift 2
   local out url nginx_master gw_master nginx_workers gw_workers
-  out=$("$root/scripts/stack.sh" start --workers "$workers" --app "$hello" "$@" 2>/dev/null)
+  out=$("$root/scripts/stack.sh" start 9>&- --workers "$workers" --app "$hello" "$@" 2>/dev/null)
   url=$(echo "$out" | sed -n 's/^GATEHOUSE_URL=//p')
   nginx_master=$(cat "$root/.stack/nginx/nginx.pid")
-  gw_master=$(cat "$root/.stack/gateway.pid")
+  if [ -n "$peer_pid" ]; then gw_master=$peer_pid; else gw_master=$(cat "$root/.stack/gateway.pid"); fi
   nginx_workers=$(pgrep -P "$nginx_master" | tr '\n' ' ')
   gw_workers=$(pgrep -P "$gw_master" | tr '\n' ' ')
   wrk -t1 -c"$connections" -d2s "$url$path" >/dev/null 2>&1 # warm-up
@@ -67,6 +67,16 @@ run() {
   "$root/scripts/stack.sh" stop >/dev/null 2>&1
 }
 
+# Peers, started here on 127.0.0.1 with the same number of processes as the gateway.
+peer_pid=""
+start_uwsgi_python() {
+  uwsgi --plugin python3 --master --processes "$workers" --disable-logging --need-app \
+    --wsgi-file "$root/gateway/bench/peers/hello.py" "$@" >/tmp/bench-uwsgi.log 2>&1 9>&- &
+  peer_pid=$!
+  sleep 1
+}
+stop_peer() { [ -n "$peer_pid" ] && kill -INT "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null || true; peer_pid=""; }
+
 variants=${BENCH_VARIANTS:-static fastcgi fastcgi-unix http uwsgi uwsgi-unix uwsgi-rr cgi}
 for v in $variants; do
   case "$v" in
@@ -77,7 +87,13 @@ for v in $variants; do
     uwsgi) run "uwsgi (TCP)" /hello --protocol uwsgi ;;
     uwsgi-unix) run "uwsgi (unix)" /hello --protocol uwsgi --unix ;;
     uwsgi-rr) GATEWAY_PM_SCHEDULING=round-robin run "uwsgi (TCP, round-robin)" /hello --protocol uwsgi ;;
-    cgi) run "cgi (process per request)" /hello --protocol cgi --cgi-command "$hello_cgi" ;;
+    cgi) connections=4 run "cgi (process per request, 4 connections)" /hello --protocol cgi --cgi-command "$hello_cgi" ;;
+    uwsgi-python)
+      command -v uwsgi >/dev/null || { echo "| uWSGI: not installed (apt-get install uwsgi-core uwsgi-plugin-python3) |"; continue; }
+      port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+      start_uwsgi_python --socket "127.0.0.1:$port"
+      run "peer: uWSGI, Python hello (TCP)" /hello --protocol uwsgi --upstream "127.0.0.1:$port"
+      stop_peer ;;
   esac
 done
 echo

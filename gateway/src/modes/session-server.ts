@@ -34,6 +34,7 @@ export function createSessionServer(
   let closing: Promise<void> | null = null;
   let onAllClosed: (() => void) | null = null;
 
+  // noDelay: Nagle off on every accepted socket, set once by the server (no extra setsockopt).
   const server: Server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     stats.acceptedConnections++;
     stats.connections++;

@@ -140,7 +140,6 @@ export class FastcgiSession {
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket;
     this.#options = options;
-    socket.setNoDelay(true);
     socket.setTimeout(options.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
@@ -430,7 +429,7 @@ export class FastcgiSession {
   #endSocket(): void {
     this.#flush();
     this.#clearGrace();
-    if (!this.#closed) this.#socket.end();
+    if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
   }
 
   #scheduleGraceClose(): void {

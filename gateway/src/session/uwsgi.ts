@@ -40,7 +40,6 @@ export class UwsgiSession implements ResponseChannel {
     this.#socket = socket;
     this.#options = options;
     this.#decoder = new UwsgiDecoder({ maxVarsSize: options.limits.maxVarsSize });
-    socket.setNoDelay(true);
     socket.setTimeout(options.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
@@ -62,7 +61,7 @@ export class UwsgiSession implements ResponseChannel {
 
   /** A uwsgi connection ends with its response anyway; an idle one is closed now. */
   drain(): void {
-    if (!this.#handle) this.#socket.end();
+    if (!this.#handle && !this.#socket.writableEnded) this.#socket.end();
   }
 
   destroy(): void {
@@ -140,7 +139,7 @@ export class UwsgiSession implements ResponseChannel {
     this.#flush();
     // Keep reading what nginx still sends (an unread body) so closing never turns into a reset.
     this.resumeInput();
-    if (!this.#closed) this.#socket.end();
+    if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
   }
 
   writeStderr(chunk: Buffer): void {
@@ -166,7 +165,7 @@ export class UwsgiSession implements ResponseChannel {
       this.#protocolError(err);
       return;
     }
-    this.#socket.end();
+    if (!this.#socket.writableEnded) this.#socket.end();
   }
 
   #protocolError(err: unknown): void {

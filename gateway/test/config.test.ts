@@ -12,10 +12,9 @@ describe('configuration', () => {
       readme.indexOf('<!-- config:start -->'),
       readme.indexOf('<!-- config:end -->'),
     );
-    const rows = [...block.matchAll(/^\| `(GATEWAY_[A-Z0-9_]+)` \| (?:`([^`]*)`|—) \|/gm)].map((m) => [
-      m[1],
-      m[2] ?? null,
-    ]);
+    const rows = [...block.matchAll(/^\|\s*`(GATEWAY_[A-Z0-9_]+)`\s*\|\s*(?:`([^`]*)`|—)\s*\|/gm)].map(
+      (m) => [m[1], m[2] ?? null],
+    );
     assert.deepEqual(
       rows,
       declarations.map((d) => [d.name, d.default]),

@@ -59,10 +59,13 @@ export class UwsgiSession implements ResponseChannel {
     return this.#closed || this.#ended;
   }
 
-  /** A uwsgi connection ends with its response anyway; an idle one is closed now. */
-  drain(): void {
-    if (!this.#handle && !this.#socket.writableEnded) this.#socket.end();
-  }
+  /**
+   * Nothing to do: a uwsgi connection carries exactly one request and closes with its response.
+   * Closing one that has no request yet would lose the request nginx is about to send on it
+   * (a connection accepted just as the worker starts draining); the idle timeout covers a peer
+   * that never sends anything.
+   */
+  drain(): void {}
 
   destroy(): void {
     this.#socket.destroy();

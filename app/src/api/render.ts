@@ -1,0 +1,94 @@
+/** Keystone's JSON shapes for tokens, catalogs and versions, and its time format. */
+import type { FastifyRequest } from 'fastify';
+import type { CatalogEndpointRow, ProjectRow } from '../repository.js';
+import type { TokenContext } from '../token/service.js';
+
+/** Keystone's timestamps: microseconds and a Z (2015-11-07T02:58:43.578887Z). */
+export function keystoneTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/** The service's base URL: the configured public endpoint, else the request's scheme and Host. */
+export function baseUrl(request: FastifyRequest, publicEndpoint: string | null): string {
+  if (publicEndpoint) return publicEndpoint;
+  return `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+}
+
+export function versionDocument(base: string) {
+  return {
+    id: 'v3.14',
+    status: 'stable',
+    updated: '2020-04-07T00:00:00Z',
+    links: [{ rel: 'self', href: `${base}/v3/` }],
+    'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.identity-v3+json' }],
+  };
+}
+
+export function renderCatalog(rows: CatalogEndpointRow[]) {
+  const services = new Map<string, { endpoints: unknown[]; id: string; type: string; name: string }>();
+  for (const row of rows) {
+    let service = services.get(row.service_id);
+    if (!service) {
+      service = { endpoints: [], id: row.service_id, type: row.service_type, name: row.service_name };
+      services.set(row.service_id, service);
+    }
+    if (row.endpoint_id) {
+      service.endpoints.push({
+        id: row.endpoint_id,
+        interface: row.interface,
+        region: row.region_id,
+        region_id: row.region_id,
+        url: row.url,
+      });
+    }
+  }
+  return [...services.values()];
+}
+
+export function renderProject(project: ProjectRow, base: string) {
+  return {
+    id: project.id,
+    name: project.name,
+    domain_id: project.domain_id,
+    description: project.description,
+    enabled: project.enabled,
+    is_domain: project.is_domain,
+    parent_id: project.parent_id ?? project.domain_id,
+    tags: project.tags,
+    options: {},
+    links: { self: `${base}/v3/projects/${project.id}` },
+  };
+}
+
+export function renderToken(context: TokenContext, catalog: unknown[] | null) {
+  const { payload, user } = context;
+  const token: Record<string, unknown> = {
+    methods: payload.methods,
+    user: {
+      domain: { id: user.domain_id, name: user.domain_name },
+      id: user.id,
+      name: user.name,
+      password_expires_at: user.password_expires_at ? keystoneTime(user.password_expires_at.getTime()) : null,
+    },
+    audit_ids: payload.auditIds,
+    expires_at: keystoneTime(payload.expiresAt),
+    issued_at: keystoneTime(context.issuedAt),
+  };
+  if (context.project) {
+    token.project = {
+      domain: { id: context.project.domain_id, name: context.project.domain_name },
+      id: context.project.id,
+      name: context.project.name,
+    };
+    token.is_domain = false;
+  } else if (context.domain) {
+    token.domain = { id: context.domain.id, name: context.domain.name };
+  } else if (payload.scope.kind === 'system') {
+    token.system = { all: true };
+  }
+  if (payload.scope.kind !== 'unscoped') {
+    token.roles = context.roles.map((r) => ({ id: r.id, name: r.name }));
+    if (catalog) token.catalog = catalog;
+  }
+  return { token };
+}

@@ -1,0 +1,142 @@
+/**
+ * Keystone's Fernet token payloads (keystone/token/token_formatters.py): a msgpack array of the
+ * payload version and that version's fields. Ids that are 32-hex UUIDs travel as 16 raw bytes
+ * ([true, bytes]), others as strings ([false, "default"]); methods are a bitmask in the order of
+ * [auth] methods; expires_at is float seconds; audit ids are their 16 decoded bytes.
+ */
+import { type Packable, pack, unpack } from './msgpack.js';
+
+export const METHODS = [
+  'external',
+  'password',
+  'token',
+  'oauth1',
+  'mapped',
+  'application_credential',
+] as const;
+export type Method = (typeof METHODS)[number];
+
+export type Scope =
+  | { kind: 'unscoped' }
+  | { kind: 'domain'; domainId: string }
+  | { kind: 'project'; projectId: string }
+  | { kind: 'system' }
+  | { kind: 'application_credential'; projectId: string; applicationCredentialId: string };
+
+export interface TokenPayload {
+  userId: string;
+  methods: Method[];
+  scope: Scope;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+  auditIds: string[];
+}
+
+/** Payload versions, as Keystone numbers them. */
+const VERSION = { unscoped: 0, domain: 1, project: 2, system: 8, application_credential: 9 } as const;
+
+const UUID_HEX = /^[0-9a-f]{32}$/;
+
+function packId(id: string): Packable {
+  return UUID_HEX.test(id) ? [true, Buffer.from(id, 'hex')] : [false, id];
+}
+
+function unpackId(value: Packable): string {
+  if (!Array.isArray(value) || value.length !== 2) throw new Error('bad id in token payload');
+  const [isUuid, id] = value;
+  if (isUuid === true && id instanceof Uint8Array) return Buffer.from(id).toString('hex');
+  if (typeof id === 'string') return id;
+  if (id instanceof Uint8Array) return Buffer.from(id).toString('utf8');
+  throw new Error('bad id in token payload');
+}
+
+function methodsToInt(methods: readonly Method[]): number {
+  return methods.reduce((mask, m) => mask | (1 << METHODS.indexOf(m)), 0);
+}
+
+function intToMethods(mask: number): Method[] {
+  return METHODS.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+const auditToBytes = (id: string) => Buffer.from(id, 'base64url');
+const bytesToAudit = (b: Packable) => Buffer.from(b as Uint8Array).toString('base64url');
+
+export function encodePayload(p: TokenPayload): Buffer {
+  const user = packId(p.userId);
+  const methods = methodsToInt(p.methods);
+  const expires = p.expiresAt / 1000;
+  const audits = p.auditIds.map(auditToBytes);
+  switch (p.scope.kind) {
+    case 'unscoped':
+      return pack([VERSION.unscoped, user, methods, expires, audits]);
+    case 'domain':
+      // Keystone packs the default domain's id as-is and others as UUID bytes when they are one.
+      return pack([
+        VERSION.domain,
+        user,
+        methods,
+        UUID_HEX.test(p.scope.domainId) ? Buffer.from(p.scope.domainId, 'hex') : p.scope.domainId,
+        expires,
+        audits,
+      ]);
+    case 'project':
+      return pack([VERSION.project, user, methods, packId(p.scope.projectId), expires, audits]);
+    case 'system':
+      return pack([VERSION.system, user, methods, 'all', expires, audits]);
+    case 'application_credential':
+      return pack([
+        VERSION.application_credential,
+        user,
+        methods,
+        packId(p.scope.projectId),
+        expires,
+        audits,
+        packId(p.scope.applicationCredentialId),
+      ]);
+  }
+}
+
+export function decodePayload(buf: Buffer): TokenPayload {
+  const value = unpack(buf);
+  if (!Array.isArray(value) || typeof value[0] !== 'number')
+    throw new Error('token payload is not a versioned array');
+  const [version, user, methods] = value;
+  const common = { userId: unpackId(user as Packable), methods: intToMethods(methods as number) };
+  const tail = (expires: Packable, audits: Packable) => ({
+    expiresAt: Math.round((expires as number) * 1000),
+    auditIds: (audits as Packable[]).map(bytesToAudit),
+  });
+  switch (version) {
+    case VERSION.unscoped:
+      return { ...common, scope: { kind: 'unscoped' }, ...tail(value[3] as Packable, value[4] as Packable) };
+    case VERSION.domain: {
+      const d = value[3];
+      const domainId = d instanceof Uint8Array ? Buffer.from(d).toString('hex') : String(d);
+      return {
+        ...common,
+        scope: { kind: 'domain', domainId },
+        ...tail(value[4] as Packable, value[5] as Packable),
+      };
+    }
+    case VERSION.project:
+      return {
+        ...common,
+        scope: { kind: 'project', projectId: unpackId(value[3] as Packable) },
+        ...tail(value[4] as Packable, value[5] as Packable),
+      };
+    case VERSION.system:
+      return { ...common, scope: { kind: 'system' }, ...tail(value[4] as Packable, value[5] as Packable) };
+    case VERSION.application_credential:
+      return {
+        ...common,
+        scope: {
+          kind: 'application_credential',
+          projectId: unpackId(value[3] as Packable),
+          applicationCredentialId: unpackId(value[6] as Packable),
+        },
+        ...tail(value[4] as Packable, value[5] as Packable),
+      };
+    default:
+      throw new Error(`token payload version ${String(version)} is not supported`);
+  }
+}

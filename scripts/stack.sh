@@ -92,7 +92,9 @@ start_stack() {
 
   # PostgreSQL
   say "starting PostgreSQL"
-  eval "$("$root/scripts/pg.sh" start "$state/pg")"
+  local pg_env
+  pg_env=$("$root/scripts/pg.sh" start "$state/pg") || die "PostgreSQL did not start"
+  eval "$pg_env"
   export DATABASE_URL
 
   # The identity app's state, when it is the app being served.

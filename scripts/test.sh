@@ -42,12 +42,14 @@ npx biome check .
 
 # --- PostgreSQL for the tests ---------------------------------------------------------------
 state=$(mktemp -d /tmp/gatehouse-test.XXXXXX)
+chmod 755 "$state" # PostgreSQL runs as the postgres user when we are root
 cleanup() {
   scripts/pg.sh stop "$state/pg" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT INT TERM
-eval "$(scripts/pg.sh start "$state/pg")"
+pg_env=$(scripts/pg.sh start "$state/pg") # a failure here stops the run (set -e)
+eval "$pg_env"
 export DATABASE_URL
 log "PostgreSQL ready"
 

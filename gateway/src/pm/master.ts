@@ -10,6 +10,7 @@ import { formatListen, type GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isWorkerMessage } from './messages.js';
+import type { PoolStatus, WorkerStatus } from './status.js';
 
 interface Slot {
   worker: Worker;
@@ -31,6 +32,43 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
   let firstReady = false;
   const deaths: number[] = [];
   const size = config.pmMaxChildren;
+
+  const startTime = Date.now();
+  let restarts = 0;
+  let maxActive = 0;
+  let nextCollect = 0;
+  const collecting = new Map<number, (status: WorkerStatus) => void>();
+
+  /** Fresh counters from every serving worker (a slow one is left out after 250 ms). */
+  const collect = (): Promise<PoolStatus> =>
+    new Promise((resolve) => {
+      const id = nextCollect++;
+      const serving = [...slots.values()].filter((s) => s.ready && !s.leaving && s.worker.isConnected());
+      const got: WorkerStatus[] = [];
+      const done = () => {
+        collecting.delete(id);
+        clearTimeout(timer);
+        const active = got.filter((w) => w.inFlight > 0).length;
+        maxActive = Math.max(maxActive, active);
+        resolve({
+          pool: config.poolName,
+          processManager: config.pm,
+          protocol: config.protocol,
+          startTime,
+          maxActiveProcesses: maxActive,
+          maxChildrenReached: 0,
+          restarts,
+          workers: got.sort((a, b) => a.pid - b.pid),
+        });
+      };
+      const timer = setTimeout(done, 250);
+      collecting.set(id, (status) => {
+        got.push(status);
+        if (got.length === serving.length) done();
+      });
+      for (const slot of serving) slot.worker.send({ type: 'collect', id });
+      if (serving.length === 0) done();
+    });
 
   const fork = (gen: number): Slot => {
     const worker = cluster.fork({ GATEWAY_WORKER_GENERATION: String(gen) });
@@ -60,6 +98,12 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
         fatal(message.message);
       } else if (message.type === 'recycle') {
         replace(slot, 'max requests reached');
+      } else if (message.type === 'status') {
+        void collect().then((pool) => {
+          if (worker.isConnected()) worker.send({ type: 'status-reply', id: message.id, pool });
+        });
+      } else if (message.type === 'stats') {
+        collecting.get(message.id)?.(message.status);
       }
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal as NodeJS.Signals | null));
@@ -105,6 +149,7 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
       exit: code,
       signal,
     });
+    restarts++;
     const now = Date.now();
     deaths.push(now);
     while (deaths.length > 0 && (deaths[0] as number) < now - config.emergencyRestartIntervalMs)

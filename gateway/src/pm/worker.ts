@@ -10,23 +10,100 @@ import type { Logger } from '../log.js';
 import { createProtocolServer } from '../modes/index.js';
 import { loadApp } from './app.js';
 import type { MasterMessage, WorkerMessage } from './messages.js';
+import { type PoolStatus, renderStatus, type WorkerStatus } from './status.js';
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
-/** Answers the ping path itself and counts finished requests for max_requests. */
+interface Counters {
+  requests: number;
+  inFlight: number;
+  slowRequests: number;
+  lastRequest: WorkerStatus['lastRequest'];
+}
+
+/**
+ * Per-request concerns, the same in every protocol: the ping and status paths (answered by the
+ * gateway itself), in-flight counting, the access log, the slow log and the terminate timeout.
+ */
 function wrapListener(
   config: GatewayConfig,
   app: RequestListener,
+  log: Logger,
+  counters: Counters,
+  poolStatus: () => Promise<PoolStatus>,
   onRequestDone: () => void,
 ): RequestListener {
-  const ping = config.pingPath;
+  const { pingPath, statusPath, slowlogTimeoutMs, requestTerminateTimeoutMs, accessLog } = config;
   return (req, res) => {
-    res.once('finish', onRequestDone);
-    if (ping !== '' && req.url === ping) {
+    const started = performance.now();
+    counters.inFlight++;
+    let timer: NodeJS.Timeout | null = null;
+    if (requestTerminateTimeoutMs > 0) {
+      timer = setTimeout(() => {
+        log.warn('request terminated', {
+          code: 'GW_ERR_REQUEST_TIMEOUT',
+          method: req.method,
+          uri: req.url,
+          timeoutMs: requestTerminateTimeoutMs,
+        });
+        if (!res.headersSent) {
+          res.writeHead(504, { 'content-type': 'text/plain', connection: 'close' }).end('Gateway Timeout\n');
+        } else {
+          res.destroy();
+        }
+        req.destroy();
+      }, requestTerminateTimeoutMs);
+    }
+    res.once('close', () => {
+      if (timer) clearTimeout(timer);
+      const durationMs = performance.now() - started;
+      counters.inFlight--;
+      counters.requests++;
+      counters.lastRequest = {
+        method: req.method ?? '-',
+        uri: req.url ?? '-',
+        durationMs,
+        status: res.statusCode,
+      };
+      if (slowlogTimeoutMs > 0 && durationMs >= slowlogTimeoutMs) {
+        counters.slowRequests++;
+        log.warn('slow request', { method: req.method, uri: req.url, durationMs: Math.round(durationMs) });
+      }
+      if (accessLog) {
+        log.info('access', {
+          method: req.method,
+          uri: req.url,
+          status: res.statusCode,
+          ms: Math.round(durationMs * 10) / 10,
+          remote: req.socket.remoteAddress,
+          aborted: !res.writableFinished,
+        });
+      }
+      onRequestDone();
+    });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (pingPath !== '' && path === pingPath) {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 4, 'cache-control': 'no-store' });
       res.end('pong');
+      return;
+    }
+    if (statusPath !== '' && path === statusPath) {
+      poolStatus().then(
+        (pool) => {
+          const { type, body } = renderStatus(pool, q === -1 ? '' : url.slice(q + 1));
+          res.writeHead(200, {
+            'content-type': type,
+            'cache-control': 'no-store',
+            'content-length': Buffer.byteLength(body),
+          });
+          res.end(body);
+        },
+        () => res.writeHead(503).end(),
+      );
       return;
     }
     app(req, res);
@@ -56,8 +133,46 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       send({ type: 'recycle' });
     }
   };
-  const listener = wrapListener(config, app?.handler ?? (() => {}), onRequestDone);
-  const server = createProtocolServer({ config, listener, log });
+  const counters: Counters = { requests: 0, inFlight: 0, slowRequests: 0, lastRequest: null };
+  const started = Date.now();
+  const elu = performance.eventLoopUtilization();
+  let server: ReturnType<typeof createProtocolServer> | null = null;
+  const ownStatus = (): WorkerStatus => {
+    const stats = server?.stats();
+    return {
+      pid: process.pid,
+      startTime: started,
+      requests: counters.requests,
+      inFlight: counters.inFlight,
+      acceptedConnections: stats?.acceptedConnections ?? 0,
+      keepAliveReuses: stats?.keepAliveReuses ?? 0,
+      aborted: stats?.aborted ?? 0,
+      slowRequests: counters.slowRequests,
+      lastRequest: counters.lastRequest,
+      memory: process.memoryUsage().rss,
+      eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
+    };
+  };
+  let nextId = 0;
+  const waiting = new Map<number, (pool: PoolStatus) => void>();
+  const poolStatus = () =>
+    new Promise<PoolStatus>((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, resolve);
+      send({ type: 'status', id });
+      setTimeout(() => {
+        if (waiting.delete(id)) reject(new Error('no answer from the master'));
+      }, 2000).unref();
+    });
+  process.on('message', (message: MasterMessage) => {
+    if (message?.type === 'collect') send({ type: 'stats', id: message.id, status: ownStatus() });
+    else if (message?.type === 'status-reply') {
+      waiting.get(message.id)?.(message.pool);
+      waiting.delete(message.id);
+    }
+  });
+  const listener = wrapListener(config, app?.handler ?? (() => {}), log, counters, poolStatus, onRequestDone);
+  server = createProtocolServer({ config, listener, log });
 
   server.server.once('error', (err: NodeJS.ErrnoException) => {
     send({ type: 'listen-error', message: err.message, code: err.code });
@@ -74,11 +189,11 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     if (stopping) return;
     stopping = true;
     const deadline = setTimeout(() => {
-      log.warn('drain deadline passed, closing what is left', { inFlight: server.stats().requestsInFlight });
-      server.destroy();
+      log.warn('drain deadline passed, closing what is left', { inFlight: server?.stats().requestsInFlight });
+      server?.destroy();
     }, config.gracefulTimeoutMs);
     deadline.unref();
-    await server.close();
+    await server?.close();
     await app?.close().catch((err: unknown) => log.warn('application close failed', { err }));
     clearTimeout(deadline);
     cluster.worker?.disconnect();

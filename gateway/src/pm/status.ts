@@ -1,0 +1,151 @@
+/**
+ * The pool status page, with PHP-FPM's field names and formats (text, ?json, ?openmetrics,
+ * ?full), so existing dashboards and exporters read it unchanged, plus the gateway's own metrics.
+ * "Active" in Node terms: a worker with at least one request in flight (a worker serves many
+ * requests at once; PHP-FPM's one-request-per-process notion does not apply).
+ */
+
+export interface WorkerStatus {
+  pid: number;
+  startTime: number;
+  requests: number;
+  inFlight: number;
+  acceptedConnections: number;
+  keepAliveReuses: number;
+  aborted: number;
+  slowRequests: number;
+  lastRequest: { method: string; uri: string; durationMs: number; status: number } | null;
+  memory: number;
+  eventLoopUtilization: number;
+}
+
+export interface PoolStatus {
+  pool: string;
+  processManager: string;
+  protocol: string;
+  startTime: number;
+  maxActiveProcesses: number;
+  maxChildrenReached: number;
+  restarts: number;
+  workers: WorkerStatus[];
+}
+
+function phpDate(ms: number): string {
+  const d = new Date(ms);
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+function poolFields(s: PoolStatus, now: number) {
+  const active = s.workers.filter((w) => w.inFlight > 0).length;
+  return {
+    pool: s.pool,
+    'process manager': s.processManager,
+    'start time': Math.floor(s.startTime / 1000),
+    'start since': Math.floor((now - s.startTime) / 1000),
+    'accepted conn': s.workers.reduce((n, w) => n + w.acceptedConnections, 0),
+    'listen queue': 0,
+    'max listen queue': 0,
+    'listen queue len': 0,
+    'idle processes': s.workers.length - active,
+    'active processes': active,
+    'total processes': s.workers.length,
+    'max active processes': Math.max(s.maxActiveProcesses, active),
+    'max children reached': s.maxChildrenReached,
+    'slow requests': s.workers.reduce((n, w) => n + w.slowRequests, 0),
+  };
+}
+
+function processFields(w: WorkerStatus, now: number) {
+  return {
+    pid: w.pid,
+    state: w.inFlight > 0 ? 'Running' : 'Idle',
+    'start time': Math.floor(w.startTime / 1000),
+    'start since': Math.floor((now - w.startTime) / 1000),
+    requests: w.requests,
+    'request duration': Math.round((w.lastRequest?.durationMs ?? 0) * 1000),
+    'request method': w.lastRequest?.method ?? '-',
+    'request URI': w.lastRequest?.uri ?? '-',
+    'content length': 0,
+    user: '-',
+    script: '-',
+    'last request cpu': 0,
+    'last request memory': w.memory,
+    'event loop utilization': Number(w.eventLoopUtilization.toFixed(3)),
+  };
+}
+
+export function renderStatus(s: PoolStatus, query: string, now = Date.now()): { type: string; body: string } {
+  const params = new URLSearchParams(query);
+  const full = params.has('full');
+  const pool = poolFields(s, now);
+  if (params.has('json')) {
+    const body = full ? { ...pool, processes: s.workers.map((w) => processFields(w, now)) } : pool;
+    return { type: 'application/json', body: JSON.stringify(body) };
+  }
+  if (params.has('openmetrics'))
+    return { type: 'application/openmetrics-text; version=1.0.0; charset=utf-8', body: openmetrics(s, pool) };
+  let text = '';
+  const line = (fields: Record<string, unknown>) => {
+    for (const [k, v] of Object.entries(fields))
+      text += `${`${k}:`.padEnd(21)} ${k === 'start time' ? phpDate(Number(v) * 1000) : v}\n`;
+  };
+  line(pool);
+  if (full) {
+    for (const w of s.workers) {
+      text += '\n************************\n';
+      line(processFields(w, now));
+    }
+  }
+  return { type: 'text/plain', body: text };
+}
+
+function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string {
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples)
+      out.push(`${name}${type === 'counter' ? '_total' : ''}${labels} ${value}`);
+  };
+  const l = `{pool="${s.pool}"}`;
+  metric('phpfpm_up', 'gauge', 'Could the pool be reached.', [[l, 1]]);
+  metric('phpfpm_start_since', 'counter', 'Seconds since the pool started.', [[l, pool['start since']]]);
+  metric('phpfpm_accepted_connections', 'counter', 'Connections accepted by the pool.', [
+    [l, pool['accepted conn']],
+  ]);
+  metric('phpfpm_listen_queue', 'gauge', 'Connections waiting in the listen queue.', [[l, 0]]);
+  metric('phpfpm_max_listen_queue', 'counter', 'Most connections ever waiting in the listen queue.', [
+    [l, 0],
+  ]);
+  metric('phpfpm_listen_queue_length', 'gauge', 'Size of the listen queue.', [[l, 0]]);
+  metric('phpfpm_idle_processes', 'gauge', 'Workers with no request in flight.', [
+    [l, pool['idle processes']],
+  ]);
+  metric('phpfpm_active_processes', 'gauge', 'Workers with requests in flight.', [
+    [l, pool['active processes']],
+  ]);
+  metric('phpfpm_total_processes', 'gauge', 'Workers in the pool.', [[l, pool['total processes']]]);
+  metric('phpfpm_max_active_processes', 'counter', 'Most workers ever active at once.', [
+    [l, pool['max active processes']],
+  ]);
+  metric('phpfpm_max_children_reached', 'counter', 'Times the pool hit its worker cap.', [
+    [l, pool['max children reached']],
+  ]);
+  metric('phpfpm_slow_requests', 'counter', 'Requests slower than the slow log timeout.', [
+    [l, pool['slow requests']],
+  ]);
+  const sum = (f: (w: WorkerStatus) => number) => s.workers.reduce((n, w) => n + f(w), 0);
+  const p = `{pool="${s.pool}",protocol="${s.protocol}"}`;
+  metric('gatehouse_requests', 'counter', 'Requests completed.', [[p, sum((w) => w.requests)]]);
+  metric('gatehouse_requests_in_flight', 'gauge', 'Requests being handled.', [[p, sum((w) => w.inFlight)]]);
+  metric('gatehouse_aborted_requests', 'counter', 'Requests whose client went away first.', [
+    [p, sum((w) => w.aborted)],
+  ]);
+  metric('gatehouse_keepalive_reuses', 'counter', 'Requests on an already used connection.', [
+    [p, sum((w) => w.keepAliveReuses)],
+  ]);
+  metric('gatehouse_worker_restarts', 'counter', 'Workers replaced after dying.', [[l, s.restarts]]);
+  out.push('# EOF');
+  return `${out.join('\n')}\n`;
+}

@@ -9,13 +9,16 @@ import { baseUrl } from './api/render.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { IdentityError } from './errors.js';
-import { loadKeys } from './token/keys.js';
+import { listenForInvalidations, ValidationCache } from './token/cache.js';
+import { keyLoader } from './token/keys.js';
 import { TokenService } from './token/service.js';
 
 export interface BuildOptions {
   config: IdentityConfig;
   db?: Db;
   logger?: boolean;
+  /** false: no validation cache (one request per process, as in CGI mode). */
+  cache?: boolean;
 }
 
 const errorCodeForStatus: Record<number, IdentityError['code']> = {
@@ -36,10 +39,13 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     genReqId: () => `req-${randomUUID()}`,
   });
-  // Keys are read per request, as Keystone does, so a rotation needs no restart.
+  // Keys are re-read when the repository changes (one stat per use), so a rotation needs no restart.
+  const cache = new ValidationCache();
+  const stopListening = options.cache === false ? null : listenForInvalidations(config.databaseUrl, cache);
   const tokens = new TokenService({
     db,
-    keys: () => loadKeys(config.fernetKeyRepository),
+    cache,
+    keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
     allowExpiredWindow: config.allowExpiredWindow,
   });
@@ -73,8 +79,11 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     reply.code(404).send(new IdentityError('IDN_ERR_NOT_FOUND', 'The resource could not be found.').body());
   });
 
-  await app.register(authRoutes, { db, tokens, publicEndpoint: config.publicEndpoint });
-  if (ownsDb) app.addHook('onClose', async () => db.end());
+  await app.register(authRoutes, { db, tokens, publicEndpoint: config.publicEndpoint, cache });
+  app.addHook('onClose', async () => {
+    await stopListening?.();
+    if (ownsDb) await db.end();
+  });
   await app.ready();
   return app;
 }

@@ -22,7 +22,7 @@ if (env.CONTENT_TYPE) headers['content-type'] = env.CONTENT_TYPE;
 
 const config = loadConfig();
 const db = createPool(config.databaseUrl, 1);
-const app = await build({ config, db });
+const app = await build({ config, db, cache: false });
 const response = await app.inject({
   method: (env.REQUEST_METHOD ?? 'GET') as 'GET',
   url:

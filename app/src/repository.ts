@@ -197,7 +197,5 @@ export async function addRevocation(
     `INSERT INTO revocation_event (audit_id, user_id, project_id, expires_at, issued_before) VALUES ($1, $2, $3, $4, now())`,
     [event.auditId ?? null, event.userId ?? null, event.projectId ?? null, event.expiresAt ?? null],
   );
-  await db.query("SELECT pg_notify('identity_revocation', $1)", [
-    event.auditId ?? event.userId ?? event.projectId ?? '',
-  ]);
+  await db.query("SELECT pg_notify('identity_invalidate', 'revocation')");
 }

@@ -9,6 +9,7 @@ import type { Db } from '../db.js';
 import { forbidden, IdentityError, unauthorized, validation } from '../errors.js';
 import { enforce } from '../policy/enforcer.js';
 import * as repo from '../repository.js';
+import type { ValidationCache } from '../token/cache.js';
 import type { Method, Scope } from '../token/payload.js';
 import type { TokenContext, TokenService } from '../token/service.js';
 import { baseUrl, renderCatalog, renderProject, renderToken, versionDocument } from './render.js';
@@ -17,6 +18,7 @@ export interface AuthDeps {
   db: Db;
   tokens: TokenService;
   publicEndpoint: string | null;
+  cache: ValidationCache;
 }
 
 type Json = Record<string, unknown>;
@@ -67,8 +69,9 @@ export async function caller(request: FastifyRequest, tokens: TokenService): Pro
 }
 
 export async function authRoutes(app: FastifyInstance, deps: AuthDeps): Promise<void> {
-  const { db, tokens, publicEndpoint } = deps;
-  const catalog = async () => renderCatalog(await repo.catalogRows(db));
+  const { db, tokens, publicEndpoint, cache } = deps;
+  // Catalog writes must notify identity_invalidate, as revocations do.
+  const catalog = cache.memo(async () => renderCatalog(await repo.catalogRows(db)));
 
   app.get('/', async (request, reply) => {
     const base = baseUrl(request, publicEndpoint);

@@ -12,6 +12,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -59,4 +60,22 @@ export function loadKeys(dir: string): FernetKey[] {
   const found = indexes(dir);
   if (found.length === 0) throw new Error(`no Fernet keys in ${dir}: run fernet-setup`);
   return found.sort((a, b) => b - a).map((i) => new FernetKey(readFileSync(join(dir, String(i)), 'utf8')));
+}
+
+/**
+ * loadKeys, re-read only when the repository changes: a rotation renames and writes files, which
+ * changes the directory's mtime, so one stat per call keeps every worker current without reading
+ * the keys on each request.
+ */
+export function keyLoader(dir: string): () => FernetKey[] {
+  let stamp = -1;
+  let keys: FernetKey[] = [];
+  return () => {
+    const mtime = statSync(dir).mtimeMs;
+    if (mtime !== stamp) {
+      keys = loadKeys(dir);
+      stamp = mtime;
+    }
+    return keys;
+  };
 }

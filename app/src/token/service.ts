@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Db } from '../db.js';
 import { IdentityError } from '../errors.js';
 import * as repo from '../repository.js';
+import type { ValidationCache } from './cache.js';
 import { decrypt, encrypt, type FernetKey } from './fernet.js';
 import { decodePayload, encodePayload, type Method, type Scope, type TokenPayload } from './payload.js';
 
@@ -25,6 +26,8 @@ export interface TokenServiceOptions {
   keys: () => FernetKey[];
   expiration: number;
   allowExpiredWindow: number;
+  /** Validated tokens, dropped whenever any process changes identity state (see cache.ts). */
+  cache?: ValidationCache;
 }
 
 const tokenNotFound = (message = 'Failed to validate token') =>
@@ -71,6 +74,17 @@ export class TokenService {
 
   /** Decrypts and checks a token against the current state; 404 TokenNotFound when it fails. */
   async validate(token: string, options: { allowExpired?: boolean } = {}): Promise<TokenContext> {
+    const cache = options.allowExpired ? undefined : this.#options.cache;
+    const cached = cache?.get(token);
+    if (cached && cached.payload.expiresAt > Date.now()) return cached;
+    const generation = cache?.generation;
+    const context = await this.#validate(token, options);
+    // Only a result computed entirely after the last invalidation may be kept.
+    if (cache && cache.generation === generation) cache.set(token, context);
+    return context;
+  }
+
+  async #validate(token: string, options: { allowExpired?: boolean }): Promise<TokenContext> {
     if (!/^[A-Za-z0-9_-]{40,1024}$/.test(token)) throw tokenNotFound('Could not recognize Fernet token');
     const decrypted = decrypt(this.#options.keys(), Buffer.from(token, 'base64url'));
     if (!decrypted) throw tokenNotFound('Could not recognize Fernet token');
@@ -123,5 +137,8 @@ export class TokenService {
       auditId: context.payload.auditIds[0] as string,
       expiresAt: new Date(context.payload.expiresAt),
     });
+
+    // This process's own cache must not outlive the revocation until its NOTIFY comes back.
+    this.#options.cache?.invalidate();
   }
 }

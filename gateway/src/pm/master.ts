@@ -107,6 +107,8 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
       }
     });
     worker.on('exit', (code, signal) => onExit(slot, code, signal as NodeJS.Signals | null));
+    // A worker's IPC channel can fail as it exits (EPIPE); that must never take the master down.
+    worker.on('error', (err) => log.debug('worker channel error', { worker: worker.id, err }));
     return slot;
   };
 

@@ -2,7 +2,6 @@
  * A pool worker: loads the app once, serves the configured protocol on the pool's socket, and
  * drains when the master says so (reload, recycle, stop).
  */
-import cluster from 'node:cluster';
 import type { RequestListener } from 'node:http';
 import type { GatewayConfig } from '../config.js';
 import { errorTable, isGatewayError } from '../errors.js';
@@ -196,7 +195,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     await server?.close();
     await app?.close().catch((err: unknown) => log.warn('application close failed', { err }));
     clearTimeout(deadline);
-    cluster.worker?.disconnect();
+    // Exit directly: the server is closed, and disconnecting first races the master's reply.
     process.exit(0);
   };
   process.on('message', (message: MasterMessage) => {

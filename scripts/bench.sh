@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Load-tests the stack in every mode and scenario, and writes bench/results/<date>-<commit>/
+# (results.json, report.md, chart.svg). See bench/README.md.
+#
+#   scripts/bench.sh [--native] [--modes fastcgi,uwsgi,http,cgi] [--scenarios static,overhead,…]
+#                    [--connections N] [--duration S] [--pipelining N] [--warmup S] [--reload]
+#   scripts/bench.sh --target URL        (identity scenarios against any Keystone-compatible URL,
+#                                          with the OS_* credentials from the environment)
+#   scripts/bench.sh --compare A B        (ratios between two result folders)
+#
+# Load goes to 127.0.0.1 only, every run is bounded, and the whole session holds
+# /tmp/bench.lock so no two load runs overlap. Ctrl-C stops the stack it started.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$root/gateway/dist/src/bin/gateway.js" ] || { echo "build first: npm ci && npm run build" >&2; exit 1; }
+case " $* " in
+  *" --compare "*) exec node "$root/scripts/bench/run.mjs" "$@" ;;
+esac
+exec 9>/tmp/bench.lock
+flock 9
+# This shell holds the lock; the driver and the servers it starts do not inherit it.
+node "$root/scripts/bench/run.mjs" "$@" 9>&-

@@ -15,7 +15,6 @@ import {
   encodeUnknownType,
   FastcgiDecoder,
   type FastcgiRecord,
-  FCGI_HEADER_LEN,
   FCGI_KEEP_CONN,
   FCGI_MAX_CONTENT_LENGTH,
   forEachNameValuePair,
@@ -25,6 +24,7 @@ import {
   Role,
   type StreamRecordType,
 } from '../protocol/fastcgi/index.js';
+import { OutputQueue } from './output.js';
 import type { RequestHandle, Responder, ResponseChannel } from './types.js';
 
 export interface FastcgiLimits {
@@ -52,7 +52,6 @@ export interface SessionOptions {
 
 /** How long a draining connection stays open for a request already on its way. */
 const DRAIN_IDLE_GRACE_MS = 1000;
-const FLUSH_THRESHOLD = 64 * 1024;
 const ZEROS = Buffer.alloc(8);
 
 /** The empty STDOUT record that ends the stream, then END_REQUEST: built once per id and status. */
@@ -126,10 +125,7 @@ export class FastcgiSession {
   readonly #options: SessionOptions;
   readonly #decoder = new FastcgiDecoder();
   readonly #requests = new Map<number, FastcgiRequest>();
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #flushScheduled = false;
-  #waitingForDrain: Array<() => void> = [];
+  readonly #out: OutputQueue;
   #served = 0;
   #draining = false;
   #peerEnded = false;
@@ -140,11 +136,11 @@ export class FastcgiSession {
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#out = new OutputQueue(socket);
     socket.setTimeout(options.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('timeout', () => this.#onTimeout());
-    socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => this.#options.log.debug('connection error', { err }));
     socket.on('close', () => this.#onClose());
   }
@@ -326,70 +322,36 @@ export class FastcgiSession {
 
   /** Queues whole records; returns false when the connection is congested. */
   queue(buffers: Buffer[]): boolean {
-    for (const b of buffers) {
-      this.#out.push(b);
-      this.#outBytes += b.length;
-    }
-    return this.#scheduleFlush();
+    return this.#out.push(...buffers);
   }
 
-  /**
-   * Queues stream data as records: a header, the data itself (not copied here) and padding. The
-   * flush copies small output once into a single write.
-   */
+  /** Queues stream data as records: a header, the data itself (not copied here) and padding. */
   appendStream(type: StreamRecordType, requestId: number, data: Buffer): boolean {
+    let writable = true;
     for (let at = 0; at < data.length; at += FCGI_MAX_CONTENT_LENGTH) {
       const piece =
         at === 0 && data.length <= FCGI_MAX_CONTENT_LENGTH
           ? data
           : data.subarray(at, at + FCGI_MAX_CONTENT_LENGTH);
       const padding = paddingFor(piece.length);
-      this.#out.push(encodeHeader(type, requestId, piece.length, padding), piece);
-      if (padding > 0) this.#out.push(ZEROS.subarray(0, padding));
-      this.#outBytes += FCGI_HEADER_LEN + piece.length + padding;
+      writable =
+        padding > 0
+          ? this.#out.push(
+              encodeHeader(type, requestId, piece.length, padding),
+              piece,
+              ZEROS.subarray(0, padding),
+            )
+          : this.#out.push(encodeHeader(type, requestId, piece.length, padding), piece);
     }
-    return this.#scheduleFlush();
+    return writable;
   }
-
-  #scheduleFlush(): boolean {
-    if (this.#outBytes >= FLUSH_THRESHOLD) this.#flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flushLater);
-    }
-    return !this.#socket.writableNeedDrain;
-  }
-
-  readonly #flushLater = () => this.#flush();
 
   #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#out.length === 0 || this.#closed) return;
-    const out = this.#out;
-    this.#out = [];
-    const bytes = this.#outBytes;
-    this.#outBytes = 0;
-    if (out.length === 1) {
-      this.#socket.write(out[0] as Buffer);
-    } else if (bytes < FLUSH_THRESHOLD) {
-      this.#socket.write(Buffer.concat(out, bytes));
-    } else {
-      // Large output: no copy, one writev.
-      this.#socket.cork();
-      for (const b of out) this.#socket.write(b);
-      this.#socket.uncork();
-    }
+    this.#out.flush();
   }
 
   onWritable(callback: () => void): void {
-    if (this.#closed || !this.#socket.writableNeedDrain) callback();
-    else this.#waitingForDrain.push(callback);
-  }
-
-  #onDrain(): void {
-    const waiting = this.#waitingForDrain;
-    this.#waitingForDrain = [];
-    for (const callback of waiting) callback();
+    this.#out.onWritable(callback);
   }
 
   stderr(request: FastcgiRequest, chunk: Buffer): void {
@@ -508,6 +470,5 @@ export class FastcgiSession {
     this.#closed = true;
     this.#clearGrace();
     this.#abortAll();
-    this.#onDrain();
   }
 }

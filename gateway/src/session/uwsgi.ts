@@ -7,6 +7,7 @@ import { isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ServerStats } from '../modes/types.js';
 import { UwsgiDecoder, type UwsgiEvent } from '../protocol/uwsgi/index.js';
+import { OutputQueue } from './output.js';
 import type { RequestHandle, Responder, ResponseChannel } from './types.js';
 
 export interface UwsgiLimits {
@@ -21,8 +22,6 @@ export interface UwsgiSessionOptions {
   stats: ServerStats;
 }
 
-const FLUSH_THRESHOLD = 64 * 1024;
-
 export class UwsgiSession implements ResponseChannel {
   readonly #socket: Socket;
   readonly #options: UwsgiSessionOptions;
@@ -31,14 +30,12 @@ export class UwsgiSession implements ResponseChannel {
   #ended = false;
   #closed = false;
   #paused = false;
-  #out: Buffer[] = [];
-  #outBytes = 0;
-  #flushScheduled = false;
-  #waitingForDrain: Array<() => void> = [];
+  readonly #out: OutputQueue;
 
   constructor(socket: Socket, options: UwsgiSessionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#out = new OutputQueue(socket);
     this.#decoder = new UwsgiDecoder({ maxVarsSize: options.limits.maxVarsSize });
     socket.setTimeout(options.limits.idleTimeoutMs);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -46,7 +43,6 @@ export class UwsgiSession implements ResponseChannel {
     socket.on('timeout', () => {
       if (!this.#handle) socket.destroy();
     });
-    socket.on('drain', () => this.#onDrain());
     socket.on('error', (err) => options.log.debug('connection error', { err }));
     socket.on('close', () => this.#onClose());
   }
@@ -103,34 +99,11 @@ export class UwsgiSession implements ResponseChannel {
 
   write(chunk: Buffer): boolean {
     if (this.aborted) return true;
-    this.#out.push(chunk);
-    this.#outBytes += chunk.length;
-    if (this.#outBytes >= FLUSH_THRESHOLD) this.#flush();
-    else if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => this.#flush());
-    }
-    return !this.#socket.writableNeedDrain;
-  }
-
-  #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#out.length === 0 || this.#closed) return;
-    const out = this.#out;
-    this.#out = [];
-    this.#outBytes = 0;
-    this.#socket.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    return this.#out.push(chunk);
   }
 
   onWritable(callback: () => void): void {
-    if (this.#closed || !this.#socket.writableNeedDrain) callback();
-    else this.#waitingForDrain.push(callback);
-  }
-
-  #onDrain(): void {
-    const waiting = this.#waitingForDrain;
-    this.#waitingForDrain = [];
-    for (const callback of waiting) callback();
+    this.#out.onWritable(callback);
   }
 
   end(): void {
@@ -139,7 +112,7 @@ export class UwsgiSession implements ResponseChannel {
     const { stats } = this.#options;
     stats.requestsInFlight--;
     stats.requestsTotal++;
-    this.#flush();
+    this.#out.flush();
     // Keep reading what nginx still sends (an unread body) so closing never turns into a reset.
     this.resumeInput();
     if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
@@ -200,6 +173,5 @@ export class UwsgiSession implements ResponseChannel {
   #onClose(): void {
     this.#abort();
     this.#closed = true;
-    this.#onDrain();
   }
 }

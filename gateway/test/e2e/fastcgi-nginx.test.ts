@@ -3,12 +3,11 @@
  * buffering on and off: the same requests must come out the same.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { aborts, BIG, fastifyApp, plain } from '../helpers/apps.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { send } from '../helpers/http-client.js';
+import { disconnectMidRequest, send } from '../helpers/http-client.js';
 import { startNginx } from '../helpers/nginx.js';
 
 const variants = [
@@ -109,14 +108,7 @@ for (const variant of variants) {
 
     test('a client that disconnects mid-response aborts the request in the app', async () => {
       aborts.length = 0;
-      const socket = connect(nginx.port, '127.0.0.1');
-      socket.write('GET /wait HTTP/1.1\r\nHost: localhost\r\n\r\n');
-      // The request is in the app (nginx may hold the first bytes of the response back).
-      for (let i = 0; i < 100 && gateway.server.stats().requestsInFlight === 0; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
+      await disconnectMidRequest(nginx.port, '/wait', () => gateway.server.stats().requestsInFlight);
       for (let i = 0; i < 50 && !aborts.includes('plain'); i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(aborts, ['plain']);
       assert.equal(gateway.server.stats().requestsInFlight, 0);

@@ -4,14 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Protocol } from '../../src/config.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { type HttpResult, send } from '../helpers/http-client.js';
+import { disconnectMidRequest, type HttpResult, send } from '../helpers/http-client.js';
 import { startNginx } from '../helpers/nginx.js';
 import { aborts, BIG, plain } from '../helpers/plain-app.js';
 
@@ -124,14 +123,7 @@ for (const mode of modes) {
 
     test('a client that disconnects mid-response does not hurt the next request', async () => {
       aborts.length = 0;
-      const socket = connect(nginx.port, '127.0.0.1');
-      socket.write('GET /wait HTTP/1.1\r\nHost: localhost\r\n\r\n');
-      // The request is in the app (nginx may hold the first bytes of the response back).
-      for (let i = 0; i < 100 && gateway.server.stats().requestsInFlight === 0; i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      await new Promise((r) => setTimeout(r, 50));
-      socket.destroy();
+      await disconnectMidRequest(nginx.port, '/wait', () => gateway.server.stats().requestsInFlight);
       if (mode !== 'cgi') {
         for (let i = 0; i < 100 && aborts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
         assert.deepEqual(aborts, ['plain']);

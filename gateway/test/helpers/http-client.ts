@@ -1,5 +1,6 @@
 /** Small HTTP client helpers for tests that go through nginx (node:http, no pooling surprises). */
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 
 export interface HttpResult {
   status: number;
@@ -35,4 +36,21 @@ export function send(
     for (const piece of Array.isArray(body) ? body : body ? [body] : []) req.write(piece);
     req.end();
   });
+}
+
+/**
+ * Sends GET `path` on a raw connection and closes it once the request is in the app (nginx
+ * may hold the first bytes of the response back, so waiting for data would not do).
+ */
+export async function disconnectMidRequest(
+  port: number,
+  path: string,
+  inFlight: () => number,
+): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+  for (let i = 0; i < 100 && inFlight() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 50));
+  socket.destroy();
 }

@@ -199,3 +199,20 @@ export async function addRevocation(
   );
   await db.query("SELECT pg_notify('identity_invalidate', 'revocation')");
 }
+
+export async function domainsWithRoles(
+  db: Queryable,
+  userId: string,
+): Promise<Array<DomainRow & { description: string }>> {
+  const { rows } = await db.query<DomainRow & { description: string }>(
+    `SELECT d.id, d.name, d.enabled, d.description FROM domain d
+      WHERE d.enabled AND EXISTS (
+        SELECT 1 FROM assignment a
+         WHERE a.target_type = 'domain' AND a.target_id = d.id
+           AND ((a.actor_type = 'user' AND a.actor_id = $1)
+             OR (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM group_member WHERE user_id = $1))))
+      ORDER BY d.name`,
+    [userId],
+  );
+  return rows;
+}

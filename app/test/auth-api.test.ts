@@ -5,6 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { createPool } from '../src/db.js';
 import { migrate } from '../src/migrate.js';
+import { encrypt } from '../src/token/fernet.js';
+import { loadKeys } from '../src/token/keys.js';
+import { encodePayload } from '../src/token/payload.js';
 import { passwordAuth, type TestDatabase, testDatabase } from './helpers.js';
 
 const project = { project: { name: 'admin', domain: { name: 'Default' } } };
@@ -225,6 +228,40 @@ describe('authentication API', () => {
     assert.deepEqual(body.methods, ['token']);
     assert.equal(body.expires_at, first.json().token.expires_at);
     assert.equal(body.audit_ids[1], first.json().token.audit_ids[0]);
+  });
+
+  test("the caller's scopes: /v3/auth/projects, /v3/auth/domains, /v3/auth/system", async () => {
+    const get = (url: string) =>
+      app.inject({ method: 'GET', url, headers: { 'x-auth-token': token } }).then((r) => r.json());
+    const projects = await get('/v3/auth/projects');
+    assert.deepEqual(
+      projects.projects.map((p: { name: string }) => p.name),
+      ['admin'],
+    );
+    assert.equal(projects.links.self, 'http://identity.test:5000/v3/auth/projects');
+    assert.deepEqual((await get('/v3/auth/domains')).domains, [], 'bootstrap grants no domain role');
+    assert.deepEqual((await get('/v3/auth/system')).system, [{ all: true }]);
+  });
+
+  test('an expired token is 404, and 200 with ?allow_expired=1 inside the window', async () => {
+    const body = (await check(token)).json().token;
+    // A token that expired a minute ago, made with the service's own primary key.
+    const [primary] = loadKeys(t.config.fernetKeyRepository);
+    const expired = encrypt(
+      primary!,
+      encodePayload({
+        userId: body.user.id,
+        methods: ['password'],
+        scope: { kind: 'project', projectId: body.project.id },
+        expiresAt: Date.now() - 60_000,
+        auditIds: ['3T2dc1CGQxyJsHdDu1xkcw'],
+      }),
+      Date.now() - 3_600_000,
+    ).toString('base64url');
+    assert.equal((await check(expired)).statusCode, 404);
+    const allowed = await check(expired, app, 'GET', '?allow_expired=1');
+    assert.equal(allowed.statusCode, 200);
+    assert.equal(allowed.json().token.user.id, body.user.id);
   });
 
   test('unknown routes answer with a Keystone 404 body', async () => {

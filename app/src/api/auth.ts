@@ -248,6 +248,20 @@ export async function authRoutes(app: FastifyInstance, deps: AuthDeps): Promise<
       links: { self: `${base}/v3/auth/projects`, previous: null, next: null },
     };
   });
+  app.get('/v3/auth/domains', async (request) => {
+    const who = await caller(request, tokens);
+    const base = baseUrl(request, publicEndpoint);
+    const domains = await repo.domainsWithRoles(db, who.user.id);
+    return {
+      domains: domains.map((d) => ({
+        ...d,
+        tags: [],
+        options: {},
+        links: { self: `${base}/v3/domains/${d.id}` },
+      })),
+      links: { self: `${base}/v3/auth/domains`, previous: null, next: null },
+    };
+  });
   app.get('/v3/auth/system', async (request) => {
     const who = await caller(request, tokens);
     const base = baseUrl(request, publicEndpoint);

@@ -200,5 +200,10 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
+  if (config.pm !== 'static') {
+    log.warn(
+      `GATEWAY_PM=${config.pm} is not implemented yet: the pool runs static with GATEWAY_PM_MAX_CHILDREN workers`,
+    );
+  }
   for (let i = 0; i < size; i++) fork(generation);
 }

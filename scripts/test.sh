@@ -5,7 +5,7 @@
 #   scripts/test.sh FILTER     only test files whose path contains FILTER (after build and lint)
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
-# libfcgi-bin (cgi-fcgi) and python3-openstackclient from Debian, and the npm packages with
+# libfcgi-bin (cgi-fcgi), python3-openstackclient and procps from Debian, and the npm packages with
 # `npm ci`. Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ filter="${1:-}"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
-packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl)
+packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

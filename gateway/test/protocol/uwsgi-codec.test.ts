@@ -1,187 +1,363 @@
 /**
- * uwsgi packets from the uWSGI protocol description: header (modifier1 u8, datasize u16
- * little-endian, modifier2 u8), vars (u16le sizes), then CONTENT_LENGTH body bytes.
+ * The uwsgi codec against the golden packets of test/fixtures/uwsgi.ts: parse, generate and
+ * mirror; every split offset and byte by byte; every rejection with its exact code and offset;
+ * and a bounded property test over random and mutated packets.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isGatewayError } from '../../src/errors.js';
-import { encodeRequest, encodeVars, UwsgiDecoder, type UwsgiEvent } from '../../src/protocol/uwsgi/index.js';
+import { GatewayError, isGatewayError } from '../../src/errors.js';
+import {
+  encodeRequest,
+  encodeVars,
+  UWSGI_HEADER_LEN,
+  UwsgiDecoder,
+  type UwsgiDecoderOptions,
+  type UwsgiEvent,
+} from '../../src/protocol/uwsgi/index.js';
+import { b, invalidFixtures, type PacketFixture, packetFixtures } from '../fixtures/uwsgi.js';
 
-const b = (...parts: Array<number | string>) =>
-  Buffer.concat(parts.map((p) => (typeof p === 'number' ? Buffer.from([p]) : Buffer.from(p, 'latin1'))));
+interface Decoded {
+  events: UwsgiEvent[];
+  offset: number;
+}
 
-const fixtures: Array<{ name: string; bytes: Buffer; vars: Array<[string, string]>; body: string }> = [
-  {
-    name: 'GET with two vars and no body',
-    // modifier1 0, datasize 0x001b (27) little-endian, modifier2 0
-    // vars: u16le 4 "PATH", u16le 1 "/" = 2+4+2+1 = 9; u16le 14 "CONTENT_LENGTH", u16le 0 = 18 → 27
-    bytes: b(0, 27, 0, 0, 4, 0, 'PATH', 1, 0, '/', 14, 0, 'CONTENT_LENGTH', 0, 0),
-    vars: [
-      ['PATH', '/'],
-      ['CONTENT_LENGTH', ''],
-    ],
-    body: '',
-  },
-  {
-    name: 'POST with a 5-byte body',
-    // vars: 14 "CONTENT_LENGTH" 1 "5" = 2+14+2+1 = 19 → datasize 0x0013
-    bytes: b(0, 19, 0, 0, 14, 0, 'CONTENT_LENGTH', 1, 0, '5', 'hello'),
-    vars: [['CONTENT_LENGTH', '5']],
-    body: 'hello',
-  },
-  {
-    name: 'a var of 300 bytes (u16le 0x012c)',
-    // 2+1+2+300 = 305 = 0x0131 → datasize bytes 0x31 0x01
-    bytes: b(0, 0x31, 0x01, 0, 1, 0, 'X', 0x2c, 0x01, 'v'.repeat(300)),
-    vars: [['X', 'v'.repeat(300)]],
-    body: '',
-  },
-  { name: 'an empty vars block', bytes: b(0, 0, 0, 0), vars: [], body: '' },
-];
-
-function decode(chunks: Buffer[], options = {}): UwsgiEvent[] {
+/** Decodes the chunks and ends the input; body data is copied, as a consumer keeping it must. */
+function decode(chunks: Buffer[], options?: UwsgiDecoderOptions): Decoded {
   const decoder = new UwsgiDecoder(options);
   const events: UwsgiEvent[] = [];
-  for (const c of chunks)
-    decoder.push(c, (e) => events.push(e.kind === 'body' ? { kind: 'body', data: Buffer.from(e.data) } : e));
+  for (const chunk of chunks) {
+    decoder.push(chunk, (e) =>
+      events.push(e.kind === 'body' ? { kind: 'body', data: Buffer.from(e.data) } : e),
+    );
+  }
   decoder.end();
-  return events;
+  return { events, offset: decoder.offset };
 }
 
-function summary(events: UwsgiEvent[]): { vars: Array<[string, string]>; body: string; ends: number } {
-  const vars = events.find((e) => e.kind === 'vars');
-  return {
-    vars: vars?.kind === 'vars' ? vars.vars : [],
-    body: Buffer.concat(events.flatMap((e) => (e.kind === 'body' ? [e.data] : []))).toString('latin1'),
-    ends: events.filter((e) => e.kind === 'end').length,
-  };
-}
-
-describe('uwsgi packets: golden bytes', () => {
-  for (const f of fixtures) {
-    test(`${f.name}: parse, generate, every split offset`, () => {
-      const expected = { vars: f.vars, body: f.body, ends: 1 };
-      assert.deepEqual(summary(decode([f.bytes])), expected);
-      assert.ok(encodeRequest(f.vars, f.body ? Buffer.from(f.body) : undefined).equals(f.bytes));
-      for (let at = 0; at <= f.bytes.length; at++) {
-        assert.deepEqual(
-          summary(decode([f.bytes.subarray(0, at), f.bytes.subarray(at)])),
-          expected,
-          `split at ${at}`,
-        );
-      }
-      assert.deepEqual(summary(decode([...f.bytes].map((x) => Buffer.from([x])))), expected);
-    });
+/** Checks the event order every consumer relies on, and gives back the request. */
+function request(events: UwsgiEvent[]): { head: UwsgiEvent & { kind: 'vars' }; body: Buffer } {
+  const [head, ...rest] = events;
+  assert.equal(head?.kind, 'vars', 'the vars event comes first');
+  assert.equal(rest.at(-1)?.kind, 'end', 'the end event comes last');
+  const bodies = rest.slice(0, -1);
+  for (const e of bodies) {
+    assert.equal(e.kind, 'body', 'only body events between vars and end');
+    if (e.kind === 'body') assert.ok(e.data.length > 0, 'no empty body events');
   }
+  const body = Buffer.concat(bodies.flatMap((e) => (e.kind === 'body' ? [e.data] : [])));
+  assert.equal(body.length, head.contentLength, 'exactly CONTENT_LENGTH body bytes');
+  return { head, body };
+}
 
-  test('the vars event reports modifiers and the body length', () => {
-    const [vars] = decode([encodeRequest([['CONTENT_LENGTH', '3']], Buffer.from('abc'))]);
-    assert.deepEqual(vars, {
+function assertFixture(f: PacketFixture, chunks: Buffer[], message: string): void {
+  const { events, offset } = decode(chunks, f.options);
+  const { head, body } = request(events);
+  assert.deepEqual(
+    head,
+    {
       kind: 'vars',
-      modifier1: 0,
-      modifier2: 0,
-      vars: [['CONTENT_LENGTH', '3']],
-      contentLength: 3,
+      modifier1: f.modifier1,
+      modifier2: f.modifier2,
+      vars: f.vars,
+      contentLength: f.contentLength,
+    },
+    message,
+  );
+  assert.ok(body.equals(f.body), `${message}: body`);
+  assert.equal(offset, f.bytes.length, `${message}: offset`);
+}
+
+/** Split offsets: all of them for small packets, the field boundaries and a sample for large ones. */
+function splitOffsets(bytes: Buffer): number[] {
+  if (bytes.length <= 4096) return Array.from({ length: bytes.length + 1 }, (_, i) => i);
+  const varsEnd = UWSGI_HEADER_LEN + bytes.readUInt16LE(1);
+  const offsets = new Set([
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    varsEnd - 1,
+    varsEnd,
+    varsEnd + 1,
+    bytes.length - 1,
+    bytes.length,
+  ]);
+  for (let i = 1; i < 64; i++) offsets.add(Math.floor((bytes.length * i) / 64));
+  return [...offsets].filter((n) => n >= 0 && n <= bytes.length);
+}
+
+const bytewise = (bytes: Buffer): Buffer[] => Array.from(bytes, (x) => Buffer.from([x]));
+
+describe('uwsgi golden packets', () => {
+  for (const f of packetFixtures) {
+    describe(f.name, () => {
+      test('parse: one chunk', () => {
+        assertFixture(f, [f.bytes], 'one chunk');
+      });
+
+      test('generate: encodeRequest and encodeVars give the golden bytes', () => {
+        const body = f.body.length > 0 ? f.body : undefined;
+        assert.ok(encodeRequest(f.vars, body, f.modifier1, f.modifier2).equals(f.bytes));
+        const varsEnd = UWSGI_HEADER_LEN + f.bytes.readUInt16LE(1);
+        assert.ok(encodeVars(f.vars).equals(f.bytes.subarray(UWSGI_HEADER_LEN, varsEnd)));
+      });
+
+      test('mirror: what was decoded encodes to the same bytes', () => {
+        const { head, body } = request(decode([f.bytes], f.options).events);
+        assert.ok(encodeRequest(head.vars, body, head.modifier1, head.modifier2).equals(f.bytes));
+      });
+
+      test('split at every offset, and byte by byte', () => {
+        for (const at of splitOffsets(f.bytes)) {
+          assertFixture(f, [f.bytes.subarray(0, at), f.bytes.subarray(at)], `split at ${at}`);
+        }
+        assertFixture(f, bytewise(f.bytes), 'byte by byte');
+      });
     });
+  }
+});
+
+describe('uwsgi decoder behaviour', () => {
+  const post = packetFixtures.find((f) => f.name === 'POST with a 5-byte body')!.bytes;
+
+  test('body events are zero-copy views of the pushed chunks', () => {
+    const decoder = new UwsgiDecoder();
+    const seen: Buffer[] = [];
+    // Chunks with memory of their own (Buffer.from may share a pool between small buffers).
+    const own = (bytes: Buffer) => {
+      const copy = Buffer.alloc(bytes.length);
+      bytes.copy(copy);
+      return copy;
+    };
+    const first = own(post.subarray(0, 46)); // the header, the vars and "hel"
+    const second = own(post.subarray(46));
+    for (const chunk of [first, second]) {
+      decoder.push(chunk, (e) => {
+        if (e.kind === 'body') {
+          assert.equal(e.data.buffer, chunk.buffer, 'the same memory as the input');
+          seen.push(e.data);
+        }
+      });
+    }
+    assert.deepEqual(
+      seen.map((s) => s.toString()),
+      ['hel', 'lo'],
+    );
   });
 
-  test('encodeVars is the block alone', () => {
-    assert.ok(encodeVars([['A', 'b']]).equals(b(1, 0, 'A', 1, 0, 'b')));
+  test('offset counts the bytes consumed, events arrive as soon as their bytes do', () => {
+    const decoder = new UwsgiDecoder();
+    const log: string[] = [];
+    const on = (e: UwsgiEvent) => log.push(`${e.kind}@${decoder.offset}`);
+    decoder.push(post.subarray(0, 3), on);
+    assert.equal(decoder.offset, 3);
+    decoder.push(post.subarray(3, 43), on); // the rest of the header and the whole vars block
+    decoder.push(post.subarray(43, 46), on);
+    decoder.push(post.subarray(46), on);
+    decoder.end();
+    assert.deepEqual(log, ['vars@43', 'body@46', 'body@48', 'end@48']);
+  });
+
+  test('an empty chunk is a no-op', () => {
+    const decoder = new UwsgiDecoder();
+    let events = 0;
+    decoder.push(Buffer.alloc(0), () => events++);
+    assert.equal(decoder.offset, 0);
+    decoder.push(post, () => events++);
+    decoder.push(Buffer.alloc(0), () => events++);
+    decoder.end();
+    assert.equal(events, 3);
+  });
+
+  test('end() may be called again after a whole request', () => {
+    const decoder = new UwsgiDecoder();
+    decoder.push(b(0, 0, 0, 0), () => {});
+    decoder.end();
+    decoder.end();
+  });
+
+  test('a decoder that failed stays failed, with the same error', () => {
+    const decoder = new UwsgiDecoder();
+    let first: unknown;
+    assert.throws(
+      () => decoder.push(b(9), () => {}),
+      (err) => {
+        first = err;
+        return isGatewayError(err, 'GW_ERR_UWSGI_MODIFIER');
+      },
+    );
+    assert.throws(
+      () => decoder.push(b(0, 0, 0, 0), () => assert.fail('no events after an error')),
+      (err) => err === first,
+    );
+    assert.throws(
+      () => decoder.end(),
+      (err) => err === first,
+    );
+  });
+
+  test('an exception from the event callback reaches the caller and stops the decoder', () => {
+    const decoder = new UwsgiDecoder();
+    const boom = new Error('consumer failed');
+    assert.throws(
+      () =>
+        decoder.push(post, () => {
+          throw boom;
+        }),
+      (err) => err === boom,
+    );
+    assert.throws(
+      () => decoder.push(b('x'), () => {}),
+      (err) => err === boom,
+    );
+  });
+
+  test('maxVarsSize above 65535 still accepts the largest block', () => {
+    const largest = packetFixtures.find((f) => f.name.startsWith('the largest vars block'))!;
+    assertFixture({ ...largest, options: { maxVarsSize: 1 << 20 } }, [largest.bytes], 'clamped limit');
+  });
+
+  test('a GatewayError carries its code, the offset and a message naming the problem', () => {
+    try {
+      decode([b(0, 0x01, 0x10, 0)], { maxVarsSize: 4096 });
+      assert.fail('expected a GatewayError');
+    } catch (err) {
+      assert.ok(err instanceof GatewayError);
+      assert.equal(err.code, 'GW_ERR_UWSGI_VARS_TOO_LARGE');
+      assert.equal(err.offset, 1);
+      assert.match(err.message, /4097 bytes, limit 4096/);
+    }
   });
 });
 
-describe('uwsgi packets: invalid input', () => {
-  const cases: Array<{ name: string; bytes: Buffer; code: string; offset: number; options?: object }> = [
-    {
-      name: 'modifier1 22 (code evaluation)',
-      bytes: b(22, 0, 0, 0),
-      code: 'GW_ERR_UWSGI_MODIFIER',
-      offset: 0,
-    },
-    {
-      name: 'HTTP spoken to the socket',
-      bytes: b('GET / HTTP/1.1\r\n\r\n'),
-      code: 'GW_ERR_UWSGI_MODIFIER',
-      offset: 0,
-    },
-    {
-      name: 'vars block over the limit',
-      bytes: b(0, 0x01, 0x10, 0),
-      code: 'GW_ERR_UWSGI_VARS_TOO_LARGE',
-      offset: 1,
-      options: { maxVarsSize: 4096 },
-    },
-    {
-      name: 'a key length past the block',
-      bytes: b(0, 4, 0, 0, 9, 0, 'AB'),
-      code: 'GW_ERR_UWSGI_VAR_LENGTH',
-      offset: 4,
-    },
-    {
-      name: 'a value size field cut by the block end',
-      bytes: b(0, 4, 0, 0, 1, 0, 'A', 5),
-      code: 'GW_ERR_UWSGI_VAR_LENGTH',
-      offset: 7,
-    },
-    {
-      name: 'CONTENT_LENGTH that is not a number',
-      bytes: b(0, 19, 0, 0, 14, 0, 'CONTENT_LENGTH', 1, 0, 'x'),
-      code: 'GW_ERR_UWSGI_CONTENT_LENGTH',
-      offset: 4,
-    },
-    {
-      name: 'bytes after the body',
-      bytes: b(0, 0, 0, 0, 'junk'),
-      code: 'GW_ERR_UWSGI_TRAILING_DATA',
-      offset: 4,
-    },
-    { name: 'a truncated header', bytes: b(0, 5), code: 'GW_ERR_UWSGI_TRUNCATED', offset: 2 },
-    {
-      name: 'a truncated body',
-      bytes: b(0, 19, 0, 0, 14, 0, 'CONTENT_LENGTH', 1, 0, '5', 'he'),
-      code: 'GW_ERR_UWSGI_TRUNCATED',
-      offset: 25,
-    },
-  ];
-  for (const c of cases) {
-    test(`${c.name}: ${c.code} at offset ${c.offset}`, () => {
-      for (const chunks of [[c.bytes], [...c.bytes].map((x) => Buffer.from([x]))]) {
+describe('uwsgi encoder rejects what cannot be sent', () => {
+  test('a var over 65535 bytes', () => {
+    assert.throws(() => encodeVars([['X', 'v'.repeat(0x10000)]]), RangeError);
+  });
+  test('a string outside latin1', () => {
+    assert.throws(() => encodeVars([['X', '\u20ac']]), RangeError);
+  });
+  test('a vars block over 65535 bytes', () => {
+    assert.throws(() => encodeRequest([['X', 'v'.repeat(0xfffb)]]), RangeError);
+    assert.equal(encodeRequest([['X', 'v'.repeat(0xfffa)]]).length, 4 + 0xffff);
+  });
+  test('a modifier that is not a u8', () => {
+    assert.throws(() => encodeRequest([], undefined, 256), RangeError);
+    assert.throws(() => encodeRequest([], undefined, 0, -1), RangeError);
+  });
+});
+
+describe('uwsgi invalid packets: exact code and offset', () => {
+  /** Errors found before the vars event must not leak a half-read request to the consumer. */
+  const beforeVars = new Set([
+    'GW_ERR_UWSGI_MODIFIER',
+    'GW_ERR_UWSGI_VARS_TOO_LARGE',
+    'GW_ERR_UWSGI_VAR_LENGTH',
+    'GW_ERR_UWSGI_CONTENT_LENGTH',
+  ]);
+  for (const c of invalidFixtures) {
+    test(`${c.name}: ${c.code} at ${c.offset}`, () => {
+      const splits = splitOffsets(c.bytes).map((at) => [c.bytes.subarray(0, at), c.bytes.subarray(at)]);
+      for (const chunks of [[c.bytes], bytewise(c.bytes), ...splits]) {
+        const decoder = new UwsgiDecoder(c.options);
+        const kinds: string[] = [];
         assert.throws(
-          () => decode(chunks, c.options),
-          (err) => isGatewayError(err) && err.code === c.code && err.context.offset === c.offset,
+          () => {
+            for (const chunk of chunks) decoder.push(chunk, (e) => kinds.push(e.kind));
+            decoder.end();
+          },
+          (err) => {
+            assert.ok(isGatewayError(err), `a GatewayError, got ${String(err)}`);
+            assert.equal(err.code, c.code, `code for ${chunks.length} chunks`);
+            assert.equal(err.context.offset, c.offset, `offset for ${chunks.length} chunks`);
+            return true;
+          },
         );
+        if (beforeVars.has(c.code)) assert.deepEqual(kinds, []);
       }
     });
   }
 });
 
-describe('property: malformed packets end in a typed error, never a crash or a hang', () => {
-  const valid = fixtures[1]!.bytes;
-  test('random and mutated packets in random splits', () => {
+describe('uwsgi properties (bounded)', () => {
+  const latin1 = fc.string({
+    unit: fc.integer({ min: 0, max: 255 }).map((n) => String.fromCharCode(n)),
+    maxLength: 40,
+  });
+
+  test('any encoded request decodes to itself in any split', () => {
     fc.assert(
       fc.property(
-        fc.oneof(
-          fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
-          fc
-            .array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 4 })
-            .map((m) => {
-              const bytes = Buffer.from(valid);
-              for (const [at, v] of m) bytes[at] = v;
-              return bytes;
-            }),
-        ),
-        fc.nat(),
-        (bytes, split) => {
-          const at = split % (bytes.length + 1);
-          try {
-            decode([bytes.subarray(0, at), bytes.subarray(at)]);
-          } catch (err) {
-            if (!isGatewayError(err)) throw err;
-          }
+        fc.array(fc.tuple(latin1, latin1), { maxLength: 8 }),
+        fc.uint8Array({ maxLength: 200 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (pairs, bodyBytes, modifier2, cuts) => {
+          const body = Buffer.from(bodyBytes);
+          const vars: Array<[string, string]> = [
+            ...pairs.filter(([k]) => k !== 'CONTENT_LENGTH'),
+            ['CONTENT_LENGTH', body.length > 0 ? String(body.length) : ''],
+          ];
+          const bytes = encodeRequest(vars, body, 0, modifier2);
+          const { head, body: decoded } = request(decode(cut(bytes, cuts)).events);
+          assert.deepEqual(head.vars, vars);
+          assert.equal(head.modifier2, modifier2);
+          assert.ok(decoded.equals(body));
         },
       ),
+      { numRuns: 500 },
+    );
+  });
+
+  test('random and mutated packets in random splits give events or a GatewayError, nothing else', () => {
+    const seeds = packetFixtures.filter((f) => f.bytes.length < 2048).map((f) => f.bytes);
+    const mutated = fc
+      .tuple(
+        fc.constantFrom(...seeds),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.uint8Array({ maxLength: 8 }),
+      )
+      .map(([seed, edits, truncate, extra]) => {
+        const bytes = Buffer.from(seed);
+        for (const [at, value] of edits) bytes[at % bytes.length] = value;
+        const kept = truncate === undefined ? bytes : bytes.subarray(0, truncate % (bytes.length + 1));
+        return Buffer.concat([kept, Buffer.from(extra)]);
+      });
+    const random = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
+    fc.assert(
+      fc.property(fc.oneof(random, mutated), fc.array(fc.nat(), { maxLength: 5 }), (bytes, cuts) => {
+        let decoded: Decoded;
+        try {
+          decoded = decode(cut(bytes, cuts), { allowedModifiers: [0, 100] });
+        } catch (err) {
+          if (!isGatewayError(err)) throw err;
+          const offset = err.context.offset;
+          assert.ok(typeof offset === 'number' && offset >= 0 && offset <= bytes.length, `offset ${offset}`);
+          return;
+        }
+        // Accepted input is exactly one well-formed request: it re-encodes to the same bytes.
+        const { head, body } = request(decoded.events);
+        assert.ok(encodeRequest(head.vars, body, head.modifier1, head.modifier2).equals(bytes));
+      }),
       { numRuns: 3000 },
     );
   });
 });
+
+/** The bytes cut at the given (wrapped) positions, in order. */
+function cut(bytes: Buffer, cuts: number[]): Buffer[] {
+  const points = cuts.map((n) => n % (bytes.length + 1)).sort((x, y) => x - y);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(from, p));
+    from = p;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+}

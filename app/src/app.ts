@@ -1,27 +1,32 @@
 /**
  * build(): the identity service as a fastify instance, never listening. The gateway hosts its
- * `routing` function; tests use inject(); the CGI entry answers one request with it.
+ * `routing` function (handler.ts); tests use inject(); the CGI entry answers one request with it.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { authRoutes } from './api/auth.js';
+import { catalogRoutes } from './api/catalog.js';
+import type { PluginOptions } from './api/context.js';
+import { discoveryRoutes } from './api/discovery.js';
+import { passwordRoutes } from './api/password.js';
 import { baseUrl } from './api/render.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
-import { IdentityError } from './errors.js';
-import { listenForInvalidations, ValidationCache } from './token/cache.js';
-import { keyLoader } from './token/keys.js';
-import { TokenService } from './token/service.js';
+import { IdentityError, type IdentityErrorCode } from './errors.js';
+import { createServices, type Services } from './services.js';
+import { listenForInvalidations } from './token/cache.js';
 
 export interface BuildOptions {
   config: IdentityConfig;
+  /** A pool to use (and leave open); by default the app opens its own and closes it on close(). */
   db?: Db;
   logger?: boolean;
-  /** false: no validation cache (one request per process, as in CGI mode). */
+  /** false: no validation cache and no LISTEN connection (one request per process, as in CGI). */
   cache?: boolean;
 }
 
-const errorCodeForStatus: Record<number, IdentityError['code']> = {
+/** Statuses fastify itself produces (parser, router, limits), as Keystone errors. */
+const errorCodeForStatus: Record<number, IdentityErrorCode> = {
   400: 'IDN_ERR_VALIDATION',
   404: 'IDN_ERR_NOT_FOUND',
   405: 'IDN_ERR_METHOD_NOT_ALLOWED',
@@ -29,26 +34,40 @@ const errorCodeForStatus: Record<number, IdentityError['code']> = {
   415: 'IDN_ERR_UNSUPPORTED_MEDIA',
 };
 
+const plugins = [discoveryRoutes, authRoutes, passwordRoutes, catalogRoutes];
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
 export async function build(options: BuildOptions): Promise<FastifyInstance> {
   const { config } = options;
   const db = options.db ?? createPool(config.databaseUrl);
   const ownsDb = !options.db;
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: options.logger
+      ? {
+          redact: [
+            'req.headers["x-auth-token"]',
+            'req.headers["x-subject-token"]',
+            'req.headers.authorization',
+          ],
+        }
+      : false,
     routerOptions: { ignoreTrailingSlash: true },
-    bodyLimit: 1024 * 1024,
+    bodyLimit: config.maxRequestBodySize,
     genReqId: () => `req-${randomUUID()}`,
+    // Keystone's schemas reject a number where a string belongs; fastify's default would coerce.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  // Keys are re-read when the repository changes (one stat per use), so a rotation needs no restart.
-  const cache = new ValidationCache();
-  const stopListening = options.cache === false ? null : listenForInvalidations(config.databaseUrl, cache);
-  const tokens = new TokenService({
-    db,
-    cache,
-    keys: keyLoader(config.fernetKeyRepository),
-    expiration: config.tokenExpiration,
-    allowExpiredWindow: config.allowExpiredWindow,
-  });
+  const services = createServices(db, config);
+  // The cache works only while invalidations can be heard (see token/cache.ts).
+  const stopListening =
+    options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.cache);
+  app.decorate('services', services);
+  app.decorateRequest('caller', null);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('vary', 'X-Auth-Token');
@@ -58,11 +77,15 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error: FastifyError | IdentityError, request, reply) => {
     let err: IdentityError;
     if (error instanceof IdentityError) err = error;
-    else if (error.validation || error.statusCode === 400) {
-      err = new IdentityError('IDN_ERR_VALIDATION', error.message);
-    } else if (error.statusCode && errorCodeForStatus[error.statusCode]) {
-      err = new IdentityError(errorCodeForStatus[error.statusCode] as IdentityError['code'], error.message);
+    else if (error.validation)
+      err = new IdentityError('IDN_ERR_VALIDATION', `Invalid input: ${error.message}.`);
+    else if (error.statusCode && errorCodeForStatus[error.statusCode]) {
+      err = new IdentityError(
+        errorCodeForStatus[error.statusCode] as IdentityErrorCode,
+        publicMessage(error),
+      );
     } else {
+      // The details (SQL, stack) go to the log only.
       request.log.error({ err: error }, 'request failed');
       err = new IdentityError(
         'IDN_ERR_INTERNAL',
@@ -75,15 +98,36 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     }
     reply.code(err.status).type('application/json').send(err.body());
   });
-  app.setNotFoundHandler((_request, reply) => {
-    reply.code(404).send(new IdentityError('IDN_ERR_NOT_FOUND', 'The resource could not be found.').body());
+  // Every route's path as a pattern: a known path asked with another method is 405, as Keystone
+  // (Flask) answers, where fastify would say 404.
+  const paths: RegExp[] = [];
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z_]+/g, '[^/]+');
+    paths.push(new RegExp(`^${pattern.replace(/\/+$/, '')}/?$`));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = (request.url.split('?')[0] as string) || '/';
+    const err = paths.some((p) => p.test(path))
+      ? new IdentityError('IDN_ERR_METHOD_NOT_ALLOWED', 'The method is not allowed for the requested URL.')
+      : new IdentityError('IDN_ERR_NOT_FOUND', 'The resource could not be found.');
+    reply.code(err.status).type('application/json').send(err.body());
   });
 
-  await app.register(authRoutes, { db, tokens, publicEndpoint: config.publicEndpoint, cache });
+  const pluginOptions: PluginOptions = { services, config };
+  for (const plugin of plugins) await app.register(plugin, pluginOptions);
   app.addHook('onClose', async () => {
     await stopListening?.();
     if (ownsDb) await db.end();
   });
   await app.ready();
   return app;
+}
+
+/** fastify's own messages for client errors are safe to show; anything else gets a generic one. */
+function publicMessage(error: FastifyError): string {
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    return 'The request body is not valid JSON.';
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'Request Entity Too Large';
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'The request body must be application/json.';
+  return error.message;
 }

@@ -75,11 +75,64 @@ export const declarations = [
   {
     name: 'IDENTITY_PASSWORD_HASH_ALGORITHM',
     kind: 'choice',
-    choices: ['bcrypt'],
+    choices: ['bcrypt', 'pbkdf2_sha512'],
     default: 'bcrypt',
-    help: 'password hashing algorithm',
+    help: 'algorithm for new password hashes; stored hashes of either kind keep verifying',
   },
-  { name: 'IDENTITY_PASSWORD_HASH_ROUNDS', kind: 'int', default: '12', help: 'bcrypt cost (4-31)' },
+  {
+    name: 'IDENTITY_PASSWORD_HASH_ROUNDS',
+    kind: 'int',
+    default: '12',
+    help: 'bcrypt: cost 4-31; pbkdf2_sha512: iterations, 1000 or more',
+  },
+  {
+    name: 'IDENTITY_PASSWORD_HASH_CONCURRENCY',
+    kind: 'int',
+    default: '1',
+    help: 'password hashes computed at once per process (the rest queue); keeps cores for validation',
+  },
+  {
+    name: 'IDENTITY_MAX_PASSWORD_LENGTH',
+    kind: 'int',
+    default: '4096',
+    help: 'longest password accepted (bcrypt itself reads the first 72 bytes)',
+  },
+  {
+    name: 'IDENTITY_LOCKOUT_FAILURE_ATTEMPTS',
+    kind: 'int',
+    default: null,
+    help: 'failed password authentications before the account is locked; unset: never',
+  },
+  {
+    name: 'IDENTITY_LOCKOUT_DURATION',
+    kind: 'int',
+    default: '1800',
+    help: 'seconds an account stays locked; 0: until an administrator re-enables the user',
+  },
+  {
+    name: 'IDENTITY_PASSWORD_EXPIRES_DAYS',
+    kind: 'int',
+    default: null,
+    help: 'days a new password stays valid; unset: passwords never expire',
+  },
+  {
+    name: 'IDENTITY_UNIQUE_LAST_PASSWORD_COUNT',
+    kind: 'int',
+    default: '0',
+    help: 'a new password must differ from this many latest ones (including the new one); 0 or 1: off',
+  },
+  {
+    name: 'IDENTITY_MINIMUM_PASSWORD_AGE',
+    kind: 'int',
+    default: '0',
+    help: 'days a password must be in use before its owner may change it again',
+  },
+  {
+    name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
+    kind: 'int',
+    default: '114688',
+    help: 'largest request body in bytes; larger ones are 413',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -94,7 +147,16 @@ export interface IdentityConfig {
   fernetKeyRepository: string;
   fernetMaxActiveKeys: number;
   credentialKeyRepository: string;
+  passwordHashAlgorithm: 'bcrypt' | 'pbkdf2_sha512';
   passwordHashRounds: number;
+  passwordHashConcurrency: number;
+  maxPasswordLength: number;
+  lockoutFailureAttempts: number | null;
+  lockoutDuration: number;
+  passwordExpiresDays: number | null;
+  uniqueLastPasswordCount: number;
+  minimumPasswordAge: number;
+  maxRequestBodySize: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -103,7 +165,8 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
   const fail = (name: string, value: string, expected: string): never => {
     throw new IdentityError('IDN_ERR_CONFIG', `${name}=${JSON.stringify(value)}: expected ${expected}`);
   };
-  const raw = (name: (typeof declarations)[number]['name']): string | null => {
+  type Name = (typeof declarations)[number]['name'];
+  const raw = (name: Name): string | null => {
     const declared = declarations.find((d) => d.name === name) as Declaration;
     const file = env[`${name}_FILE`];
     if (declared.kind === 'secret' && file) {
@@ -116,12 +179,17 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     const value = env[name];
     return value !== undefined && value !== '' ? value : declared.default;
   };
-  const int = (name: (typeof declarations)[number]['name'], min: number, max: number): number => {
-    const value = raw(name) as string;
+  const optionalInt = (name: Name, min: number, max: number): number | null => {
+    const value = raw(name);
+    if (value === null) return null;
     const n = Number(value);
     if (!/^\d+$/.test(value) || n < min || n > max) fail(name, value, `an integer from ${min} to ${max}`);
     return n;
   };
+  const int = (name: Name, min: number, max: number): number => optionalInt(name, min, max) as number;
+  const algorithm = raw('IDENTITY_PASSWORD_HASH_ALGORITHM') as string;
+  if (algorithm !== 'bcrypt' && algorithm !== 'pbkdf2_sha512')
+    fail('IDENTITY_PASSWORD_HASH_ALGORITHM', algorithm, 'bcrypt or pbkdf2_sha512');
   const endpoint = raw('IDENTITY_PUBLIC_ENDPOINT');
   if (endpoint !== null && !/^https?:\/\/[^\s/]+(\/\S*)?$/.test(endpoint)) {
     fail('IDENTITY_PUBLIC_ENDPOINT', endpoint, 'an http(s) URL');
@@ -138,6 +206,18 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     fernetKeyRepository: raw('IDENTITY_FERNET_KEY_REPOSITORY') as string,
     fernetMaxActiveKeys: int('IDENTITY_FERNET_MAX_ACTIVE_KEYS', 1, 100),
     credentialKeyRepository: raw('IDENTITY_CREDENTIAL_KEY_REPOSITORY') as string,
-    passwordHashRounds: int('IDENTITY_PASSWORD_HASH_ROUNDS', 4, 31),
+    passwordHashAlgorithm: algorithm as IdentityConfig['passwordHashAlgorithm'],
+    passwordHashRounds:
+      algorithm === 'bcrypt'
+        ? int('IDENTITY_PASSWORD_HASH_ROUNDS', 4, 31)
+        : int('IDENTITY_PASSWORD_HASH_ROUNDS', 1000, 10_000_000),
+    passwordHashConcurrency: int('IDENTITY_PASSWORD_HASH_CONCURRENCY', 1, 64),
+    maxPasswordLength: int('IDENTITY_MAX_PASSWORD_LENGTH', 1, 65_536),
+    lockoutFailureAttempts: optionalInt('IDENTITY_LOCKOUT_FAILURE_ATTEMPTS', 1, 1_000_000),
+    lockoutDuration: int('IDENTITY_LOCKOUT_DURATION', 0, 365 * 86400),
+    passwordExpiresDays: optionalInt('IDENTITY_PASSWORD_EXPIRES_DAYS', 0, 36_500),
+    uniqueLastPasswordCount: int('IDENTITY_UNIQUE_LAST_PASSWORD_COUNT', 0, 1000),
+    minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
+    maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
   };
 }

@@ -5,6 +5,11 @@
 export const errorTable = {
   IDN_ERR_VALIDATION: { status: 400, title: 'Bad Request' },
   IDN_ERR_UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  IDN_ERR_UNSUPPORTED_METHOD: { status: 401, title: 'Unauthorized' },
+  IDN_ERR_ACCOUNT_LOCKED: { status: 401, title: 'Unauthorized' },
+  IDN_ERR_PASSWORD_EXPIRED: { status: 401, title: 'Unauthorized' },
+  IDN_ERR_PASSWORD_HISTORY: { status: 400, title: 'Bad Request' },
+  IDN_ERR_PASSWORD_AGE: { status: 400, title: 'Bad Request' },
   IDN_ERR_FORBIDDEN: { status: 403, title: 'Forbidden' },
   IDN_ERR_NOT_FOUND: { status: 404, title: 'Not Found' },
   IDN_ERR_TOKEN_NOT_FOUND: { status: 404, title: 'Not Found' },
@@ -28,17 +33,24 @@ export class IdentityError extends Error {
   readonly title: string;
   /** Logged, never sent: why an authentication failed. */
   readonly detail: string | undefined;
+  /** More members of the body's "error" object (Keystone adds "identity" to auth errors). */
+  readonly extra: Record<string, unknown> | undefined;
 
-  constructor(code: IdentityErrorCode, message: string, options: { detail?: string; cause?: unknown } = {}) {
+  constructor(
+    code: IdentityErrorCode,
+    message: string,
+    options: { detail?: string; cause?: unknown; extra?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.code = code;
     this.status = errorTable[code].status;
     this.title = errorTable[code].title;
     this.detail = options.detail;
+    this.extra = options.extra;
   }
 
   body(): { error: { code: number; title: string; message: string } } {
-    return { error: { code: this.status, title: this.title, message: this.message } };
+    return { error: { code: this.status, title: this.title, message: this.message, ...this.extra } };
   }
 }
 
@@ -47,5 +59,29 @@ export const unauthorized = (detail: string) =>
 export const notFound = (type: string, id: string) =>
   new IdentityError('IDN_ERR_NOT_FOUND', `Could not find ${type}: ${id}.`);
 export const validation = (message: string) => new IdentityError('IDN_ERR_VALIDATION', message);
+/** The methods Keystone lists in an unsupported-method error ([auth] methods). */
+export const AUTH_METHODS = ['external', 'password', 'token', 'oauth1', 'mapped', 'application_credential'];
+export const unsupportedMethod = (methods: string[]) =>
+  new IdentityError('IDN_ERR_UNSUPPORTED_METHOD', 'Attempted to authenticate with an unsupported method.', {
+    detail: `methods ${methods.join(', ')}`,
+    extra: { identity: { methods: AUTH_METHODS } },
+  });
+export const accountLocked = (userId: string) =>
+  new IdentityError('IDN_ERR_ACCOUNT_LOCKED', `The account is locked for user: ${userId}.`);
+export const passwordExpired = (userId: string) =>
+  new IdentityError(
+    'IDN_ERR_PASSWORD_EXPIRED',
+    `The password is expired and needs to be changed for user: ${userId}.`,
+  );
+export const passwordInHistory = (count: number) =>
+  new IdentityError(
+    'IDN_ERR_PASSWORD_HISTORY',
+    `The new password cannot be identical to a previous password. The total number which includes the new password must be unique is ${count}.`,
+  );
+export const passwordTooYoung = (minDays: number, daysLeft: number) =>
+  new IdentityError(
+    'IDN_ERR_PASSWORD_AGE',
+    `You cannot change your password at this time due to the minimum password age. Once you change your password, it must be used for ${minDays} day(s) before it can be changed. Please try again in ${daysLeft} day(s) or contact your administrator to reset your password.`,
+  );
 export const forbidden = () =>
   new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.');

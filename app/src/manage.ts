@@ -3,68 +3,113 @@
  * gatehouse-manage, like keystone-manage:
  *   migrate            apply db/migrations (safe when several processes run it at once)
  *   bootstrap          Default domain, admin project/user/roles, region, identity endpoints
+ *                      [--bootstrap-password P] [--bootstrap-username U] [--bootstrap-project-name N]
+ *                      [--bootstrap-region-id R] [--bootstrap-public-url URL]
+ *                      [--bootstrap-internal-url URL] [--bootstrap-admin-url URL]
+ *                      (defaults from IDENTITY_ADMIN_PASSWORD(_FILE), IDENTITY_ADMIN_USERNAME,
+ *                      IDENTITY_ADMIN_PROJECT, IDENTITY_REGION, IDENTITY_PUBLIC_ENDPOINT)
  *   fernet-setup       create the token key repository if it has no keys
  *   fernet-rotate      promote the staged key, stage a new one, keep IDENTITY_FERNET_MAX_ACTIVE_KEYS
  *   credential-setup   create the credential key repository if it has no keys
- * Configuration from the environment (see app/src/config.ts). Errors: one line, exit code 1.
+ *   revocation-purge   drop revocation events older than the longest token life
+ * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
+import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { migrate } from './migrate.js';
+import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
-async function main(command: string | undefined): Promise<string> {
+const USAGE =
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | fernet-setup | fernet-rotate | credential-setup | revocation-purge';
+
+async function main(argv: string[]): Promise<string> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'bootstrap-password': { type: 'string' },
+      'bootstrap-username': { type: 'string' },
+      'bootstrap-project-name': { type: 'string' },
+      'bootstrap-region-id': { type: 'string' },
+      'bootstrap-public-url': { type: 'string' },
+      'bootstrap-internal-url': { type: 'string' },
+      'bootstrap-admin-url': { type: 'string' },
+    },
+  });
+  const [command, ...extra] = positionals;
+  if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
   const config = loadConfig();
+  const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
+    const db = createPool(config.databaseUrl, 2);
+    try {
+      return await work(db);
+    } finally {
+      await db.end();
+    }
+  };
   switch (command) {
-    case 'migrate': {
-      const db = createPool(config.databaseUrl, 1);
-      try {
+    case 'migrate':
+      return withDb(async (db) => {
         const applied = await migrate(db);
         return applied.length ? `applied ${applied.join(', ')}` : 'the database is up to date';
-      } finally {
-        await db.end();
-      }
-    }
+      });
     case 'bootstrap': {
-      if (!config.adminPassword)
-        throw new Error('IDENTITY_ADMIN_PASSWORD (or IDENTITY_ADMIN_PASSWORD_FILE) is required');
-      const db = createPool(config.databaseUrl, 1);
-      try {
-        await bootstrap(db, {
-          adminUsername: config.adminUsername,
-          adminPassword: config.adminPassword,
-          adminProject: config.adminProject,
-          region: config.region,
-          publicUrl: config.publicEndpoint ?? 'http://localhost:8080',
-          hashRounds: config.passwordHashRounds,
+      const password = values['bootstrap-password'] ?? config.adminPassword;
+      if (!password)
+        throw new Error(
+          'bootstrap needs --bootstrap-password or IDENTITY_ADMIN_PASSWORD (or IDENTITY_ADMIN_PASSWORD_FILE)',
+        );
+      const publicUrl = values['bootstrap-public-url'] ?? config.publicEndpoint;
+      if (!publicUrl) throw new Error('bootstrap needs --bootstrap-public-url or IDENTITY_PUBLIC_ENDPOINT');
+      if (!/^https?:\/\/[^\s/]+/.test(publicUrl))
+        throw new Error(`--bootstrap-public-url ${publicUrl}: expected an http(s) URL`);
+      const username = values['bootstrap-username'] ?? config.adminUsername;
+      const project = values['bootstrap-project-name'] ?? config.adminProject;
+      const region = values['bootstrap-region-id'] ?? config.region;
+      return withDb(async (db) => {
+        await bootstrap(createServices(db, config), {
+          adminUsername: username,
+          adminPassword: password,
+          adminProject: project,
+          region,
+          publicUrl,
+          ...(values['bootstrap-internal-url'] ? { internalUrl: values['bootstrap-internal-url'] } : {}),
+          ...(values['bootstrap-admin-url'] ? { adminUrl: values['bootstrap-admin-url'] } : {}),
         });
-        return `bootstrapped: user ${config.adminUsername}, project ${config.adminProject}, region ${config.region}`;
-      } finally {
-        await db.end();
-      }
+        return `bootstrapped: user ${username}, project ${project}, region ${region}, endpoints at ${publicUrl.replace(/\/+$/, '')}/v3/`;
+      });
     }
     case 'fernet-setup':
       return setupKeys(config.fernetKeyRepository)
         ? `created keys in ${config.fernetKeyRepository}`
-        : 'keys already exist';
+        : `keys already exist in ${config.fernetKeyRepository}`;
     case 'fernet-rotate':
       return `keys now: ${rotateKeys(config.fernetKeyRepository, config.fernetMaxActiveKeys).join(', ')}`;
     case 'credential-setup':
       return setupKeys(config.credentialKeyRepository)
         ? `created keys in ${config.credentialKeyRepository}`
-        : 'keys already exist';
+        : `keys already exist in ${config.credentialKeyRepository}`;
+    case 'revocation-purge':
+      return withDb(async (db) => {
+        // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).
+        const purged = await createServices(db, config).revocation.purge(
+          config.tokenExpiration + config.allowExpiredWindow + 1800,
+        );
+        return `purged ${purged} revocation events`;
+      });
     default:
-      throw new Error(
-        'usage: gatehouse-manage migrate|bootstrap|fernet-setup|fernet-rotate|credential-setup',
-      );
+      throw new Error(command ? `unknown command ${command}; ${USAGE}` : USAGE);
   }
 }
 
-main(process.argv[2]).then(
+main(process.argv.slice(2)).then(
   (message) => process.stdout.write(`${message}\n`),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    // One line: the message only, never a stack (and never a password: none is in a message).
+    process.stderr.write(`${(err instanceof Error ? err.message : String(err)).split('\n')[0]}\n`);
     process.exit(1);
   },
 );

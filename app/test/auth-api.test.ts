@@ -149,7 +149,8 @@ describe('authentication API', () => {
         },
         400,
       ],
-      [{ auth: { identity: { methods: ['kerberos'] } } }, 401],
+      [{ auth: { identity: { methods: ['kerberos'] } } }, 400],
+      [{ auth: { identity: { methods: ['kerberos'], kerberos: {} } } }, 401],
       [
         {
           auth: {
@@ -167,6 +168,9 @@ describe('authentication API', () => {
       assert.equal(res.statusCode, status, JSON.stringify(payload).slice(0, 80));
       assert.equal(res.json().error.code, status);
     }
+    const unsupported = await post({ auth: { identity: { methods: ['kerberos'], kerberos: {} } } });
+    assert.equal(unsupported.json().error.message, 'Attempted to authenticate with an unsupported method.');
+    assert.ok(unsupported.json().error.identity.methods.includes('password'));
     const huge = await post(`{"auth":"${'x'.repeat(2 * 1024 * 1024)}"}`);
     assert.equal(huge.statusCode, 413);
     assert.equal(huge.json().error.code, 413);
@@ -225,7 +229,8 @@ describe('authentication API', () => {
     });
     assert.equal(res.statusCode, 201);
     const body = res.json().token;
-    assert.deepEqual(body.methods, ['token']);
+    // Keystone's token plugin adds the parent's methods; the bitmask orders them as [auth] methods.
+    assert.deepEqual(body.methods, ['password', 'token']);
     assert.equal(body.expires_at, first.json().token.expires_at);
     assert.equal(body.audit_ids[1], first.json().token.audit_ids[0]);
   });
@@ -264,10 +269,65 @@ describe('authentication API', () => {
     assert.equal(allowed.json().token.user.id, body.user.id);
   });
 
-  test('unknown routes answer with a Keystone 404 body', async () => {
+  test('unknown routes answer with a Keystone 404 body, unknown methods with 405', async () => {
     const res = await app.inject({ method: 'GET', url: '/v3/nothing-here' });
     assert.equal(res.statusCode, 404);
     assert.deepEqual(Object.keys(res.json().error).sort(), ['code', 'message', 'title']);
+    for (const [method, url] of [
+      ['PUT', '/v3/auth/tokens'],
+      ['PATCH', '/v3/auth/tokens/'],
+      ['DELETE', '/v3'],
+      ['GET', '/v3/users/abc/password'],
+    ] as const) {
+      const wrong = await app.inject({ method, url, headers: { 'x-auth-token': token } });
+      assert.equal(wrong.statusCode, 405, `${method} ${url}`);
+      assert.equal(wrong.json().error.code, 405);
+      assert.equal(wrong.json().error.title, 'Method Not Allowed');
+    }
+  });
+
+  test("a reader cannot validate somebody else's token (403), but may validate its own", async () => {
+    const s = app.services;
+    const userId = await s.identity.ensureUser('0123456789abcdef0123456789abcdef', 'reader1', 'default');
+    await s.identity.setPassword(userId, 'reader password');
+    const readerRole = (await s.resource.project({ name: 'admin', domain: { id: 'default' } }))!;
+    const roleId = await s.assignment.ensureGlobalRole('x', 'reader');
+    await s.assignment.grant({
+      actor: { type: 'user', id: userId },
+      target: { type: 'project', id: readerRole.id },
+      roleId,
+    });
+    const issued = await app.inject({
+      method: 'POST',
+      url: '/v3/auth/tokens',
+      payload: {
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { id: userId, password: 'reader password' } },
+          },
+          scope: { project: { id: readerRole.id } },
+        },
+      },
+    });
+    assert.equal(issued.statusCode, 201);
+    const mine = issued.headers['x-subject-token'] as string;
+    const asReader = (subject: string) =>
+      app.inject({
+        method: 'GET',
+        url: '/v3/auth/tokens',
+        headers: { 'x-auth-token': mine, 'x-subject-token': subject },
+      });
+    assert.equal((await asReader(token)).statusCode, 403);
+    assert.equal(
+      (await asReader(token)).json().error.message,
+      'You are not authorized to perform the requested action.',
+    );
+    assert.equal((await asReader(mine)).statusCode, 200);
+    assert.deepEqual(
+      (await asReader(mine)).json().token.roles.map((r: { name: string }) => r.name),
+      ['reader'],
+    );
   });
 });
 

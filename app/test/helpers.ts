@@ -8,6 +8,7 @@ import { bootstrap } from '../src/bootstrap.js';
 import { type IdentityConfig, loadConfig } from '../src/config.js';
 import { createPool, type Db } from '../src/db.js';
 import { migrate } from '../src/migrate.js';
+import { createServices } from '../src/services.js';
 import { setupKeys } from '../src/token/keys.js';
 
 export const ADMIN_PASSWORD = 'correct horse battery staple';
@@ -19,7 +20,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function testDatabase(options: { bootstrap?: boolean } = {}): Promise<TestDatabase> {
+export async function testDatabase(
+  options: { bootstrap?: boolean; env?: Record<string, string> } = {},
+): Promise<TestDatabase> {
   const admin = process.env.DATABASE_URL;
   if (!admin) throw new Error('DATABASE_URL is not set: run the tests with scripts/test.sh');
   const name = `gh_test_${randomBytes(6).toString('hex')}`;
@@ -37,17 +40,17 @@ export async function testDatabase(options: { bootstrap?: boolean } = {}): Promi
     IDENTITY_PUBLIC_ENDPOINT: 'http://identity.test:5000',
     IDENTITY_PASSWORD_HASH_ROUNDS: '4',
     IDENTITY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    ...options.env,
   });
   const db = createPool(url.href, 4);
   if (options.bootstrap !== false) {
     await migrate(db);
-    await bootstrap(db, {
+    await bootstrap(createServices(db, config), {
       adminUsername: 'admin',
       adminPassword: ADMIN_PASSWORD,
       adminProject: 'admin',
       region: 'RegionOne',
       publicUrl: 'http://identity.test:5000',
-      hashRounds: 4,
     });
   }
   return {

@@ -130,3 +130,36 @@ describe('key repository', () => {
     }
   });
 });
+
+describe('a token recorded from Keystone 22 (shared/tools/keystone-reference)', () => {
+  // Issued by real Keystone for admin on project admin; the primary key of its repository then.
+  const key = new FernetKey('qWl1kIjQI_PZEOimHVxuf40Xg-UeyIJN3Dw0sG-nx3A=');
+  const token =
+    'gAAAAABrBna6cV1GhNYE0DPl58hCXBGUcejoiQDQSPRL4QLO_17uN6HWM0Wl6IvcBehpascxOK172CGSEGtcTRAFtI-bBsrixDe8Po2GwQlxYPHETUfQOUY1b1dkOmjBOX7iBXjCmVcwNrWTthCEe-699-rW2akdW0678y4xhN2hVV3hq8MATww';
+
+  test('decrypts to the ids, audit id and expiry Keystone reported, and re-encrypts to the same string', () => {
+    const raw = Buffer.from(token, 'base64url');
+    const decrypted = decrypt([key], raw);
+    assert.ok(decrypted);
+    assert.equal(new Date(decrypted.timestamp * 1000).toISOString(), '2026-11-25T05:48:42.000Z');
+    const payload = decodePayload(decrypted.message);
+    assert.deepEqual(payload, {
+      userId: '048a2e620f4a41d89790ab7646116811',
+      methods: ['password'],
+      scope: { kind: 'project', projectId: '268a24fd0ce642bd9ff5538c3411a585' },
+      expiresAt: Date.parse('2026-11-25T06:48:42.000Z'),
+      auditIds: ['5NhaX-zYS_Su0xiMtt33HA'],
+    });
+    // [2, [true, user bytes], 2, [true, project bytes], float64 expiry, [audit bytes]]
+    assert.equal(
+      decrypted.message.toString('hex'),
+      `9602 92c3c410048a2e620f4a41d89790ab7646116811 02 92c3c410268a24fd0ce642bd9ff5538c3411a585 cb41dac1a132800000 91c410${Buffer.from('5NhaX-zYS_Su0xiMtt33HA', 'base64url').toString('hex')}`.replaceAll(
+        ' ',
+        '',
+      ),
+    );
+    assert.equal(encodePayload(payload).toString('hex'), decrypted.message.toString('hex'));
+    const again = encrypt(key, encodePayload(payload), decrypted.timestamp * 1000, raw.subarray(9, 25));
+    assert.equal(again.toString('base64url'), token);
+  });
+});

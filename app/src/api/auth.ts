@@ -1,36 +1,21 @@
 /**
- * Version discovery and /v3/auth: issue (password and token methods; project, domain, system,
- * unscoped and default-project scopes), validate, check and revoke tokens, and the caller's
- * catalog, projects, domains and system scope.
+ * /v3/auth: issue (POST), validate (GET), check (HEAD) and revoke (DELETE) tokens, and the
+ * caller's catalog, projects, domains and system scope. Thin: parse, enforce, one service call,
+ * reply.
  */
-import bcrypt from 'bcrypt';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../db.js';
-import { forbidden, IdentityError, unauthorized, validation } from '../errors.js';
-import { enforce } from '../policy/enforcer.js';
-import * as repo from '../repository.js';
-import type { ValidationCache } from '../token/cache.js';
-import type { Method, Scope } from '../token/payload.js';
-import type { TokenContext, TokenService } from '../token/service.js';
-import { baseUrl, renderCatalog, renderProject, renderToken, versionDocument } from './render.js';
-
-export interface AuthDeps {
-  db: Db;
-  tokens: TokenService;
-  publicEndpoint: string | null;
-  cache: ValidationCache;
-}
+import { IdentityError, unsupportedMethod, validation } from '../errors.js';
+import type { UserRef } from '../identity/service.js';
+import type { Ref } from '../resource/service.js';
+import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
+import type { TokenContext } from '../token/service.js';
+import { enforce, type PluginOptions, present, truthy } from './context.js';
+import { baseUrl, renderDomain, renderProject, renderToken } from './render.js';
 
 type Json = Record<string, unknown>;
-
-let dummy: Promise<string> | null = null;
-/** Compared against when the user does not exist, so a wrong name costs what a wrong password does. */
-const dummyHash = () => {
-  dummy ??= bcrypt.hash('no such user', 12);
-  return dummy;
-};
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Keystone's ValidationError wording for a missing attribute. */
 function expect(target: Json, key: string, where: string): unknown {
   if (!(key in target))
     throw validation(
@@ -39,233 +24,207 @@ function expect(target: Json, key: string, where: string): unknown {
   return target[key];
 }
 
-function str(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 255) {
-    throw validation(
-      `Invalid input for field '${field}': expected a non-empty string of at most 255 characters.`,
-    );
-  }
+function object(value: unknown, field: string): Json {
+  if (!isObject(value)) throw validation(`Invalid input for field '${field}': expected an object.`);
   return value;
 }
 
-function domainRef(value: unknown, field: string): { id?: string; name?: string } {
-  if (!isObject(value)) throw validation(`Invalid input for field '${field}': expected an object.`);
-  if (typeof value.id === 'string') return { id: str(value.id, `${field}.id`) };
-  if (typeof value.name === 'string') return { name: str(value.name, `${field}.name`) };
+function str(value: unknown, field: string, max = 255): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > max)
+    throw validation(
+      `Invalid input for field '${field}': expected a non-empty string of at most ${max} characters.`,
+    );
+  return value;
+}
+
+function ref(value: unknown, field: string): Ref {
+  const o = object(value, field);
+  if ('id' in o) return { id: str(o.id, `${field}/id`, 64) };
+  if ('name' in o) return { name: str(o.name, `${field}/name`) };
   throw validation(`Expecting to find id or name in ${field}.`);
 }
 
-/** The caller, from X-Auth-Token: 401 when absent or invalid. */
-export async function caller(request: FastifyRequest, tokens: TokenService): Promise<TokenContext> {
-  const token = request.headers['x-auth-token'];
-  if (typeof token !== 'string' || token === '') throw unauthorized('no X-Auth-Token');
-  try {
-    return await tokens.validate(token);
-  } catch (err) {
-    if (err instanceof IdentityError && err.code === 'IDN_ERR_TOKEN_NOT_FOUND')
-      throw unauthorized(err.message);
-    throw err;
-  }
+function userRef(u: Json, field: string): UserRef {
+  if ('id' in u) return { id: str(u.id, `${field}/id`, 64) };
+  return {
+    name: str(expect(u, 'name', field), `${field}/name`),
+    domain: ref(expect(u, 'domain', field), `${field}/domain`),
+  };
 }
 
-export async function authRoutes(app: FastifyInstance, deps: AuthDeps): Promise<void> {
-  const { db, tokens, publicEndpoint, cache } = deps;
-  // Catalog writes must notify identity_invalidate, as revocations do.
-  const catalog = cache.memo(async () => renderCatalog(await repo.catalogRows(db)));
+const METHODS = ['password', 'token', 'application_credential'] as const;
 
-  app.get('/', async (request, reply) => {
-    const base = baseUrl(request, publicEndpoint);
-    reply.code(300).header('location', `${base}/v3/`);
-    return { versions: { values: [versionDocument(base)] } };
-  });
-  app.get('/v3', async (request) => ({ version: versionDocument(baseUrl(request, publicEndpoint)) }));
+function parseIdentity(auth: Json, maxPassword: number): IdentityClaim {
+  const identity = object(expect(auth, 'identity', 'auth'), 'identity');
+  const methods = expect(identity, 'methods', 'identity');
+  if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
+    throw validation("Invalid input for field 'identity/methods': expected a non-empty list of strings.");
+  // Each method needs its own object (400), then an unknown one fails authentication (401).
+  for (const m of methods) expect(identity, m, 'identity');
+  const method = METHODS.find((m) => methods.includes(m));
+  if (!method || methods.some((m) => !(METHODS as readonly string[]).includes(m)))
+    throw unsupportedMethod(methods);
+  const data = object(identity[method], method);
+  if (method === 'password') {
+    const user = object(expect(data, 'user', 'password'), 'password/user');
+    const password = str(expect(user, 'password', 'user'), 'password/user/password', maxPassword);
+    return { method, user: userRef(user, 'password/user'), password };
+  }
+  if (method === 'token') return { method, token: str(expect(data, 'id', 'token'), 'token/id', 1024) };
+  const secret = str(
+    expect(data, 'secret', 'application_credential'),
+    'application_credential/secret',
+    maxPassword,
+  );
+  if ('id' in data)
+    return { method, credential: { id: str(data.id, 'application_credential/id', 64) }, secret };
+  const name = str(expect(data, 'name', 'application_credential'), 'application_credential/name');
+  const user = object(expect(data, 'user', 'application_credential'), 'application_credential/user');
+  return { method, credential: { name, user: userRef(user, 'application_credential/user') }, secret };
+}
+
+function parseScope(auth: Json): ScopeRequest {
+  if (!('scope' in auth)) return { kind: 'default' };
+  const scope = auth.scope;
+  if (scope === 'unscoped') return { kind: 'unscoped' };
+  const o = object(scope, 'scope');
+  const keys = Object.keys(o);
+  if (keys.length !== 1)
+    throw validation("Invalid input for field 'scope': expected one of project, domain, system or unscoped.");
+  if ('unscoped' in o) return { kind: 'unscoped' };
+  if ('project' in o) {
+    const p = object(o.project, 'scope/project');
+    if ('id' in p) return { kind: 'project', project: { id: str(p.id, 'scope/project/id', 64) } };
+    return {
+      kind: 'project',
+      project: {
+        name: str(expect(p, 'name', 'project'), 'scope/project/name'),
+        domain: ref(expect(p, 'domain', 'project'), 'scope/project/domain'),
+      },
+    };
+  }
+  if ('domain' in o) return { kind: 'domain', domain: ref(o.domain, 'scope/domain') };
+  if ('system' in o) {
+    const system = object(o.system, 'scope/system');
+    if (system.all !== true)
+      throw validation('Invalid input for field \'scope/system\': expected {"all": true}.');
+    return { kind: 'system' };
+  }
+  if ('OS-TRUST:trust' in o) throw new IdentityError('IDN_ERR_FORBIDDEN', 'Trusts are not supported.');
+  throw validation("Invalid input for field 'scope': expected one of project, domain, system or unscoped.");
+}
+
+export async function authRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
+  const { tokens, catalog } = services;
+  const withCatalog = async (request: FastifyRequest, context: TokenContext) =>
+    present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
+      ? null
+      : await catalog.catalog();
 
   app.post('/v3/auth/tokens', async (request, reply) => {
-    const body = request.body;
-    if (!isObject(body)) throw validation('Expecting to find auth in request body.');
-    const auth = expect(body, 'auth', 'request body');
-    if (!isObject(auth)) throw validation("Invalid input for field 'auth': expected an object.");
-    const identity = expect(auth, 'identity', 'auth');
-    if (!isObject(identity)) throw validation("Invalid input for field 'identity': expected an object.");
-    const methods = expect(identity, 'methods', 'identity');
-    if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string')) {
-      throw validation("Invalid input for field 'identity/methods': expected a non-empty list of strings.");
-    }
-
-    let user: repo.UserRow | null;
-    let expiresAt: number | undefined;
-    let parentAudit: string | undefined;
-    let parentScope: Scope | undefined;
-    if (methods.includes('password')) {
-      const password = expect(identity, 'password', 'identity');
-      if (!isObject(password)) throw validation("Invalid input for field 'password': expected an object.");
-      const u = expect(password, 'user', 'password');
-      if (!isObject(u)) throw validation("Invalid input for field 'user': expected an object.");
-      const secret = str(expect(u, 'password', 'user'), 'password');
-      if (secret.length > 4096) throw validation('Invalid input for field password: too long.');
-      user =
-        typeof u.id === 'string'
-          ? await repo.userById(db, u.id)
-          : await repo.userByName(
-              db,
-              str(expect(u, 'name', 'user'), 'user.name'),
-              domainRef(expect(u, 'domain', 'user'), 'user.domain'),
-            );
-      // The same 401 for every failure, and bcrypt always runs, so timing tells nothing.
-      const ok = await bcrypt.compare(secret, user?.password_hash ?? (await dummyHash()));
-      if (!user || !ok) throw unauthorized('invalid username or password');
-      if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
-    } else if (methods.includes('token')) {
-      const t = expect(identity, 'token', 'identity');
-      if (!isObject(t)) throw validation("Invalid input for field 'token': expected an object.");
-      let parent: TokenContext;
-      try {
-        parent = await tokens.validate(str(expect(t, 'id', 'token'), 'token.id'));
-      } catch {
-        throw unauthorized('invalid token');
-      }
-      user = parent.user;
-      expiresAt = parent.payload.expiresAt; // rescoping keeps the original expiry
-      parentAudit = parent.payload.auditIds.at(-1);
-      parentScope = parent.payload.scope;
-    } else {
-      throw unauthorized(`unsupported authentication methods ${methods.join(', ')}`);
-    }
-
-    const scope = await resolveScope(auth.scope, user, parentScope);
-    const used: Method[] = methods.includes('password') ? ['password'] : ['token'];
-    const issued = tokens.issue(user.id, used, scope, expiresAt, parentAudit);
-    const context = await tokens.validate(issued.token).catch(() => {
-      throw unauthorized(`user ${user?.id} has no role on the requested scope`);
-    });
-    context.issuedAt = Date.now();
-    const withCatalog = !('nocatalog' in (request.query as Json));
+    const body = object(request.body, 'request body');
+    const auth = object(expect(body, 'auth', 'request body'), 'auth');
+    const issued = await authenticate(
+      services,
+      parseIdentity(auth, config.maxPasswordLength),
+      parseScope(auth),
+    );
     reply.code(201).header('x-subject-token', issued.token);
-    return renderToken(context, withCatalog && scope.kind !== 'unscoped' ? await catalog() : null);
+    return renderToken(issued.context, await withCatalog(request, issued.context), issued.context.issuedAt);
   });
 
-  /** The scope asked for, checked against the user's roles; the default project when none. */
-  async function resolveScope(requested: unknown, user: repo.UserRow, parentScope?: Scope): Promise<Scope> {
-    if (requested === undefined) {
-      if (parentScope) return parentScope;
-      if (user.default_project_id) {
-        const roles = await repo.effectiveRoles(db, user.id, {
-          type: 'project',
-          id: user.default_project_id,
-        });
-        if (roles.length > 0) return { kind: 'project', projectId: user.default_project_id };
-      }
-      return { kind: 'unscoped' };
-    }
-    if (requested === 'unscoped' || (isObject(requested) && 'unscoped' in requested))
-      return { kind: 'unscoped' };
-    if (!isObject(requested)) throw validation("Invalid input for field 'scope'.");
-    let scope: Scope;
-    let target: repo.Target;
-    if (isObject(requested.project)) {
-      const p = requested.project;
-      const project =
-        typeof p.id === 'string'
-          ? await repo.projectBy(db, { id: p.id })
-          : await repo.projectBy(db, {
-              name: str(expect(p, 'name', 'project'), 'project.name'),
-              domain: domainRef(expect(p, 'domain', 'project'), 'project.domain'),
-            });
-      if (!project?.enabled || !project.domain_enabled) throw unauthorized('project not found or disabled');
-      scope = { kind: 'project', projectId: project.id };
-      target = { type: 'project', id: project.id };
-    } else if (isObject(requested.domain)) {
-      const domain = await repo.domainBy(db, domainRef(requested.domain, 'scope.domain'));
-      if (!domain?.enabled) throw unauthorized('domain not found or disabled');
-      scope = { kind: 'domain', domainId: domain.id };
-      target = { type: 'domain', id: domain.id };
-    } else if (isObject(requested.system)) {
-      scope = { kind: 'system' };
-      target = { type: 'system', id: 'all' };
-    } else {
-      throw validation("Invalid input for field 'scope': expected project, domain, system or unscoped.");
-    }
-    const roles = await repo.effectiveRoles(db, user.id, target);
-    if (roles.length === 0) throw unauthorized(`user ${user.id} has no role on the requested scope`);
-    return scope;
-  }
-
+  /** The X-Subject-Token, validated; 404 when it is not a valid token. */
   const subject = async (request: FastifyRequest): Promise<TokenContext> => {
     const token = request.headers['x-subject-token'];
     if (typeof token !== 'string' || token === '')
       throw validation('Expecting to find X-Subject-Token in request headers.');
-    const query = request.query as Json;
-    return tokens.validate(token, {
-      allowExpired:
-        'allow_expired' in query && query.allow_expired !== '0' && query.allow_expired !== 'false',
-    });
+    return tokens.validate(token, { allowExpired: truthy(request, 'allow_expired') });
   };
-
-  const validateToken = async (
-    request: FastifyRequest,
-    reply: FastifyReply,
-    action: 'identity:validate_token' | 'identity:check_token',
-  ) => {
-    const who = await caller(request, tokens);
+  // The subject is validated before the policy runs: the rules look at its user.
+  const subjectTarget = async (request: FastifyRequest) => {
     const target = await subject(request);
-    enforce(action, who, { token: { user_id: target.user.id } });
+    (request as FastifyRequest & { subject?: TokenContext }).subject = target;
+    return { token: { user_id: target.user.id } };
+  };
+  const subjectOf = (request: FastifyRequest) =>
+    (request as FastifyRequest & { subject: TokenContext }).subject;
+
+  const reply200 = async (request: FastifyRequest, reply: FastifyReply) => {
+    const target = subjectOf(request);
     reply.header('x-subject-token', request.headers['x-subject-token'] as string);
-    const withCatalog = !('nocatalog' in (request.query as Json));
-    return renderToken(
-      target,
-      withCatalog && target.payload.scope.kind !== 'unscoped' ? await catalog() : null,
-    );
+    return renderToken(target, await withCatalog(request, target), target.issuedAt);
   };
-  app.get('/v3/auth/tokens', { exposeHeadRoute: false }, (request, reply) =>
-    validateToken(request, reply, 'identity:validate_token'),
+  app.get(
+    '/v3/auth/tokens',
+    { exposeHeadRoute: false, preHandler: enforce(services, 'identity:validate_token', subjectTarget) },
+    reply200,
   );
-  app.head('/v3/auth/tokens', async (request, reply) => {
-    await validateToken(request, reply, 'identity:check_token');
-    reply.code(200).send();
-  });
-  app.delete('/v3/auth/tokens', async (request, reply) => {
-    const who = await caller(request, tokens);
-    const target = await subject(request);
-    enforce('identity:revoke_token', who, { token: { user_id: target.user.id } });
-    await tokens.revoke(target);
-    reply.code(204).send();
-  });
+  app.head(
+    '/v3/auth/tokens',
+    { preHandler: enforce(services, 'identity:check_token', subjectTarget) },
+    async (request, reply) => {
+      reply.header('x-subject-token', request.headers['x-subject-token'] as string);
+      reply.code(200).send();
+    },
+  );
+  app.delete(
+    '/v3/auth/tokens',
+    { preHandler: enforce(services, 'identity:revoke_token', subjectTarget) },
+    async (request, reply) => {
+      await tokens.revoke(subjectOf(request));
+      reply.code(204).send();
+    },
+  );
 
-  app.get('/v3/auth/catalog', async (request) => {
-    const who = await caller(request, tokens);
-    if (who.payload.scope.kind === 'unscoped') throw forbidden();
-    return {
-      catalog: await catalog(),
-      links: { self: `${baseUrl(request, publicEndpoint)}/v3/auth/catalog` },
-    };
-  });
-  app.get('/v3/auth/projects', async (request) => {
-    const who = await caller(request, tokens);
-    const base = baseUrl(request, publicEndpoint);
-    const projects = await repo.projectsWithRoles(db, who.user.id);
-    return {
-      projects: projects.map((p) => renderProject(p, base)),
-      links: { self: `${base}/v3/auth/projects`, previous: null, next: null },
-    };
-  });
-  app.get('/v3/auth/domains', async (request) => {
-    const who = await caller(request, tokens);
-    const base = baseUrl(request, publicEndpoint);
-    const domains = await repo.domainsWithRoles(db, who.user.id);
-    return {
-      domains: domains.map((d) => ({
-        ...d,
-        tags: [],
-        options: {},
-        links: { self: `${base}/v3/domains/${d.id}` },
-      })),
-      links: { self: `${base}/v3/auth/domains`, previous: null, next: null },
-    };
-  });
-  app.get('/v3/auth/system', async (request) => {
-    const who = await caller(request, tokens);
-    const base = baseUrl(request, publicEndpoint);
-    const system = (await repo.hasSystemRole(db, who.user.id)) ? [{ all: true }] : [];
-    return { system, links: { self: `${base}/v3/auth/system`, previous: null, next: null } };
-  });
+  app.get(
+    '/v3/auth/catalog',
+    { preHandler: enforce(services, 'identity:get_auth_catalog') },
+    async (request) => {
+      // Keystone refuses an unscoped token here (it has no catalog).
+      if (request.caller?.payload.scope.kind === 'unscoped')
+        throw new IdentityError(
+          'IDN_ERR_FORBIDDEN',
+          'A scoped token is required to retrieve the service catalog.',
+        );
+      return {
+        catalog: await catalog.catalog(),
+        links: { self: `${baseUrl(request, config.publicEndpoint)}/v3/auth/catalog` },
+      };
+    },
+  );
+  app.get(
+    '/v3/auth/projects',
+    { preHandler: enforce(services, 'identity:get_auth_projects') },
+    async (request) => {
+      const base = baseUrl(request, config.publicEndpoint);
+      const projects = await services.assignment.projectsFor((request.caller as TokenContext).user.id);
+      return {
+        projects: projects.map((p) => renderProject(p, base)),
+        links: { self: `${base}/v3/auth/projects`, previous: null, next: null },
+      };
+    },
+  );
+  app.get(
+    '/v3/auth/domains',
+    { preHandler: enforce(services, 'identity:get_auth_domains') },
+    async (request) => {
+      const base = baseUrl(request, config.publicEndpoint);
+      const domains = await services.assignment.domainsFor((request.caller as TokenContext).user.id);
+      return {
+        domains: domains.map((d) => renderDomain(d, base)),
+        links: { self: `${base}/v3/auth/domains`, previous: null, next: null },
+      };
+    },
+  );
+  app.get(
+    '/v3/auth/system',
+    { preHandler: enforce(services, 'identity:get_auth_system') },
+    async (request) => {
+      const base = baseUrl(request, config.publicEndpoint);
+      const system = (await services.assignment.hasSystemRole((request.caller as TokenContext).user.id))
+        ? [{ all: true }]
+        : [];
+      return { system, links: { self: `${base}/v3/auth/system`, previous: null, next: null } };
+    },
+  );
 }

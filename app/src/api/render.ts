@@ -1,6 +1,7 @@
-/** Keystone's JSON shapes for tokens, catalogs and versions, and its time format. */
+/** Keystone's JSON shapes for tokens, projects and versions, and its time format. */
 import type { FastifyRequest } from 'fastify';
-import type { CatalogEndpointRow, ProjectRow } from '../repository.js';
+import type { CatalogEntry } from '../catalog/service.js';
+import type { DomainRow, ProjectRow } from '../resource/service.js';
 import type { TokenContext } from '../token/service.js';
 
 /** Keystone's timestamps: microseconds and a Z (2015-11-07T02:58:43.578887Z). */
@@ -24,27 +25,6 @@ export function versionDocument(base: string) {
   };
 }
 
-export function renderCatalog(rows: CatalogEndpointRow[]) {
-  const services = new Map<string, { endpoints: unknown[]; id: string; type: string; name: string }>();
-  for (const row of rows) {
-    let service = services.get(row.service_id);
-    if (!service) {
-      service = { endpoints: [], id: row.service_id, type: row.service_type, name: row.service_name };
-      services.set(row.service_id, service);
-    }
-    if (row.endpoint_id) {
-      service.endpoints.push({
-        id: row.endpoint_id,
-        interface: row.interface,
-        region: row.region_id,
-        region_id: row.region_id,
-        url: row.url,
-      });
-    }
-  }
-  return [...services.values()];
-}
-
 export function renderProject(project: ProjectRow, base: string) {
   return {
     id: project.id,
@@ -60,7 +40,20 @@ export function renderProject(project: ProjectRow, base: string) {
   };
 }
 
-export function renderToken(context: TokenContext, catalog: unknown[] | null) {
+export function renderDomain(domain: DomainRow, base: string) {
+  return {
+    id: domain.id,
+    name: domain.name,
+    description: domain.description,
+    enabled: domain.enabled,
+    tags: [],
+    options: {},
+    links: { self: `${base}/v3/domains/${domain.id}` },
+  };
+}
+
+/** The token body, key order as Keystone's render_token. */
+export function renderToken(context: TokenContext, catalog: CatalogEntry[] | null, issuedAtMs: number) {
   const { payload, user } = context;
   const token: Record<string, unknown> = {
     methods: payload.methods,
@@ -72,7 +65,7 @@ export function renderToken(context: TokenContext, catalog: unknown[] | null) {
     },
     audit_ids: payload.auditIds,
     expires_at: keystoneTime(payload.expiresAt),
-    issued_at: keystoneTime(context.issuedAt),
+    issued_at: keystoneTime(issuedAtMs),
   };
   if (context.project) {
     token.project = {
@@ -89,6 +82,13 @@ export function renderToken(context: TokenContext, catalog: unknown[] | null) {
   if (payload.scope.kind !== 'unscoped') {
     token.roles = context.roles.map((r) => ({ id: r.id, name: r.name }));
     if (catalog) token.catalog = catalog;
+  }
+  if (context.applicationCredential) {
+    token.application_credential = {
+      id: context.applicationCredential.id,
+      name: context.applicationCredential.name,
+      restricted: !context.applicationCredential.unrestricted,
+    };
   }
   return { token };
 }

@@ -1,23 +1,81 @@
 /**
- * Policy as data: one rule per API action, Keystone's in-code defaults. A rule is a list of
- * alternatives; an alternative passes when all its checks pass.
+ * Policy as data: Keystone's default rules (keystone/common/policies/*.py), one per API action,
+ * in oslo.policy's own syntax so each can be compared with Keystone's line for line. Named base
+ * rules are referenced as `rule:<name>`; `%(target.x.y)s` reads the target, other keys the
+ * caller's credentials (see enforcer.ts).
  */
-export type Check = { role: string } | { system: true } | { subject: 'token' };
+export const baseRules = {
+  admin_required: 'role:admin or is_admin:1',
+  service_role: 'role:service',
+  service_or_admin: 'rule:admin_required or rule:service_role',
+  owner: 'user_id:%(user_id)s',
+  admin_or_owner: 'rule:admin_required or rule:owner',
+  token_subject: 'user_id:%(target.token.user_id)s',
+  admin_or_token_subject: 'rule:admin_required or rule:token_subject',
+  service_admin_or_token_subject: 'rule:service_or_admin or rule:token_subject',
+  system_reader: 'role:reader and system_scope:all',
+  system_admin: 'role:admin and system_scope:all',
+  domain_reader: 'role:reader and domain_id:%(target.domain_id)s',
+} as const;
 
 export const rules = {
-  // admin_required OR (reader AND system scope) OR service OR the token's own user
-  'identity:validate_token': [
-    [{ role: 'admin' }],
-    [{ role: 'reader' }, { system: true }],
-    [{ role: 'service' }],
-    [{ subject: 'token' }],
-  ],
-  'identity:check_token': [
-    [{ role: 'admin' }],
-    [{ role: 'reader' }, { system: true }],
-    [{ subject: 'token' }],
-  ],
-  'identity:revoke_token': [[{ role: 'admin' }], [{ subject: 'token' }]],
-} as const satisfies Record<string, ReadonlyArray<ReadonlyArray<Check>>>;
+  // token.py
+  'identity:validate_token':
+    'rule:admin_required or rule:system_reader or rule:service_role or rule:token_subject',
+  'identity:check_token': 'rule:admin_required or rule:system_reader or rule:token_subject',
+  'identity:revoke_token': 'rule:admin_required or rule:token_subject',
+  // auth.py: any valid token
+  'identity:get_auth_catalog': '',
+  'identity:get_auth_projects': '',
+  'identity:get_auth_domains': '',
+  'identity:get_auth_system': '',
+  // users.py (the password change itself is unenforced: it must work with an expired password)
+  'identity:get_user':
+    'rule:admin_required or rule:system_reader or (role:reader and token.domain.id:%(target.user.domain_id)s) or user_id:%(target.user.id)s',
+  'identity:list_users': 'rule:admin_required or rule:system_reader or rule:domain_reader',
+  'identity:create_user':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.user.domain_id)s)',
+  'identity:update_user':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.user.domain_id)s)',
+  'identity:delete_user':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.user.domain_id)s)',
+  // projects.py, domains.py
+  'identity:get_project':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s',
+  'identity:list_projects': 'rule:admin_required or rule:system_reader or rule:domain_reader',
+  'identity:create_project': 'rule:admin_required',
+  'identity:update_project': 'rule:admin_required',
+  'identity:delete_project': 'rule:admin_required',
+  'identity:get_domain':
+    'rule:admin_required or rule:system_reader or token.domain.id:%(target.domain.id)s or token.project.domain.id:%(target.domain.id)s',
+  'identity:list_domains': 'rule:admin_required or rule:system_reader',
+  'identity:create_domain': 'rule:admin_required',
+  'identity:update_domain': 'rule:admin_required',
+  'identity:delete_domain': 'rule:admin_required',
+  // roles.py, implied_role.py, grant.py
+  'identity:list_roles': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',
+  'identity:get_role': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',
+  'identity:create_role': 'rule:admin_required',
+  'identity:update_role': 'rule:admin_required',
+  'identity:delete_role': 'rule:admin_required',
+  'identity:create_grant': 'rule:admin_required',
+  'identity:revoke_grant': 'rule:admin_required',
+  'identity:list_role_assignments': 'rule:admin_required or rule:system_reader or rule:domain_reader',
+  // catalog: services, endpoints, regions
+  'identity:get_service': 'rule:admin_required or rule:system_reader',
+  'identity:list_services': 'rule:admin_required or rule:system_reader',
+  'identity:create_service': 'rule:admin_required',
+  'identity:get_endpoint': 'rule:admin_required or rule:system_reader',
+  'identity:list_endpoints': 'rule:admin_required or rule:system_reader',
+  'identity:create_endpoint': 'rule:admin_required',
+  'identity:get_region': '',
+  'identity:list_regions': '',
+  'identity:create_region': 'rule:admin_required',
+  // application_credential.py
+  'identity:create_application_credential': 'user_id:%(user_id)s',
+  'identity:get_application_credential': 'rule:admin_required or rule:system_reader or rule:owner',
+  'identity:list_application_credentials': 'rule:admin_required or rule:system_reader or rule:owner',
+  'identity:delete_application_credential': 'rule:admin_required or rule:owner',
+} as const satisfies Record<string, string>;
 
 export type Action = keyof typeof rules;

@@ -2,7 +2,18 @@
  * The subset of MessagePack that Keystone's token payloads use: nil, booleans, integers,
  * float64, str, bin and arrays. Encoded as Python's msgpack packs them (use_bin_type=True).
  */
-export type Packable = null | boolean | number | string | Uint8Array | Packable[];
+export type Packable = null | boolean | number | string | Uint8Array | Float64 | Packable[];
+
+/**
+ * A number Python holds as a float: packed as float64 even when integral (Python packs 3600.0
+ * as 0xcb …, never as an int), as Keystone's expires_at is.
+ */
+export class Float64 {
+  readonly value: number;
+  constructor(value: number) {
+    this.value = value;
+  }
+}
 
 export function pack(value: Packable): Buffer {
   const out: Buffer[] = [];
@@ -26,6 +37,7 @@ function write(value: Packable, out: Buffer[]): void {
   else if (value === true) out.push(Buffer.from([0xc3]));
   else if (value === false) out.push(Buffer.from([0xc2]));
   else if (typeof value === 'number') out.push(packNumber(value));
+  else if (value instanceof Float64) out.push(packFloat(value.value));
   else if (typeof value === 'string') {
     const bytes = Buffer.from(value, 'utf8');
     out.push(header(bytes.length, 0xa0, [0xd9, 0xda, 0xdb]), bytes);
@@ -37,13 +49,15 @@ function write(value: Packable, out: Buffer[]): void {
   }
 }
 
+function packFloat(n: number): Buffer {
+  const b = Buffer.alloc(9);
+  b[0] = 0xcb;
+  b.writeDoubleBE(n, 1);
+  return b;
+}
+
 function packNumber(n: number): Buffer {
-  if (!Number.isInteger(n)) {
-    const b = Buffer.alloc(9);
-    b[0] = 0xcb;
-    b.writeDoubleBE(n, 1);
-    return b;
-  }
+  if (!Number.isInteger(n)) return packFloat(n);
   if (n >= 0) {
     if (n < 0x80) return Buffer.from([n]);
     if (n < 0x100) return Buffer.from([0xcc, n]);

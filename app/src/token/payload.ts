@@ -4,7 +4,7 @@
  * ([true, bytes]), others as strings ([false, "default"]); methods are a bitmask in the order of
  * [auth] methods; expires_at is float seconds; audit ids are their 16 decoded bytes.
  */
-import { type Packable, pack, unpack } from './msgpack.js';
+import { Float64, type Packable, pack, unpack } from './msgpack.js';
 
 export const METHODS = [
   'external',
@@ -64,7 +64,7 @@ const bytesToAudit = (b: Packable) => Buffer.from(b as Uint8Array).toString('bas
 export function encodePayload(p: TokenPayload): Buffer {
   const user = packId(p.userId);
   const methods = methodsToInt(p.methods);
-  const expires = p.expiresAt / 1000;
+  const expires = new Float64(p.expiresAt / 1000);
   const audits = p.auditIds.map(auditToBytes);
   switch (p.scope.kind) {
     case 'unscoped':

@@ -1,80 +1,100 @@
 /**
- * Issues, validates and revokes tokens. A token is a Fernet token over Keystone's payload, so
- * validation needs no row per token: the payload names the user and scope, and the current
- * state (user and project enabled, roles, revocation events) is read from Postgres, so a
- * revocation or a disabled user takes effect at once in every worker.
+ * The token provider: issues Fernet tokens over Keystone's payloads and validates them by
+ * rebuilding the token from current state (user and project enabled, effective roles, revocation
+ * events), so validation needs no row per token and any change takes effect at once. Results are
+ * kept in a per-process cache that LISTEN/NOTIFY keeps coherent (cache.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { Db } from '../db.js';
+import type { AssignmentService, RoleRef } from '../assignment/service.js';
+import type { ApplicationCredentialRow, CredentialService } from '../credential/service.js';
 import { IdentityError } from '../errors.js';
-import * as repo from '../repository.js';
+import type { IdentityService, UserRow } from '../identity/service.js';
+import type { Credentials } from '../policy/enforcer.js';
+import type { DomainRow, ProjectRow, ResourceService } from '../resource/service.js';
 import type { ValidationCache } from './cache.js';
 import { decrypt, encrypt, type FernetKey } from './fernet.js';
 import { decodePayload, encodePayload, type Method, type Scope, type TokenPayload } from './payload.js';
+import type { RevocationService } from './revocation.js';
 
 export interface TokenContext {
   payload: TokenPayload;
+  /** Milliseconds since the epoch (whole seconds: the Fernet timestamp). */
   issuedAt: number;
-  user: repo.UserRow;
-  project: repo.ProjectRow | null;
-  domain: repo.DomainRow | null;
-  roles: repo.RoleRef[];
+  user: UserRow;
+  project: ProjectRow | null;
+  domain: DomainRow | null;
+  roles: RoleRef[];
+  applicationCredential: ApplicationCredentialRow | null;
 }
 
 export interface TokenServiceOptions {
-  db: Db;
   keys: () => FernetKey[];
+  /** Seconds. */
   expiration: number;
+  /** Seconds past expiry that ?allow_expired accepts. */
   allowExpiredWindow: number;
-  /** Validated tokens, dropped whenever any process changes identity state (see cache.ts). */
+  identity: IdentityService;
+  resource: ResourceService;
+  assignment: AssignmentService;
+  credential: CredentialService;
+  revocation: RevocationService;
   cache?: ValidationCache;
 }
 
 const tokenNotFound = (message = 'Failed to validate token') =>
   new IdentityError('IDN_ERR_TOKEN_NOT_FOUND', message);
 
+/** 16 random bytes, base64url without padding (22 characters), as Keystone's audit ids. */
 export const newAuditId = () => randomBytes(16).toString('base64url');
 
+/** The caller's token as oslo.policy credentials. */
+export function credentialsOf(context: TokenContext): Credentials {
+  return {
+    user_id: context.user.id,
+    user_domain_id: context.user.domain_id,
+    project_id: context.project?.id ?? null,
+    project_domain_id: context.project?.domain_id ?? null,
+    domain_id: context.domain?.id ?? null,
+    system_scope: context.payload.scope.kind === 'system' ? 'all' : null,
+    roles: context.roles.map((r) => r.name),
+  };
+}
+
 export class TokenService {
-  readonly #options: TokenServiceOptions;
+  readonly #o: TokenServiceOptions;
 
   constructor(options: TokenServiceOptions) {
-    this.#options = options;
+    this.#o = options;
   }
 
-  /** Creates a token string (Fernet, padding stripped, as Keystone's). */
+  /** A token string (Fernet, base64url with the padding stripped, as Keystone's). */
   issue(
     userId: string,
     methods: Method[],
     scope: Scope,
-    expiresAt?: number,
-    parentAuditId?: string,
-  ): {
-    token: string;
-    payload: TokenPayload;
-    issuedAt: number;
-  } {
-    const now = Date.now();
+    options: { expiresAt?: number; parentAuditIds?: string[]; now?: number } = {},
+  ): { token: string; payload: TokenPayload } {
+    // Keystone mints tokens on whole seconds: issued_at is the Fernet timestamp, expires_at follows.
+    const now = Math.floor((options.now ?? Date.now()) / 1000) * 1000;
     const payload: TokenPayload = {
       userId,
       methods,
       scope,
-      expiresAt: expiresAt ?? now + this.#options.expiration * 1000,
-      auditIds: parentAuditId ? [newAuditId(), parentAuditId] : [newAuditId()],
+      expiresAt: options.expiresAt ?? now + this.#o.expiration * 1000,
+      // A rescoped token carries its own audit id and the chain's first one.
+      auditIds: options.parentAuditIds?.length
+        ? [newAuditId(), options.parentAuditIds.at(-1) as string]
+        : [newAuditId()],
     };
-    const [primary] = this.#options.keys();
-    if (!primary)
-      throw new IdentityError(
-        'IDN_ERR_INTERNAL',
-        'An unexpected error prevented the server from fulfilling your request.',
-      );
+    const [primary] = this.#o.keys();
+    if (!primary) throw new IdentityError('IDN_ERR_INTERNAL', 'No Fernet key is available.');
     const token = encrypt(primary, encodePayload(payload), now).toString('base64url');
-    return { token, payload, issuedAt: Math.floor(now / 1000) * 1000 };
+    return { token, payload };
   }
 
-  /** Decrypts and checks a token against the current state; 404 TokenNotFound when it fails. */
+  /** Decrypts and rebuilds a token from current state; 404 TokenNotFound when that fails. */
   async validate(token: string, options: { allowExpired?: boolean } = {}): Promise<TokenContext> {
-    const cache = options.allowExpired ? undefined : this.#options.cache;
+    const cache = options.allowExpired ? undefined : this.#o.cache;
     const cached = cache?.get(token);
     if (cached && cached.payload.expiresAt > Date.now()) return cached;
     const generation = cache?.generation;
@@ -86,7 +106,7 @@ export class TokenService {
 
   async #validate(token: string, options: { allowExpired?: boolean }): Promise<TokenContext> {
     if (!/^[A-Za-z0-9_-]{40,1024}$/.test(token)) throw tokenNotFound('Could not recognize Fernet token');
-    const decrypted = decrypt(this.#options.keys(), Buffer.from(token, 'base64url'));
+    const decrypted = decrypt(this.#o.keys(), Buffer.from(token, 'base64url'));
     if (!decrypted) throw tokenNotFound('Could not recognize Fernet token');
     let payload: TokenPayload;
     try {
@@ -94,51 +114,67 @@ export class TokenService {
     } catch {
       throw tokenNotFound('Could not recognize Fernet token');
     }
-    const window = options.allowExpired ? this.#options.allowExpiredWindow * 1000 : 0;
+    const window = options.allowExpired ? this.#o.allowExpiredWindow * 1000 : 0;
     if (payload.expiresAt + window <= Date.now()) throw tokenNotFound();
     const issuedAt = decrypted.timestamp * 1000;
-    const { db } = this.#options;
+    const scope = payload.scope;
     const projectId =
-      payload.scope.kind === 'project' || payload.scope.kind === 'application_credential'
-        ? payload.scope.projectId
-        : null;
+      scope.kind === 'project' || scope.kind === 'application_credential' ? scope.projectId : null;
     const [user, revoked] = await Promise.all([
-      repo.userById(db, payload.userId),
-      repo.isRevoked(db, {
+      this.#o.identity.getUser(payload.userId),
+      this.#o.revocation.isRevoked({
         auditIds: payload.auditIds,
         userId: payload.userId,
         projectId,
+        domainId: scope.kind === 'domain' ? scope.domainId : null,
         issuedAt: new Date(issuedAt),
       }),
     ]);
     if (!user?.enabled || !user.domain_enabled || revoked) throw tokenNotFound();
-    const context: TokenContext = { payload, issuedAt, user, project: null, domain: null, roles: [] };
-    const scope = payload.scope;
+    const context: TokenContext = {
+      payload,
+      issuedAt,
+      user,
+      project: null,
+      domain: null,
+      roles: [],
+      applicationCredential: null,
+    };
+    const { assignment, resource } = this.#o;
     if (scope.kind === 'project' || scope.kind === 'application_credential') {
-      const project = await repo.projectBy(db, { id: scope.projectId });
+      const project = await resource.project({ id: scope.projectId });
       if (!project?.enabled || !project.domain_enabled) throw tokenNotFound();
       context.project = project;
-      context.roles = await repo.effectiveRoles(db, user.id, { type: 'project', id: project.id });
+      context.roles = await assignment.effectiveRoles(user.id, { type: 'project', id: project.id });
+      if (scope.kind === 'application_credential') {
+        const credential = await this.#o.credential.applicationCredential(scope.applicationCredentialId);
+        if (!credential || (credential.expires_at && credential.expires_at.getTime() <= Date.now()))
+          throw tokenNotFound();
+        // The credential's roles, as far as the user still holds them.
+        const held = new Set(context.roles.map((r) => r.id));
+        context.roles = (await this.#o.credential.applicationCredentialRoles(credential.id)).filter((r) =>
+          held.has(r.id),
+        );
+        context.applicationCredential = credential;
+      }
     } else if (scope.kind === 'domain') {
-      const domain = await repo.domainBy(db, { id: scope.domainId });
+      const domain = await resource.domain({ id: scope.domainId });
       if (!domain?.enabled) throw tokenNotFound();
       context.domain = domain;
-      context.roles = await repo.effectiveRoles(db, user.id, { type: 'domain', id: domain.id });
+      context.roles = await assignment.effectiveRoles(user.id, { type: 'domain', id: domain.id });
     } else if (scope.kind === 'system') {
-      context.roles = await repo.effectiveRoles(db, user.id, { type: 'system', id: 'all' });
+      context.roles = await assignment.effectiveRoles(user.id, { type: 'system', id: 'all' });
     }
     // A scoped token whose roles are all gone is no longer valid (Keystone rebuilds it the same way).
     if (scope.kind !== 'unscoped' && context.roles.length === 0) throw tokenNotFound();
     return context;
   }
 
-  async revoke(context: TokenContext): Promise<void> {
-    await repo.addRevocation(this.#options.db, {
-      auditId: context.payload.auditIds[0] as string,
-      expiresAt: new Date(context.payload.expiresAt),
-    });
-
-    // This process's own cache must not outlive the revocation until its NOTIFY comes back.
-    this.#options.cache?.invalidate();
+  /** DELETE /v3/auth/tokens: this token and every token rescoped from it. */
+  revoke(context: TokenContext): Promise<void> {
+    return this.#o.revocation.revokeToken(
+      context.payload.auditIds[0] as string,
+      new Date(context.payload.expiresAt),
+    );
   }
 }

@@ -1,0 +1,134 @@
+/**
+ * POST /v3/auth/tokens without the HTTP: runs the identity method (password, token,
+ * application_credential), resolves the scope (asked for, or the user's default project, or
+ * none), and issues the token. Keystone's rules (keystone/api/_shared/authentication.py,
+ * keystone/auth/plugins/*).
+ */
+import type { Target } from '../assignment/service.js';
+import { IdentityError, unauthorized } from '../errors.js';
+import type { UserRef, UserRow } from '../identity/service.js';
+import type { Ref } from '../resource/service.js';
+import type { Services } from '../services.js';
+import type { Method, Scope } from './payload.js';
+import type { TokenContext } from './service.js';
+
+export type IdentityClaim =
+  | { method: 'password'; user: UserRef; password: string }
+  | { method: 'token'; token: string }
+  | {
+      method: 'application_credential';
+      credential: { id: string } | { name: string; user: UserRef };
+      secret: string;
+    };
+
+export type ScopeRequest =
+  | { kind: 'default' }
+  | { kind: 'unscoped' }
+  | { kind: 'project'; project: Ref & { domain?: Ref } }
+  | { kind: 'domain'; domain: Ref }
+  | { kind: 'system' };
+
+export interface Issued {
+  token: string;
+  context: TokenContext;
+}
+
+export async function authenticate(
+  s: Services,
+  claim: IdentityClaim,
+  requested: ScopeRequest,
+): Promise<Issued> {
+  let user: UserRow;
+  let methods: Method[];
+  let expiresAt: number | undefined;
+  let parentAuditIds: string[] | undefined;
+  let scope: Scope;
+  if (claim.method === 'password') {
+    user = await s.identity.authenticate(claim.user, claim.password);
+    methods = ['password'];
+    scope = await resolveScope(s, user, requested);
+  } else if (claim.method === 'token') {
+    // An invalid token here is Keystone's 404 TokenNotFound, not a 401 (checked against Keystone 22).
+    const parent = await s.tokens.validate(claim.token);
+    if (parent.applicationCredential)
+      throw unauthorized('an application credential token cannot be rescoped');
+    user = parent.user;
+    // Rescoping keeps the original expiry and the audit chain; the methods add up.
+    methods = [...new Set<Method>(['token', ...parent.payload.methods])];
+    expiresAt = parent.payload.expiresAt;
+    parentAuditIds = parent.payload.auditIds;
+    scope = await resolveScope(s, user, requested);
+  } else {
+    if (requested.kind !== 'default') throw unauthorized('application credentials cannot request a scope');
+    const ref = claim.credential;
+    let owner: UserRow | null = null;
+    if ('name' in ref) {
+      owner = await s.identity.findUser(ref.user);
+      if (!owner) throw unauthorized('application credential owner not found');
+    }
+    const credential = await s.credential.authenticateApplicationCredential(
+      'id' in ref ? { id: ref.id } : { name: ref.name, userId: (owner as UserRow).id },
+      claim.secret,
+    );
+    user = owner ?? ((await s.identity.getUser(credential.user_id)) as UserRow);
+    methods = ['application_credential'];
+    scope = {
+      kind: 'application_credential',
+      projectId: credential.project_id,
+      applicationCredentialId: credential.id,
+    };
+  }
+  if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  const { token } = s.tokens.issue(user.id, methods, scope, {
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(parentAuditIds ? { parentAuditIds } : {}),
+  });
+  let context: TokenContext;
+  try {
+    context = await s.tokens.validate(token);
+  } catch (err) {
+    if (err instanceof IdentityError && err.code === 'IDN_ERR_TOKEN_NOT_FOUND')
+      throw unauthorized(`user ${user.id} has no role on the requested scope`);
+    throw err;
+  }
+  return { token, context };
+}
+
+/** The scope asked for, checked against the user's roles; the default project when none is given. */
+async function resolveScope(s: Services, user: UserRow, requested: ScopeRequest): Promise<Scope> {
+  let scope: Scope;
+  let target: Target;
+  switch (requested.kind) {
+    case 'unscoped':
+      return { kind: 'unscoped' };
+    case 'default': {
+      const id = user.default_project_id;
+      if (!id) return { kind: 'unscoped' };
+      const project = await s.resource.project({ id });
+      if (!project?.enabled || !project.domain_enabled) return { kind: 'unscoped' };
+      const roles = await s.assignment.effectiveRoles(user.id, { type: 'project', id });
+      return roles.length > 0 ? { kind: 'project', projectId: id } : { kind: 'unscoped' };
+    }
+    case 'project': {
+      const project = await s.resource.project(requested.project);
+      if (!project?.enabled || !project.domain_enabled) throw unauthorized('project not found or disabled');
+      scope = { kind: 'project', projectId: project.id };
+      target = { type: 'project', id: project.id };
+      break;
+    }
+    case 'domain': {
+      const domain = await s.resource.domain(requested.domain);
+      if (!domain?.enabled) throw unauthorized('domain not found or disabled');
+      scope = { kind: 'domain', domainId: domain.id };
+      target = { type: 'domain', id: domain.id };
+      break;
+    }
+    case 'system':
+      scope = { kind: 'system' };
+      target = { type: 'system', id: 'all' };
+      break;
+  }
+  const roles = await s.assignment.effectiveRoles(user.id, target);
+  if (roles.length === 0) throw unauthorized(`user ${user.id} has no role on the requested scope`);
+  return scope;
+}

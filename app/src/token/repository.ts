@@ -1,0 +1,66 @@
+/** SQL for revocation events (Keystone's revocation model, the fields our tokens carry). */
+import type { Queryable } from '../db.js';
+
+export interface RevocationCheck {
+  auditIds: string[];
+  userId: string;
+  projectId: string | null;
+  domainId: string | null;
+  issuedAt: Date;
+}
+
+/** Whether an event matches every one of its non-null fields to the token, issued before it. */
+export async function isRevoked(db: Queryable, token: RevocationCheck): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM revocation_event
+      WHERE (issued_before > $1 OR (audit_id IS NOT NULL AND issued_before >= $1))
+        AND (audit_id IS NULL OR audit_id = ANY($2))
+        AND (audit_chain_id IS NULL OR audit_chain_id = ANY($2))
+        AND (user_id IS NULL OR user_id = $3)
+        AND (project_id IS NULL OR project_id = $4)
+        AND (domain_id IS NULL OR domain_id = $5)
+        AND (audit_id IS NOT NULL OR audit_chain_id IS NOT NULL OR user_id IS NOT NULL
+             OR project_id IS NOT NULL OR domain_id IS NOT NULL)
+      LIMIT 1`,
+    [token.issuedAt, token.auditIds, token.userId, token.projectId, token.domainId],
+  );
+  return rows.length > 0;
+}
+
+export interface RevocationEvent {
+  auditId?: string;
+  userId?: string;
+  projectId?: string;
+  domainId?: string;
+  expiresAt?: Date;
+}
+
+/**
+ * Records the event; the table's trigger notifies every process (migration 0002).
+ * A token's issued_at has whole seconds (the Fernet timestamp). An event naming one token (audit
+ * id) matches it whenever it was issued; a broader event (user, project) is stamped with the whole
+ * second and matches tokens issued before that second, so a token issued right after a password
+ * change or re-enabling stays valid even within the same second.
+ */
+export async function addRevocation(db: Queryable, event: RevocationEvent): Promise<void> {
+  await db.query(
+    `INSERT INTO revocation_event (audit_id, user_id, project_id, domain_id, expires_at, issued_before)
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $1::text IS NULL THEN date_trunc('second', now()) ELSE now() END)`,
+    [
+      event.auditId ?? null,
+      event.userId ?? null,
+      event.projectId ?? null,
+      event.domainId ?? null,
+      event.expiresAt ?? null,
+    ],
+  );
+}
+
+/** Drops events no token can match any more (older than the longest token life plus a margin). */
+export async function purgeRevocations(db: Queryable, olderThanSeconds: number): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM revocation_event WHERE revoked_at < now() - make_interval(secs => $1)`,
+    [olderThanSeconds],
+  );
+  return rowCount ?? 0;
+}

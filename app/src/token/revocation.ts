@@ -1,0 +1,57 @@
+/**
+ * Revocation events: written to Postgres (the table's trigger NOTIFYs every process, see
+ * migration 0002) and this process's validation cache dropped at once, before the notification
+ * comes back.
+ */
+import type { Db } from '../db.js';
+import type { ValidationCache } from './cache.js';
+import * as repo from './repository.js';
+
+export class RevocationService {
+  readonly #db: Db;
+  readonly #cache: ValidationCache | undefined;
+
+  constructor(db: Db, cache?: ValidationCache) {
+    this.#db = db;
+    this.#cache = cache;
+  }
+
+  isRevoked(check: repo.RevocationCheck): Promise<boolean> {
+    return repo.isRevoked(this.#db, check);
+  }
+
+  /** Every token that carries the audit id (the token itself and tokens rescoped from it). */
+  revokeToken(auditId: string, expiresAt: Date): Promise<void> {
+    return this.#record({ auditId, expiresAt });
+  }
+
+  /** Every token of the user issued until now (password change, disabled, deleted). */
+  revokeUser(userId: string): Promise<void> {
+    return this.#record({ userId });
+  }
+
+  /** Every token scoped to the project (disabled, deleted). */
+  revokeProject(projectId: string): Promise<void> {
+    return this.#record({ projectId });
+  }
+
+  /** Every token scoped to the domain (disabled, deleted). */
+  revokeDomain(domainId: string): Promise<void> {
+    return this.#record({ domainId });
+  }
+
+  /** The user's tokens on one project (a role assignment there was removed). */
+  revokeUserOnProject(userId: string, projectId: string): Promise<void> {
+    return this.#record({ userId, projectId });
+  }
+
+  /** Drops events that no unexpired token can match any more. */
+  purge(olderThanSeconds: number): Promise<number> {
+    return repo.purgeRevocations(this.#db, olderThanSeconds);
+  }
+
+  async #record(event: repo.RevocationEvent): Promise<void> {
+    await repo.addRevocation(this.#db, event);
+    this.#cache?.invalidate();
+  }
+}

@@ -92,6 +92,12 @@ export const declarations = [
     help: 'password hashes computed at once per process (the rest queue); keeps cores for validation',
   },
   {
+    name: 'IDENTITY_PASSWORD_HASH_NICE',
+    kind: 'int',
+    default: '10',
+    help: 'how much nicer than the process the hashing threads run, 0-19: logins take what validation leaves',
+  },
+  {
     name: 'IDENTITY_MAX_PASSWORD_LENGTH',
     kind: 'int',
     default: '4096',
@@ -150,6 +156,7 @@ export interface IdentityConfig {
   passwordHashAlgorithm: 'bcrypt' | 'pbkdf2_sha512';
   passwordHashRounds: number;
   passwordHashConcurrency: number;
+  passwordHashNice: number;
   maxPasswordLength: number;
   lockoutFailureAttempts: number | null;
   lockoutDuration: number;
@@ -212,6 +219,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
         ? int('IDENTITY_PASSWORD_HASH_ROUNDS', 4, 31)
         : int('IDENTITY_PASSWORD_HASH_ROUNDS', 1000, 10_000_000),
     passwordHashConcurrency: int('IDENTITY_PASSWORD_HASH_CONCURRENCY', 1, 64),
+    passwordHashNice: int('IDENTITY_PASSWORD_HASH_NICE', 0, 19),
     maxPasswordLength: int('IDENTITY_MAX_PASSWORD_LENGTH', 1, 65_536),
     lockoutFailureAttempts: optionalInt('IDENTITY_LOCKOUT_FAILURE_ATTEMPTS', 1, 1_000_000),
     lockoutDuration: int('IDENTITY_LOCKOUT_DURATION', 0, 365 * 86400),

@@ -7,7 +7,7 @@ import { CatalogService } from './catalog/service.js';
 import type { IdentityConfig } from './config.js';
 import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
-import { setHashConcurrency } from './identity/passwords.js';
+import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { ResourceService } from './resource/service.js';
 import { ValidationCache } from './token/cache.js';
@@ -27,7 +27,7 @@ export interface Services {
 }
 
 export function createServices(db: Db, config: IdentityConfig, cache = new ValidationCache()): Services {
-  setHashConcurrency(config.passwordHashConcurrency);
+  configureHashing({ concurrency: config.passwordHashConcurrency, nice: config.passwordHashNice });
   const hash = { algorithm: config.passwordHashAlgorithm, rounds: config.passwordHashRounds };
   const revocation = new RevocationService(db, cache);
   const identity = new IdentityService(

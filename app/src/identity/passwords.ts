@@ -1,71 +1,108 @@
 /**
  * Password hashes in the formats Keystone stores (passlib's): bcrypt `$2b$…` and pbkdf2_sha512
- * `$pbkdf2-sha512$rounds$salt$checksum` (adapted base64). Both run on libuv's thread pool
- * (native bcrypt, crypto.pbkdf2), never on the event loop, so a burst of logins cannot stall
- * token validation in the same process.
+ * `$pbkdf2-sha512$rounds$salt$checksum` (adapted base64). They are computed on a few threads of
+ * their own (hash-thread.ts), never on the event loop, and those threads run at a lower priority
+ * (IDENTITY_PASSWORD_HASH_NICE): a flood of logins takes only the CPU that token validation leaves.
  */
-import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
-import { promisify } from 'node:util';
-import bcrypt from 'bcrypt';
-
-const pbkdf2Async = promisify(pbkdf2);
-
-/**
- * At most `limit` hashes run at once in this process. libuv's pool has 4 threads; on a small
- * machine four bcrypt hashes would take every core from the event loop, and token validation
- * (pure CPU on the event loop) would starve while logins pour in. Waiting logins queue here.
- */
-let limit = 1;
-let running = 0;
-const waiting: Array<() => void> = [];
-export function setHashConcurrency(n: number): void {
-  limit = Math.max(1, n);
-}
-async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { HashJob, HashReply } from './hash-thread.js';
 
 export interface HashPolicy {
   algorithm: 'bcrypt' | 'pbkdf2_sha512';
   rounds: number;
 }
 
-// passlib's "ab64": standard base64 with '.' for '+' and no padding.
-const ab64 = (b: Buffer) => b.toString('base64').replaceAll('+', '.').replace(/=+$/, '');
-const fromAb64 = (s: string) => Buffer.from(s.replaceAll('.', '+'), 'base64');
-
-export function hashPassword(password: string, policy: HashPolicy): Promise<string> {
-  return limited(() => hash(password, policy));
+export interface HashingOptions {
+  /** Threads, so hashes computed at once in this process; further jobs queue. */
+  concurrency: number;
+  /** How much nicer than the process the hashing threads run (0 = the same priority; 19 at most). */
+  nice: number;
 }
 
-async function hash(password: string, policy: HashPolicy): Promise<string> {
-  if (policy.algorithm === 'bcrypt') return bcrypt.hash(password, policy.rounds);
-  const salt = randomBytes(16);
-  const sum = await pbkdf2Async(password, salt, policy.rounds, 64, 'sha512');
-  return `$pbkdf2-sha512$${policy.rounds}$${ab64(salt)}$${ab64(sum)}`;
-}
+type Pending = { job: HashJob; resolve: (value: string | boolean) => void; reject: (e: Error) => void };
+type JobInput = HashJob extends infer J ? (J extends HashJob ? Omit<J, 'id'> : never) : never;
 
-export function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return limited(() => verify(password, hash));
-}
+/**
+ * Threads are started on first use (a CGI process that never hashes starts none) and unreferenced
+ * while idle, so they never keep a process alive. A thread that dies fails its one job; the next
+ * job starts a new one.
+ */
+class HashPool {
+  #options: HashingOptions = { concurrency: 1, nice: 10 };
+  readonly #idle: Worker[] = [];
+  readonly #busy = new Map<Worker, Pending>();
+  readonly #queue: Pending[] = [];
+  #nextId = 1;
 
-async function verify(password: string, hash: string): Promise<boolean> {
-  if (hash.startsWith('$pbkdf2-sha512$')) {
-    const [, , rounds, salt, sum] = hash.split('$');
-    const expected = fromAb64(sum ?? '');
-    if (!rounds || !salt || expected.length !== 64) return false;
-    const actual = await pbkdf2Async(password, fromAb64(salt), Number(rounds), 64, 'sha512');
-    return timingSafeEqual(actual, expected);
+  configure(options: HashingOptions): void {
+    this.#options = { concurrency: Math.max(1, options.concurrency), nice: options.nice };
+    // Threads started with other settings finish their job, then go.
+    for (const worker of this.#idle.splice(0)) void worker.terminate();
   }
-  if (/^\$2[aby]\$/.test(hash)) return bcrypt.compare(password, hash);
-  return false;
+
+  run(input: JobInput): Promise<string | boolean> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job: { ...input, id: this.#nextId++ } as HashJob, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  #dispatch(): void {
+    while (this.#queue.length > 0) {
+      const worker =
+        this.#idle.pop() ??
+        (this.#idle.length + this.#busy.size < this.#options.concurrency ? this.#spawn() : null);
+      if (!worker) return;
+      const pending = this.#queue.shift() as Pending;
+      this.#busy.set(worker, pending);
+      worker.ref();
+      worker.postMessage(pending.job);
+    }
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(new URL('./hash-thread.js', import.meta.url), {
+      workerData: { nice: this.#options.nice },
+    });
+    worker.on('message', (reply: HashReply) => {
+      const pending = this.#busy.get(worker);
+      this.#busy.delete(worker);
+      worker.unref();
+      this.#idle.push(worker);
+      if (pending) {
+        if ('error' in reply) pending.reject(new Error(`password hashing failed: ${reply.error}`));
+        else pending.resolve(reply.value);
+      }
+      this.#dispatch();
+    });
+    worker.on('error', (error) => this.#lose(worker, error));
+    worker.on('exit', (code) => this.#lose(worker, new Error(`hashing thread exited (${code})`)));
+    return worker;
+  }
+
+  #lose(worker: Worker, error: Error): void {
+    const idle = this.#idle.indexOf(worker);
+    if (idle >= 0) this.#idle.splice(idle, 1);
+    const pending = this.#busy.get(worker);
+    this.#busy.delete(worker);
+    pending?.reject(error);
+    this.#dispatch();
+  }
+}
+
+const pool = new HashPool();
+
+export function configureHashing(options: HashingOptions): void {
+  pool.configure(options);
+}
+
+export async function hashPassword(password: string, policy: HashPolicy): Promise<string> {
+  return String(await pool.run({ op: 'hash', password, ...policy }));
+}
+
+export async function verifyPassword(password: string, hash: string): Promise<boolean> {
+  return (await pool.run({ op: 'verify', password, hash })) === true;
 }
 
 let dummy: { policy: string; hash: Promise<string> } | null = null;

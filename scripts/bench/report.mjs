@@ -7,7 +7,8 @@ export function renderReport(results) {
     `# Benchmark ${results.date.slice(0, 10)} (${results.commit})`,
     '',
     `${results.machine.cores} cores, Node ${results.machine.node}, ${results.machine.nginx}, ${results.machine.postgres}; ` +
-      `${results.settings.connections} connections, ${results.settings.duration} s per run (CGI: at most 4 connections, 3 s), ` +
+      `${results.stack?.kind ?? 'native'} stack; ${results.settings.connections} connections, ${results.settings.duration} s per run ` +
+      `(CGI: ${results.settings.cgiConnections ?? 4} connections, ${results.settings.cgiDuration ?? 3} s), ` +
       `pipelining ${results.settings.pipelining}, warm-up ${results.settings.warmup} s.`,
     '',
     '| mode | scenario | req/s | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | vs http | vs static |',
@@ -38,10 +39,17 @@ export function renderReport(results) {
   if (flagged.length > 0)
     lines.push(`**Runs with errors or non-2xx responses (not averaged away):** ${flagged.join(', ')}.`, '');
   const mixes = results.runs.filter((r) => r.scenario === 'mix' && r.logins);
-  for (const m of mixes)
+  for (const m of mixes) {
+    const alone = results.runs.find((r) => r.mode === m.mode && r.scenario === 'validate');
+    const kept = alone?.requestsPerSecond
+      ? ` (${Math.round((100 * m.requestsPerSecond) / alone.requestsPerSecond)} % of the validate run)`
+      : '';
     lines.push(
-      `- ${m.mode} mix: validations ${m.requestsPerSecond} req/s while logins ran at ${m.logins.requestsPerSecond} req/s.`,
+      `- ${m.mode} mix: validations ${m.requestsPerSecond} req/s${kept} while logins ran at ${m.logins.requestsPerSecond} req/s.`,
     );
+  }
+  for (const r of results.runs.filter((x) => x.scenario === 'reload'))
+    lines.push(`- ${r.mode} reload: ${r.failed} failed of ${r.total} requests across ${r.reloads} reloads.`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,305 +1,213 @@
-// The benchmark driver behind scripts/bench.sh: autocannon through its Node API, one stack per
-// mode (scripts/stack.sh), results as JSON, a Markdown report and an SVG chart.
-import { execFileSync, spawnSync } from 'node:child_process';
+// The benchmark driver behind scripts/bench.sh: for each mode, a stack (compose or native), the
+// scenarios through autocannon's Node API, then results.json, report.md and chart.svg.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
+import { identityRequest, prepareIdentity } from './identity.mjs';
+import { cannon, sleep, stopAll, summarize } from './load.mjs';
+import { commitId, machineFacts } from './machine.mjs';
+import { IDENTITY_SCENARIOS, parseArgs, USAGE, UsageError } from './options.mjs';
 import { renderChart, renderReport } from './report.mjs';
+import { BENCH_ENV, composeStack, composeUnavailable, nativeStack, nativeStackRunning } from './stack.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const MODES = ['fastcgi', 'uwsgi', 'http', 'cgi'];
-const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'mix'];
-
-function parseArgs(argv) {
-  const o = {
-    modes: MODES,
-    scenarios: SCENARIOS,
-    connections: 32,
-    duration: 5,
-    pipelining: 1,
-    warmup: 1,
-    reload: false,
-    native: false,
-    out: null,
-    target: null,
-    compare: null,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => argv[++i];
-    if (a === '--modes') o.modes = next().split(',');
-    else if (a === '--scenarios') o.scenarios = next().split(',');
-    else if (a === '--connections') o.connections = Number(next());
-    else if (a === '--duration') o.duration = Number(next());
-    else if (a === '--pipelining') o.pipelining = Number(next());
-    else if (a === '--warmup') o.warmup = Number(next());
-    else if (a === '--reload') o.reload = true;
-    else if (a === '--native') o.native = true;
-    else if (a === '--out') o.out = next();
-    else if (a === '--target') o.target = next();
-    else if (a === '--compare') o.compare = [next(), next()];
-    else throw new Error(`unknown option ${a}`);
-  }
-  for (const m of o.modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
-  for (const s of o.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-  return o;
-}
-
 const say = (line) => process.stderr.write(`[bench] ${line}\n`);
-const stack = (...args) => spawnSync(join(root, 'scripts/stack.sh'), args, { cwd: root, encoding: 'utf8' });
 
-function startStack(mode) {
-  const r = stack('start', '--protocol', mode);
-  if (r.status !== 0) throw new Error(`stack did not start in ${mode} mode:\n${r.stderr}`);
-  const env = {};
-  for (const m of r.stdout.matchAll(/^(?:export )?([A-Z_]+)=(.*)$/gm)) env[m[1]] = m[2];
-  return env;
+/** Connections and seconds for a run: CGI starts a process per request, logins are bcrypt-bound. */
+function loadFor(o, mode, scenario) {
+  if (mode === 'cgi' && scenario !== 'static')
+    return { connections: o.cgiConnections, duration: o.cgiDuration };
+  if (scenario === 'issue') return { connections: Math.min(o.connections, 8), duration: o.duration };
+  return { connections: o.connections, duration: o.duration };
 }
 
-async function issueToken(base, creds) {
-  const res = await fetch(`${base}/v3/auth/tokens?nocatalog`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(loginBody(creds)),
-  });
-  if (res.status !== 201) throw new Error(`login failed: ${res.status} ${await res.text()}`);
-  return res.headers.get('x-subject-token');
+function describe(r) {
+  if (r.skipped) return `skipped (${r.skipped})`;
+  const flag = r.flagged ? `  ⚠ errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}` : '';
+  const mix = r.logins ? `, logins alongside ${r.logins.requestsPerSecond} req/s` : '';
+  return `${r.requestsPerSecond} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms${mix}${flag}`;
 }
 
-function loginBody(c) {
-  return {
-    auth: {
-      identity: {
-        methods: ['password'],
-        password: {
-          user: {
-            name: c.OS_USERNAME,
-            domain: { name: c.OS_USER_DOMAIN_NAME ?? 'Default' },
-            password: c.OS_PASSWORD,
-          },
-        },
-      },
-      scope: {
-        project: { name: c.OS_PROJECT_NAME, domain: { name: c.OS_PROJECT_DOMAIN_NAME ?? 'Default' } },
-      },
-    },
-  };
+/** One measured run of `request`, after a discarded warm-up. */
+async function measure(o, request, load, pipelining = o.pipelining) {
+  if (o.warmup > 0) await cannon({ ...request, connections: load.connections, duration: o.warmup });
+  const run = await cannon({ ...request, ...load, pipelining });
+  return { ...summarize(run), ...load, pipelining };
 }
 
-/** The autocannon request for a scenario, or null when the target lacks it. */
-function requestFor(scenario, base, token, creds) {
-  const auth = { 'x-auth-token': token };
-  switch (scenario) {
-    case 'static':
-      return { url: `${base}/index.html` };
-    case 'overhead':
-      return { url: `${base}/gateway/ping` };
-    case 'version':
-      return { url: `${base}/v3` };
-    case 'validate':
-      return { url: `${base}/v3/auth/tokens`, headers: { ...auth, 'x-subject-token': token } };
-    case 'issue':
-      return {
-        url: `${base}/v3/auth/tokens`,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(loginBody(creds)),
-      };
-    case 'users':
-      return { url: `${base}/v3/users`, headers: auth };
-    default:
-      return null;
+async function identityScenario(o, mode, scenario, ctx) {
+  const load = loadFor(o, mode, scenario);
+  if (scenario === 'users' && ctx.users.status !== 200)
+    return { skipped: `GET /v3/users answers ${ctx.users.status}` };
+  if (scenario === 'issue') return measure(o, identityRequest('issue', ctx), load, 1);
+  if (scenario !== 'mix') {
+    const r = await measure(o, identityRequest(scenario, ctx), load);
+    return scenario === 'users' ? { ...r, listed: ctx.users.listed, bodyBytes: ctx.users.bytes } : r;
   }
-}
-
-const running = new Set();
-function cannon(opts) {
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(opts, (err, result) => {
-      running.delete(instance);
-      if (err) reject(err);
-      else resolve(result);
-    });
-    running.add(instance);
+  // Validations measured while logins keep the password hashing saturated: the logins start
+  // first and outlast the measured run on both sides.
+  const logins = cannon({
+    ...identityRequest('issue', ctx),
+    connections: Math.max(4, load.connections >> 3),
+    duration: load.duration + o.warmup + 2,
   });
+  await sleep(1000);
+  const validations = await measure(o, identityRequest('validate', ctx), load);
+  return { ...validations, logins: summarize(await logins) };
 }
 
-function summarize(result) {
-  return {
-    requestsPerSecond: Math.round(result.requests.average),
-    total: result.requests.total,
-    p50: result.latency.p50,
-    p97_5: result.latency.p97_5,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
-async function runScenario(o, mode, scenario, base, token, creds) {
-  const cgi = mode === 'cgi';
-  const connections = cgi
-    ? Math.min(o.connections, 4)
-    : scenario === 'issue'
-      ? Math.min(o.connections, 8)
-      : o.connections;
-  const duration = cgi ? Math.min(o.duration, 3) : o.duration;
-  if (scenario === 'mix') {
-    // Validations measured while logins run at saturation (bcrypt on the thread pool).
-    const login = cannon({
-      ...requestFor('issue', base, token, creds),
-      connections: 4,
-      duration: duration + 1,
-    });
-    await new Promise((r) => setTimeout(r, 500));
-    const validate = await cannon({
-      ...requestFor('validate', base, token, creds),
-      connections,
-      duration,
-      pipelining: o.pipelining,
-    });
-    const logins = await login;
-    return { ...summarize(validate), connections, duration, logins: summarize(logins) };
-  }
-  const request = requestFor(scenario, base, token, creds);
-  const probe = await fetch(request.url, {
-    method: request.method ?? 'GET',
-    headers: request.headers,
-    body: request.body,
-  });
-  if (probe.status === 404 || probe.status === 405)
-    return { skipped: `${request.url} answers ${probe.status}` };
-  if (o.warmup > 0) await cannon({ ...request, connections, duration: o.warmup });
-  const result = await cannon({
-    ...request,
-    connections,
-    duration,
-    pipelining: scenario === 'issue' ? 1 : o.pipelining,
-  });
-  return { ...summarize(result), connections, duration };
-}
-
-async function reloadRun(o, base) {
-  const request = { url: `${base}/gateway/ping` };
-  const load = cannon({ ...request, connections: o.connections, duration: Math.max(o.duration, 4) });
-  for (let i = 0; i < 3; i++) {
-    await new Promise((r) => setTimeout(r, 1000));
-    stack('reload');
+/** Load across several graceful reloads: every failed request is reported. */
+async function reloadRun(o, stack, url) {
+  const duration = Math.max(o.duration, o.reloads + 2);
+  const load = cannon({ url: `${url}/gateway/ping`, connections: o.connections, duration });
+  let reloaded = 0;
+  for (let i = 0; i < o.reloads; i++) {
+    await sleep(1000);
+    if (stack.reload()) reloaded++;
   }
   const r = summarize(await load);
-  return { ...r, reloads: 3, failed: r.errors + r.non2xx };
+  return {
+    ...r,
+    reloads: reloaded,
+    failed: r.errors + r.timeouts + r.non2xx,
+    connections: o.connections,
+    duration,
+  };
 }
 
-function machine() {
-  const version = (cmd, args) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    } catch (e) {
-      return String(e.stderr ?? '').trim() || 'unknown';
-    }
+async function benchMode(o, stack, mode, runs) {
+  const record = (scenario, r) => {
+    runs.push({ mode, scenario, ...r });
+    say(`${mode} ${scenario}: ${describe(r)}`);
   };
-  return {
-    cores: availableParallelism(),
-    node: process.version,
-    nginx: spawnSync('nginx', ['-v'], { encoding: 'utf8' })
-      .stderr.trim()
-      .replace(/^nginx version: /, ''),
-    postgres: version('psql', ['--version']),
+  const wanted = (s) => o.scenarios.includes(s);
+  const identity = o.scenarios.some((s) => IDENTITY_SCENARIOS.includes(s)) || o.reload;
+  if (identity && !stack.identityBuilt) throw new Error('the identity app is not built (npm run build)');
+
+  // The gateway's own cost: the hello app, where the stack can host it (native).
+  if (wanted('overhead') && stack.kind === 'native') {
+    say(`${mode}: starting the stack with the hello app`);
+    const up = stack.start(mode, { hello: true });
+    record(
+      'overhead',
+      await measure(o, { url: `${up.url}${up.overheadPath}` }, loadFor(o, mode, 'overhead')),
+    );
+    stack.stop();
+  }
+  const rest = o.scenarios.filter((s) => s !== 'overhead' || stack.kind !== 'native');
+  if (rest.length === 0 && !o.reload) return;
+
+  say(`${mode}: starting the stack`);
+  const up = stack.start(mode, { hello: !identity });
+  const ctx = identity ? await prepareIdentity(up.url, up.creds, o.users ?? 100) : null;
+  for (const scenario of rest) {
+    if (scenario === 'static')
+      record('static', await measure(o, { url: `${up.url}/index.html` }, loadFor(o, mode, scenario)));
+    else if (scenario === 'overhead')
+      record(
+        'overhead',
+        await measure(o, { url: `${up.url}${up.overheadPath}` }, loadFor(o, mode, scenario)),
+      );
+    else record(scenario, await identityScenario(o, mode, scenario, ctx));
+  }
+  if (o.reload) {
+    const r = await reloadRun(o, stack, up.url);
+    runs.push({ mode, scenario: 'reload', ...r });
+    say(`${mode} reload x${r.reloads} under load: ${r.failed} failed of ${r.total}`);
+  }
+  stack.stop();
+}
+
+async function benchTarget(o, runs) {
+  const creds = {
+    OS_USERNAME: process.env.OS_USERNAME,
+    OS_PASSWORD: process.env.OS_PASSWORD,
+    OS_PROJECT_NAME: process.env.OS_PROJECT_NAME,
+    OS_USER_DOMAIN_NAME: process.env.OS_USER_DOMAIN_NAME ?? 'Default',
+    OS_PROJECT_DOMAIN_NAME: process.env.OS_PROJECT_DOMAIN_NAME ?? 'Default',
   };
+  if (!creds.OS_PASSWORD) throw new UsageError('--target needs OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME');
+  const ctx = await prepareIdentity(o.target, creds, o.users ?? 0);
+  for (const scenario of o.scenarios.filter((s) => IDENTITY_SCENARIOS.includes(s))) {
+    const r = await identityScenario(o, 'target', scenario, ctx);
+    runs.push({ mode: 'target', scenario, ...r });
+    say(`target ${scenario}: ${describe(r)}`);
+  }
+}
+
+function compare(dirA, dirB) {
+  const load = (dir) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
+  const [a, b] = [load(dirA), load(dirB)];
+  const lines = [`B (${b.commit}, ${b.date}) relative to A (${a.commit}, ${a.date}):`];
+  for (const run of b.runs) {
+    const before = a.runs.find((r) => r.mode === run.mode && r.scenario === run.scenario);
+    if (!before?.requestsPerSecond || !run.requestsPerSecond) continue;
+    const ratio = (run.requestsPerSecond / before.requestsPerSecond).toFixed(2);
+    const flag = run.flagged || before.flagged ? '  ⚠ errors in a run' : '';
+    lines.push(
+      `${run.mode.padEnd(8)} ${run.scenario.padEnd(9)} ${ratio}x  (${before.requestsPerSecond} -> ${run.requestsPerSecond} req/s)${flag}`,
+    );
+  }
+  if (lines.length === 1) lines.push('no mode and scenario measured in both');
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function pickStack(o) {
+  if (!o.native) {
+    const why = composeUnavailable(root);
+    if (!why) return composeStack(root);
+    say(`no compose stack here (${why}): using the native stack (scripts/stack.sh), as --native does`);
+  }
+  if (nativeStackRunning(root))
+    throw new UsageError(
+      'scripts/stack.sh already runs a stack in this checkout: stop it first (scripts/stack.sh stop)',
+    );
+  return nativeStack(root, { workers: o.workers });
 }
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  if (o.compare) {
-    const [a, b] = o.compare.map((dir) => JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')));
-    for (const run of b.runs) {
-      const before = a.runs.find((r) => r.mode === run.mode && r.scenario === run.scenario);
-      if (!before?.requestsPerSecond || !run.requestsPerSecond) continue;
-      process.stdout.write(
-        `${run.mode.padEnd(8)} ${run.scenario.padEnd(9)} ${(run.requestsPerSecond / before.requestsPerSecond).toFixed(2)}x  (${before.requestsPerSecond} -> ${run.requestsPerSecond} req/s)\n`,
-      );
-    }
-    return;
-  }
-  const commit =
-    spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim() ||
-    'nocommit';
-  const out =
+  if (o.command === 'help') return void process.stdout.write(`${USAGE}\n`);
+  if (o.command === 'compare') return compare(...o.compare);
+
+  const commit = commitId(root);
+  const started = new Date();
+  const out = resolve(
     o.out ??
-    join(root, 'bench/results', `${new Date().toISOString().slice(0, 19).replaceAll(':', '')}-${commit}`);
+      join(root, 'bench/results', `${started.toISOString().slice(0, 19).replaceAll(':', '')}-${commit}`),
+  );
   mkdirSync(out, { recursive: true });
+  const machine = machineFacts(root);
   const runs = [];
-  let started = false;
-  const stop = () => started && stack('stop');
-  process.on('SIGINT', () => {
-    for (const instance of running) instance.stop();
-    stop();
+  const stack = o.target ? null : pickStack(o);
+  const interrupt = (signal) => {
+    say(`${signal}: stopping the load and the stack`);
+    stopAll();
+    stack?.stop();
     process.exit(130);
-  });
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   try {
-    if (o.target) {
-      const creds = process.env;
-      const token = await issueToken(o.target, creds);
-      for (const scenario of o.scenarios.filter((s) =>
-        ['version', 'validate', 'issue', 'users', 'mix'].includes(s),
-      )) {
-        say(`target ${o.target}: ${scenario}`);
-        runs.push({
-          mode: 'target',
-          scenario,
-          ...(await runScenario(o, 'target', scenario, o.target, token, creds)),
-        });
-      }
-    } else {
-      if (!o.native)
-        say(
-          'no compose stack to benchmark here: using the native stack (scripts/stack.sh), as --native does',
-        );
-      for (const mode of o.modes) {
-        say(`${mode}: starting the stack`);
-        const env = startStack(mode);
-        started = true;
-        const base = env.GATEHOUSE_URL;
-        const creds = {
-          OS_USERNAME: env.OS_USERNAME,
-          OS_PASSWORD: env.OS_PASSWORD,
-          OS_PROJECT_NAME: env.OS_PROJECT_NAME,
-          OS_USER_DOMAIN_NAME: 'Default',
-          OS_PROJECT_DOMAIN_NAME: 'Default',
-        };
-        const token = await issueToken(base, creds);
-        for (const scenario of o.scenarios) {
-          const r = await runScenario(o, mode, scenario, base, token, creds);
-          runs.push({ mode, scenario, ...r });
-          say(
-            r.skipped
-              ? `${mode} ${scenario}: skipped (${r.skipped})`
-              : `${mode} ${scenario}: ${r.requestsPerSecond} req/s, p99 ${r.p99} ms, errors ${r.errors}, non-2xx ${r.non2xx}`,
-          );
-        }
-        if (o.reload) {
-          const r = await reloadRun(o, base);
-          runs.push({ mode, scenario: 'reload', ...r });
-          say(`${mode} reload x3 under load: ${r.failed} failed of ${r.total}`);
-        }
-        stack('stop');
-        started = false;
-      }
-    }
+    if (o.target) await benchTarget(o, runs);
+    else for (const mode of o.modes) await benchMode(o, stack, mode, runs);
   } finally {
-    stop();
+    stack?.stop();
   }
   const results = {
-    date: new Date().toISOString(),
+    date: started.toISOString(),
     commit,
-    machine: machine(),
+    machine,
+    stack: o.target ? { kind: 'target', url: o.target } : { kind: stack.kind, env: BENCH_ENV },
     settings: {
       connections: o.connections,
       duration: o.duration,
       pipelining: o.pipelining,
       warmup: o.warmup,
+      cgiConnections: o.cgiConnections,
+      cgiDuration: o.cgiDuration,
+      workers: o.workers,
+      users: o.users,
     },
     runs,
   };
@@ -310,6 +218,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  say(err.message);
-  process.exit(1);
+  say(err instanceof UsageError ? `${err.message}\n${USAGE}` : err.message);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

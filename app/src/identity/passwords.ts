@@ -33,12 +33,14 @@ class HashPool {
   readonly #idle: Worker[] = [];
   readonly #busy = new Map<Worker, Pending>();
   readonly #queue: Pending[] = [];
+  /** Threads started under earlier settings: they finish their job, then go. */
+  readonly #retired = new WeakSet<Worker>();
   #nextId = 1;
 
   configure(options: HashingOptions): void {
     this.#options = { concurrency: Math.max(1, options.concurrency), nice: options.nice };
-    // Threads started with other settings finish their job, then go.
     for (const worker of this.#idle.splice(0)) void worker.terminate();
+    for (const worker of this.#busy.keys()) this.#retired.add(worker);
   }
 
   run(input: JobInput): Promise<string | boolean> {
@@ -69,7 +71,8 @@ class HashPool {
       const pending = this.#busy.get(worker);
       this.#busy.delete(worker);
       worker.unref();
-      this.#idle.push(worker);
+      if (this.#retired.has(worker)) void worker.terminate();
+      else this.#idle.push(worker);
       if (pending) {
         if ('error' in reply) pending.reject(new Error(`password hashing failed: ${reply.error}`));
         else pending.resolve(reply.value);

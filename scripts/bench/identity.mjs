@@ -51,31 +51,76 @@ async function issueToken(base, creds) {
   return r.headers.get('x-subject-token');
 }
 
-/** Creates bench-u-NNN users up to `wanted` when the service has the users API; returns how many it listed. */
+/**
+ * Creates bench-u-NNN users (the names shared/tools/keystone-reference/bench.sh uses) until the
+ * service lists `wanted` of them, eight requests at a time; without a users API it lists what there is.
+ */
 async function ensureUsers(base, token, wanted) {
   const list = await call(base, 'GET', '/v3/users', { token });
   if (list.status !== 200) return { status: list.status, listed: 0, created: 0 };
   const have = new Set((list.json?.users ?? []).map((u) => u.name));
-  let created = 0;
+  const missing = [];
   for (let i = 0; i < wanted; i++) {
     const name = `bench-u-${String(i).padStart(3, '0')}`;
-    if (have.has(name)) continue;
-    const r = await call(base, 'POST', '/v3/users', {
-      token,
-      body: { user: { name, domain_id: 'default', description: 'bench.sh list filler' } },
-    });
-    if (r.status !== 201) break; // no create API: list what there is
-    created++;
+    if (!have.has(name)) missing.push(name);
+  }
+  let created = 0;
+  for (let i = 0; i < missing.length; i += 8) {
+    const batch = await Promise.all(
+      missing.slice(i, i + 8).map((name) =>
+        call(base, 'POST', '/v3/users', {
+          token,
+          body: { user: { name, domain_id: 'default', description: 'bench.sh list filler' } },
+        }),
+      ),
+    );
+    created += batch.filter((r) => r.status === 201).length;
+    if (batch.some((r) => r.status !== 201 && r.status !== 409)) break; // no create API
   }
   const after = created > 0 ? await call(base, 'GET', '/v3/users', { token }) : list;
   return { status: after.status, listed: after.json?.users?.length ?? 0, created, bytes: after.bytes };
 }
 
+const MEMBER = { name: 'bench-member', password: 'bench member password' };
+
+/**
+ * A user with the member role on the benchmark's project, and a token of its own: what a
+ * member's `GET /v3/users/{id}/projects` (`openstack project list --my-projects`) is measured with.
+ * Null where the service has no users, roles or grants API.
+ */
+async function ensureMember(base, admin, creds) {
+  const first = async (path, key) => (await call(base, 'GET', path, { token: admin })).json?.[key]?.[0];
+  let user = await first(`/v3/users?name=${MEMBER.name}&domain_id=default`, 'users');
+  if (!user) {
+    const r = await call(base, 'POST', '/v3/users', {
+      token: admin,
+      body: { user: { name: MEMBER.name, domain_id: 'default', password: MEMBER.password } },
+    });
+    user = r.json?.user;
+  }
+  const project = await first(`/v3/projects?name=${encodeURIComponent(creds.OS_PROJECT_NAME)}`, 'projects');
+  const role = await first('/v3/roles?name=member', 'roles');
+  if (!user || !project || !role) return null;
+  const grant = await call(base, 'PUT', `/v3/projects/${project.id}/users/${user.id}/roles/${role.id}`, {
+    token: admin,
+  });
+  if (grant.status !== 204) return null;
+  const token = await issueToken(base, {
+    OS_USERNAME: MEMBER.name,
+    OS_PASSWORD: MEMBER.password,
+    OS_PROJECT_NAME: creds.OS_PROJECT_NAME,
+    OS_USER_DOMAIN_NAME: 'Default',
+    OS_PROJECT_DOMAIN_NAME: creds.OS_PROJECT_DOMAIN_NAME,
+  });
+  return { id: user.id, token };
+}
+
 /**
  * Tokens and data for the identity scenarios: an admin token (X-Auth-Token), a second, fresh
- * project-scoped token to validate (X-Subject-Token), and the login body.
+ * project-scoped token to validate (X-Subject-Token), the login body, and, when the scenarios
+ * need them, `users` listable users and a member with a token of its own.
  */
-export async function prepareIdentity(base, creds, users) {
+export async function prepareIdentity(base, creds, { users, member }) {
   const admin = await issueToken(base, creds);
   const subject = await issueToken(base, creds);
   const check = await call(base, 'GET', '/v3/auth/tokens', {
@@ -83,8 +128,15 @@ export async function prepareIdentity(base, creds, users) {
     headers: { 'x-subject-token': subject },
   });
   if (check.status !== 200) throw new Error(`token validation on ${base} answered ${check.status}`);
-  const list = await ensureUsers(base, admin, users);
-  return { base, admin, subject, creds, users: list };
+  const list = users > 0 ? await ensureUsers(base, admin, users) : { status: null, listed: 0, created: 0 };
+  return {
+    base,
+    admin,
+    subject,
+    creds,
+    users: list,
+    member: member ? await ensureMember(base, admin, creds) : null,
+  };
 }
 
 /** The autocannon request for an identity scenario. */
@@ -107,6 +159,11 @@ export function identityRequest(scenario, ctx) {
       };
     case 'users':
       return { url: url('/v3/users'), headers: { 'x-auth-token': ctx.admin } };
+    case 'projects':
+      return {
+        url: url(`/v3/users/${ctx.member.id}/projects`),
+        headers: { 'x-auth-token': ctx.member.token },
+      };
     default:
       throw new Error(`no identity request for ${scenario}`);
   }

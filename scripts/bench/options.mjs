@@ -1,9 +1,9 @@
 // Command line of scripts/bench.sh: modes, scenarios, load settings, and the loopback rule.
 
 export const MODES = ['fastcgi', 'uwsgi', 'http', 'cgi'];
-export const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'mix'];
+export const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'projects', 'mix'];
 /** Scenarios that need the identity service (and that --target runs). */
-export const IDENTITY_SCENARIOS = ['version', 'validate', 'issue', 'users', 'mix'];
+export const IDENTITY_SCENARIOS = ['version', 'validate', 'issue', 'users', 'projects', 'mix'];
 
 export const USAGE = `usage: scripts/bench.sh [--native] [options]
        scripts/bench.sh --target URL [options]     (OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME… set)
@@ -11,7 +11,7 @@ export const USAGE = `usage: scripts/bench.sh [--native] [options]
 
   --native             run the stack with scripts/stack.sh (no Docker)
   --modes LIST         fastcgi,uwsgi,http,cgi (default: all)
-  --scenarios LIST     static,overhead,version,validate,issue,users,mix (default: all)
+  --scenarios LIST     static,overhead,version,validate,issue,users,projects,mix (default: all)
   --connections N      concurrent connections (default 32)
   --duration S         seconds per measured run (default 5)
   --pipelining N       requests in flight per connection (default 1; logins always 1)
@@ -19,7 +19,7 @@ export const USAGE = `usage: scripts/bench.sh [--native] [options]
   --cgi-connections N  connections in cgi mode (default 4: one process per request)
   --cgi-duration S     seconds per run in cgi mode (default 3)
   --workers N          gateway workers (default: the gateway's, one per core)
-  --users N            users to create for the users scenario (default 100 natively, 0 with --target)
+  --users N            users the users scenario lists (default 1000; with --target, what is there)
   --reload             also run load across --reloads SIGHUPs of the gateway; report failed requests
   --reloads N          reloads in that run (default 3)
   --out DIR            result folder (default bench/results/<date>-<commit>)
@@ -34,7 +34,7 @@ const LIMITS = {
   cgiConnections: [1, 64],
   cgiDuration: [1, 600],
   workers: [1, 64],
-  users: [0, 1000],
+  users: [0, 10000],
   reloads: [1, 20],
 };
 

@@ -46,7 +46,7 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
   const resource = new ResourceService(db, revocation);
   const assignment = new AssignmentService(db, identity, revocation);
   const catalog = new CatalogService(db, cache);
-  const credential = new CredentialService(db, hash);
+  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository));
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,

@@ -1,11 +1,53 @@
 /** Roles and grants: effective roles for tokens, and grant changes that end the affected sessions. */
-import type { Db } from '../db.js';
+import { randomUUID } from 'node:crypto';
+import { type Db, isUniqueViolation } from '../db.js';
+import { conflict, IdentityError, notFound, validation } from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
 import type { RevocationService } from '../token/revocation.js';
 import * as repo from './repository.js';
 
-export type { Actor, Grant, RoleRef, Target } from './repository.js';
+export type { Actor, AssignmentRow, Grant, Inference, RoleRef, RoleRow, Target } from './repository.js';
+
+/** Roles Keystone never lets another role imply ([assignment] prohibited_implied_role). */
+const PROHIBITED_IMPLIED_ROLES = ['admin'];
+
+/** One entry of GET /v3/role_assignments, before rendering. */
+export interface RoleAssignment {
+  roleId: string;
+  actor: repo.Actor;
+  target: repo.Target;
+  /** Shown as "OS-INHERIT:inherited_to": "projects" (stored grants only, not effective ones). */
+  inherited: boolean;
+  /** The stored grant this entry comes from (links.assignment). */
+  source: repo.AssignmentRow;
+  /** The group whose membership gave the user this entry (links.membership). */
+  viaGroup?: string;
+  /** The role that implies this one (links.prior_role). */
+  priorRole?: string;
+}
+
+export interface AssignmentQuery {
+  userId?: string;
+  groupId?: string;
+  roleId?: string;
+  projectId?: string;
+  domainId?: string;
+  system?: boolean;
+  inheritedToProjects?: boolean;
+  effective?: boolean;
+  includeSubtree?: boolean;
+  /** Only assignments on this domain and its projects (a domain-scoped reader's view). */
+  withinDomain?: string;
+}
+
+const roleAssignmentNotFound = (g: repo.Grant) =>
+  new IdentityError(
+    'IDN_ERR_NOT_FOUND',
+    `Could not find role assignment with role: ${g.roleId}, user or group: ${g.actor.id}, project, domain, or system: ${g.target.id}.`,
+  );
+
+const newId = () => randomUUID().replaceAll('-', '');
 
 export class AssignmentService {
   readonly #db: Db;
@@ -65,4 +107,329 @@ export class AssignmentService {
   removeImpliedRole(prior: string, implied: string): Promise<void> {
     return repo.removeImpliedRole(this.#db, prior, implied);
   }
+
+  // --- roles ---------------------------------------------------------------------------------
+
+  role(id: string): Promise<repo.RoleRow | null> {
+    return repo.roleById(this.#db, id);
+  }
+
+  async requireRole(id: string): Promise<repo.RoleRow> {
+    const role = await repo.roleById(this.#db, id);
+    if (!role) throw notFound('role', id);
+    return role;
+  }
+
+  listRoles(filter: { name?: string; domainId?: string | null }): Promise<repo.RoleRow[]> {
+    return repo.listRoles(this.#db, filter);
+  }
+
+  async createRole(r: {
+    id?: string;
+    name: string;
+    domainId: string | null;
+    description: string;
+    options: repo.RoleRow['options'];
+  }): Promise<repo.RoleRow> {
+    if (r.domainId && !(await repo.targetDomain(this.#db, { type: 'domain', id: r.domainId })))
+      throw notFound('domain', r.domainId);
+    const row: repo.RoleRow = {
+      id: r.id ?? newId(),
+      name: r.name,
+      domain_id: r.domainId,
+      description: r.description,
+      options: r.options,
+    };
+    try {
+      await repo.insertRole(this.#db, row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('role', `Duplicate entry found with name ${r.name}`);
+      throw err;
+    }
+    return row;
+  }
+
+  async updateRole(
+    id: string,
+    patch: { name?: string; description?: string; options?: repo.RoleRow['options'] },
+  ): Promise<repo.RoleRow> {
+    const role = await this.requireRole(id);
+    // An immutable role changes only by clearing the option first (and nothing else with it).
+    if (role.options.immutable && !(patch.options && patch.options.immutable !== true))
+      throw immutable('update', id);
+    const options = patch.options ? { ...role.options, ...patch.options } : undefined;
+    for (const [k, v] of Object.entries(options ?? {}))
+      if (v === null) delete (options as Record<string, unknown>)[k];
+    try {
+      const updated = await repo.updateRole(this.#db, id, { ...patch, ...(options ? { options } : {}) });
+      if (!updated) throw notFound('role', id);
+      return updated;
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('role', `Duplicate entry found with name ${patch.name}`);
+      throw err;
+    }
+  }
+
+  /** Deletes the role with every grant and inference that names it. */
+  async deleteRole(id: string): Promise<void> {
+    const role = await this.requireRole(id);
+    if (role.options.immutable) throw immutable('delete', id);
+    await repo.deleteRole(this.#db, id);
+  }
+
+  // --- implied roles -------------------------------------------------------------------------
+
+  /** Keystone's rules: a role cannot imply itself, admin cannot be implied, a global role cannot imply a domain role. */
+  async createInference(priorId: string, impliedId: string): Promise<[repo.RoleRow, repo.RoleRow]> {
+    const prior = await this.requireRole(priorId);
+    const implied = await this.requireRole(impliedId);
+    if (prior.id === implied.id || PROHIBITED_IMPLIED_ROLES.includes(implied.name))
+      throw validation(`${implied.id} cannot be an implied roles.`);
+    if (prior.domain_id === null && implied.domain_id !== null)
+      throw validation('Global role cannot imply a domain-specific role');
+    if (!(await repo.insertImpliedRole(this.#db, prior.id, implied.id)))
+      throw conflict(
+        'implied_role',
+        `Duplicate entry found with prior ${prior.id} and implied ${implied.id}`,
+      );
+    return [prior, implied];
+  }
+
+  async inference(priorId: string, impliedId: string): Promise<[repo.RoleRow, repo.RoleRow]> {
+    const prior = await this.requireRole(priorId);
+    const implied = await this.requireRole(impliedId);
+    const found = await repo.inferences(this.#db, prior.id);
+    if (!found.some((i) => i.implied_role_id === implied.id)) throw impliedRoleNotFound(prior.id, implied.id);
+    return [prior, implied];
+  }
+
+  async deleteInference(priorId: string, impliedId: string): Promise<void> {
+    await this.requireRole(priorId);
+    await this.requireRole(impliedId);
+    if (!(await repo.deleteImpliedRole(this.#db, priorId, impliedId)))
+      throw impliedRoleNotFound(priorId, impliedId);
+  }
+
+  /** The rules, with the roles they name (for rendering). */
+  async inferences(priorId?: string): Promise<{ rules: repo.Inference[]; roles: Map<string, repo.RoleRow> }> {
+    if (priorId !== undefined) await this.requireRole(priorId);
+    const rules = await repo.inferences(this.#db, priorId);
+    const ids = [...new Set(rules.flatMap((r) => [r.prior_role_id, r.implied_role_id]))];
+    const roles = new Map((await repo.rolesByIds(this.#db, ids)).map((r) => [r.id, r]));
+    return { rules, roles };
+  }
+
+  // --- grants --------------------------------------------------------------------------------
+
+  /** The grant's parts exist, and a domain-specific role stays in its domain. */
+  async #checkGrant(g: repo.Grant): Promise<repo.RoleRow> {
+    const role = await this.requireRole(g.roleId);
+    if (!(await repo.actorExists(this.#db, g.actor))) throw notFound(g.actor.type, g.actor.id);
+    const domain = await repo.targetDomain(this.#db, g.target);
+    if (g.target.type !== 'system' && !domain) throw notFound(g.target.type, g.target.id);
+    if (role.domain_id) {
+      if (g.target.type === 'system')
+        throw validation(`Role ${role.id} is a domain-specific role and cannot be assigned on the system.`);
+      if (role.domain_id !== domain)
+        throw new IdentityError(
+          'IDN_ERR_FORBIDDEN',
+          `${g.target.type === 'project' ? 'Project' : 'Domain'} ${g.target.id} must be in the same domain as the role ${role.id} being assigned.`,
+        );
+    }
+    return role;
+  }
+
+  /** PUT …/roles/{role}: idempotent. */
+  async createGrant(g: repo.Grant): Promise<void> {
+    await this.#checkGrant(g);
+    await repo.addGrant(this.#db, g);
+  }
+
+  /** HEAD/GET …/roles/{role}: 404 unless the grant exists. */
+  async checkGrant(g: repo.Grant): Promise<void> {
+    await this.#checkGrant(g);
+    if (!(await repo.hasGrant(this.#db, g))) throw roleAssignmentNotFound(g);
+  }
+
+  /** DELETE …/roles/{role}: the grant goes, and the tokens it supported. */
+  async deleteGrant(g: repo.Grant): Promise<void> {
+    await this.requireRole(g.roleId);
+    if (!(await this.revokeGrant(g))) throw roleAssignmentNotFound(g);
+  }
+
+  async listGrants(actor: repo.Actor, target: repo.Target, inherited: boolean): Promise<repo.RoleRow[]> {
+    if (!(await repo.actorExists(this.#db, actor))) throw notFound(actor.type, actor.id);
+    if (target.type !== 'system' && !(await repo.targetDomain(this.#db, target)))
+      throw notFound(target.type, target.id);
+    return repo.grantedRoles(this.#db, actor, target, inherited);
+  }
+
+  actorDomain(actor: repo.Actor): Promise<string | null> {
+    return repo.actorDomain(this.#db, actor);
+  }
+
+  targetDomain(target: repo.Target): Promise<string | null> {
+    return repo.targetDomain(this.#db, target);
+  }
+
+  // --- role assignments ----------------------------------------------------------------------
+
+  /**
+   * GET /v3/role_assignments. Stored grants, or with `effective` what they amount to: group
+   * grants expanded to each member, inherited grants to each project below their target, every
+   * implied role added after its prior, and domain-specific roles left out (they only imply).
+   */
+  async roleAssignments(q: AssignmentQuery): Promise<RoleAssignment[]> {
+    const db = this.#db;
+    let tree: repo.ProjectNode[] | null = null;
+    const projects = async () => {
+      tree ??= await repo.projectTree(db);
+      return tree;
+    };
+    const subtreeOf = async (id: string): Promise<string[]> => {
+      const all = await projects();
+      const children = new Map<string, string[]>();
+      for (const p of all)
+        if (p.parent_id) children.set(p.parent_id, [...(children.get(p.parent_id) ?? []), p.id]);
+      const out: string[] = [];
+      const walk = (at: string) => {
+        for (const c of children.get(at) ?? []) {
+          out.push(c);
+          walk(c);
+        }
+      };
+      walk(id);
+      return out;
+    };
+    const projectIds = q.projectId
+      ? new Set([q.projectId, ...(q.includeSubtree ? await subtreeOf(q.projectId) : [])])
+      : null;
+
+    let entries: RoleAssignment[];
+    if (!q.effective) {
+      const actorType = q.userId ? 'user' : q.groupId ? 'group' : undefined;
+      const actorId = q.userId ?? q.groupId;
+      const targetType = q.projectId ? 'project' : q.domainId ? 'domain' : q.system ? 'system' : undefined;
+      const targetIds = projectIds ? [...projectIds] : q.domainId ? [q.domainId] : undefined;
+      const rows = await repo.listAssignments(db, {
+        ...(actorType ? { actorType } : {}),
+        ...(actorId ? { actorIds: [actorId] } : {}),
+        ...(q.roleId ? { roleIds: [q.roleId] } : {}),
+        ...(targetType ? { targetType } : {}),
+        ...(targetIds ? { targetIds } : {}),
+        ...(q.inheritedToProjects ? { inherited: true } : {}),
+      });
+      entries = rows.map((row) => ({
+        roleId: row.role_id,
+        actor: { type: row.actor_type, id: row.actor_id },
+        target: targetOf(row),
+        inherited: row.inherited,
+        source: row,
+      }));
+    } else {
+      const groups = q.userId ? await repo.groupsOfUser(db, q.userId) : null;
+      const rows = q.userId
+        ? [
+            ...(await repo.listAssignments(db, { actorType: 'user', actorIds: [q.userId] })),
+            ...(groups && groups.length > 0
+              ? await repo.listAssignments(db, { actorType: 'group', actorIds: groups })
+              : []),
+          ]
+        : await repo.listAssignments(db, {});
+      const groupIds = [...new Set(rows.filter((r) => r.actor_type === 'group').map((r) => r.actor_id))];
+      const members = new Map<string, string[]>();
+      if (groupIds.length > 0)
+        for (const m of await repo.membersOfGroups(db, groupIds))
+          members.set(m.group_id, [...(members.get(m.group_id) ?? []), m.user_id]);
+      const inherits = rows.some((r) => r.inherited);
+      const byDomain = new Map<string, string[]>();
+      if (inherits)
+        for (const p of await projects())
+          byDomain.set(p.domain_id, [...(byDomain.get(p.domain_id) ?? []), p.id]);
+      const implied = new Map<string, string[]>();
+      for (const i of await repo.inferences(db))
+        implied.set(i.prior_role_id, [...(implied.get(i.prior_role_id) ?? []), i.implied_role_id]);
+      const roleIds = new Set(rows.map((r) => r.role_id));
+      for (const list of implied.values()) for (const id of list) roleIds.add(id);
+      const domainRoles = new Set(
+        (await repo.rolesByIds(db, [...roleIds])).filter((r) => r.domain_id !== null).map((r) => r.id),
+      );
+      entries = [];
+      for (const row of rows) {
+        const targets: repo.Target[] = !row.inherited
+          ? [targetOf(row)]
+          : (row.target_type === 'domain'
+              ? (byDomain.get(row.target_id) ?? [])
+              : await subtreeOf(row.target_id)
+            ).map((id) => ({ type: 'project', id }));
+        const users =
+          row.actor_type === 'user'
+            ? [{ id: row.actor_id }]
+            : (members.get(row.actor_id) ?? []).map((id) => ({ id, viaGroup: row.actor_id }));
+        // The granted role, then what it implies (breadth first, each with its immediate prior).
+        const chain: Array<{ roleId: string; priorRole?: string }> = [{ roleId: row.role_id }];
+        const seen = new Set([row.role_id]);
+        for (let i = 0; i < chain.length; i++) {
+          const at = (chain[i] as { roleId: string }).roleId;
+          for (const next of implied.get(at) ?? [])
+            if (!seen.has(next)) {
+              seen.add(next);
+              chain.push({ roleId: next, priorRole: at });
+            }
+        }
+        for (const target of targets)
+          for (const user of users)
+            for (const link of chain) {
+              if (domainRoles.has(link.roleId)) continue;
+              entries.push({
+                roleId: link.roleId,
+                actor: { type: 'user', id: user.id },
+                target,
+                inherited: false,
+                source: row,
+                ...('viaGroup' in user ? { viaGroup: user.viaGroup } : {}),
+                ...(link.priorRole ? { priorRole: link.priorRole } : {}),
+              });
+            }
+      }
+      entries = entries.filter(
+        (e) =>
+          (!q.userId || e.actor.id === q.userId) &&
+          (!q.roleId || e.roleId === q.roleId) &&
+          (!projectIds || (e.target.type === 'project' && projectIds.has(e.target.id))) &&
+          (!q.domainId || (e.target.type === 'domain' && e.target.id === q.domainId)) &&
+          (!q.system || e.target.type === 'system'),
+      );
+    }
+    if (q.withinDomain) {
+      const domain = q.withinDomain;
+      const inDomain = new Set((await projects()).filter((p) => p.domain_id === domain).map((p) => p.id));
+      entries = entries.filter(
+        (e) =>
+          (e.target.type === 'domain' && e.target.id === domain) ||
+          (e.target.type === 'project' && inDomain.has(e.target.id)),
+      );
+    }
+    return entries;
+  }
+
+  /** id → name (and domain) for include_names. */
+  names(kind: 'user' | 'group' | 'project' | 'domain' | 'role', ids: string[]) {
+    return repo.names(this.#db, kind, [...new Set(ids)]);
+  }
 }
+
+function targetOf(row: repo.AssignmentRow): repo.Target {
+  return row.target_type === 'system'
+    ? { type: 'system', id: 'all' }
+    : { type: row.target_type, id: row.target_id };
+}
+
+const immutable = (what: 'update' | 'delete', id: string) =>
+  new IdentityError(
+    'IDN_ERR_FORBIDDEN',
+    `Unable to ${what} immutable role resource: \`${id}. Set resource option "immutable" to false first.`,
+  );
+
+const impliedRoleNotFound = (prior: string, implied: string) =>
+  new IdentityError('IDN_ERR_NOT_FOUND', `${prior} does not imply ${implied}.`);

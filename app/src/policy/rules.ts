@@ -16,6 +16,9 @@ export const baseRules = {
   system_reader: 'role:reader and system_scope:all',
   system_admin: 'role:admin and system_scope:all',
   domain_reader: 'role:reader and domain_id:%(target.domain_id)s',
+  grants_domain_reader:
+    '(role:reader and domain_id:%(target.user.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:reader and domain_id:%(target.user.domain_id)s and domain_id:%(target.domain.id)s) or (role:reader and domain_id:%(target.group.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:reader and domain_id:%(target.group.domain_id)s and domain_id:%(target.domain.id)s)',
+  domain_matches_role: 'domain_id:%(target.role.domain_id)s or None:%(target.role.domain_id)s',
 } as const;
 
 export const rules = {
@@ -76,6 +79,54 @@ export const rules = {
   'identity:get_application_credential': 'rule:admin_required or rule:system_reader or rule:owner',
   'identity:list_application_credentials': 'rule:admin_required or rule:system_reader or rule:owner',
   'identity:delete_application_credential': 'rule:admin_required or rule:owner',
+  // roles.py (domain-specific roles), implied_role.py
+  'identity:get_domain_role': 'rule:admin_required or rule:system_reader',
+  'identity:list_domain_roles': 'rule:admin_required or rule:system_reader',
+  'identity:create_domain_role': 'rule:admin_required',
+  'identity:update_domain_role': 'rule:admin_required',
+  'identity:delete_domain_role': 'rule:admin_required',
+  'identity:get_implied_role': 'rule:admin_required or rule:system_reader',
+  'identity:list_implied_roles': 'rule:admin_required or rule:system_reader',
+  'identity:list_role_inference_rules': 'rule:admin_required or rule:system_reader',
+  'identity:check_implied_role': 'rule:admin_required or rule:system_reader',
+  'identity:create_implied_role': 'rule:admin_required',
+  'identity:delete_implied_role': 'rule:admin_required',
+  // grant.py: a domain reader sees grants of its domain's actors on its domain's targets, for
+  // global roles or its domain's own
+  'identity:check_grant':
+    'rule:admin_required or rule:system_reader or (rule:grants_domain_reader and rule:domain_matches_role)',
+  'identity:list_grants':
+    'rule:admin_required or rule:system_reader or (rule:grants_domain_reader and rule:domain_matches_role)',
+  'identity:list_system_grants_for_user': 'rule:system_reader',
+  'identity:check_system_grant_for_user': 'rule:system_reader',
+  'identity:create_system_grant_for_user': 'rule:system_admin',
+  'identity:revoke_system_grant_for_user': 'rule:system_admin',
+  'identity:list_system_grants_for_group': 'rule:system_reader',
+  'identity:check_system_grant_for_group': 'rule:system_reader',
+  'identity:create_system_grant_for_group': 'rule:system_admin',
+  'identity:revoke_system_grant_for_group': 'rule:system_admin',
+  // role_assignment.py
+  'identity:list_role_assignments_for_tree':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s)',
+  // service.py, endpoint.py, region.py
+  'identity:update_service': 'rule:admin_required',
+  'identity:delete_service': 'rule:admin_required',
+  'identity:update_endpoint': 'rule:admin_required',
+  'identity:delete_endpoint': 'rule:admin_required',
+  'identity:update_region': 'rule:admin_required',
+  'identity:delete_region': 'rule:admin_required',
+  // credential.py
+  'identity:get_credential':
+    'rule:admin_required or rule:system_reader or user_id:%(target.credential.user_id)s',
+  'identity:list_credentials':
+    'rule:admin_required or rule:system_reader or user_id:%(target.credential.user_id)s',
+  'identity:create_credential': 'rule:admin_required or user_id:%(target.credential.user_id)s',
+  'identity:update_credential': 'rule:admin_required or user_id:%(target.credential.user_id)s',
+  'identity:delete_credential': 'rule:admin_required or user_id:%(target.credential.user_id)s',
+  // access_rule.py
+  'identity:get_access_rule': 'rule:admin_required or rule:system_reader or rule:owner',
+  'identity:list_access_rules': 'rule:admin_required or rule:system_reader or rule:owner',
+  'identity:delete_access_rule': 'rule:admin_required or rule:owner',
 } as const satisfies Record<string, string>;
 
 export type Action = keyof typeof rules;

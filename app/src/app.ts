@@ -8,8 +8,12 @@ import { authRoutes } from './api/auth.js';
 import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { domainRoutes } from './api/domains.js';
+import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
+import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
+import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { IdentityError, type IdentityErrorCode } from './errors.js';
@@ -34,7 +38,16 @@ const errorCodeForStatus: Record<number, IdentityErrorCode> = {
   415: 'IDN_ERR_UNSUPPORTED_MEDIA',
 };
 
-const plugins = [discoveryRoutes, authRoutes, passwordRoutes, catalogRoutes];
+const plugins = [
+  discoveryRoutes,
+  authRoutes,
+  passwordRoutes,
+  catalogRoutes,
+  domainRoutes,
+  projectRoutes,
+  userRoutes,
+  groupRoutes,
+];
 
 declare module 'fastify' {
   interface FastifyInstance {

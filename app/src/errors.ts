@@ -59,6 +59,14 @@ export const unauthorized = (detail: string) =>
 export const notFound = (type: string, id: string) =>
   new IdentityError('IDN_ERR_NOT_FOUND', `Could not find ${type}: ${id}.`);
 export const validation = (message: string) => new IdentityError('IDN_ERR_VALIDATION', message);
+/** Keystone's 409: "Conflict occurred attempting to store user - Duplicate entry found with …". */
+export const conflict = (type: string, details: string) =>
+  new IdentityError('IDN_ERR_CONFLICT', `Conflict occurred attempting to store ${type} - ${details}.`);
+/** Keystone's ForbiddenNotSecurity: a 403 whose message says what rule the request broke. */
+export const forbiddenAction = (message: string) => new IdentityError('IDN_ERR_FORBIDDEN', message);
+/** PostgreSQL's unique_violation: a concurrent or repeated create of the same name. */
+export const isUniqueViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 /** The methods Keystone lists in an unsupported-method error ([auth] methods). */
 export const AUTH_METHODS = ['external', 'password', 'token', 'oauth1', 'mapped', 'application_credential'];
 export const unsupportedMethod = (methods: string[]) =>

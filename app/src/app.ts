@@ -10,10 +10,14 @@ import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { domainRoutes } from './api/domains.js';
 import { grantRoutes } from './api/grants.js';
+import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
+import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
 import { roleRoutes } from './api/roles.js';
+import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { IdentityError, type IdentityErrorCode } from './errors.js';
@@ -43,6 +47,10 @@ const plugins = [
   authRoutes,
   passwordRoutes,
   catalogRoutes,
+  domainRoutes,
+  projectRoutes,
+  userRoutes,
+  groupRoutes,
   roleRoutes,
   grantRoutes,
   credentialRoutes,

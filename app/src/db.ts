@@ -28,13 +28,3 @@ export async function transaction<T>(db: Db, work: (tx: Tx) => Promise<T>): Prom
     client.release();
   }
 }
-
-/** PostgreSQL's unique_violation (23505): a concurrent or repeated create of the same name. */
-export function isUniqueViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
-}
-
-/** PostgreSQL's foreign_key_violation (23503): a reference to a row that does not (or no longer) exist. */
-export function isForeignKeyViolation(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
-}

@@ -1,7 +1,7 @@
 /** Roles and grants: effective roles for tokens, and grant changes that end the affected sessions. */
 import { randomUUID } from 'node:crypto';
-import { type Db, isUniqueViolation } from '../db.js';
-import { conflict, IdentityError, notFound, validation } from '../errors.js';
+import type { Db } from '../db.js';
+import { conflict, IdentityError, isUniqueViolation, notFound, validation } from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
 import type { RevocationService } from '../token/revocation.js';

@@ -1,7 +1,14 @@
 /** The service catalog in Keystone's token shape, kept per process until identity state changes. */
 import { randomUUID } from 'node:crypto';
-import { type Db, isUniqueViolation, transaction } from '../db.js';
-import { conflict, expectedAttribute, IdentityError, notFound, validation } from '../errors.js';
+import { type Db, transaction } from '../db.js';
+import {
+  conflict,
+  expectedAttribute,
+  IdentityError,
+  isUniqueViolation,
+  notFound,
+  validation,
+} from '../errors.js';
 import type { ValidationCache } from '../token/cache.js';
 import * as repo from './repository.js';
 

@@ -5,8 +5,17 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RoleRef } from '../assignment/repository.js';
-import { type Db, isForeignKeyViolation, isUniqueViolation, transaction } from '../db.js';
-import { conflict, expectedAttribute, IdentityError, notFound, unauthorized, validation } from '../errors.js';
+import { type Db, transaction } from '../db.js';
+import {
+  conflict,
+  expectedAttribute,
+  IdentityError,
+  isForeignKeyViolation,
+  isUniqueViolation,
+  notFound,
+  unauthorized,
+  validation,
+} from '../errors.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from '../identity/passwords.js';
 import { decrypt, encrypt, type FernetKey } from '../token/fernet.js';
 import * as repo from './repository.js';

@@ -55,6 +55,38 @@ export const rules = {
   'identity:create_domain': 'rule:admin_required',
   'identity:update_domain': 'rule:admin_required',
   'identity:delete_domain': 'rule:admin_required',
+  // projects.py (tags, a user's projects), users.py and group.py: groups and membership
+  'identity:list_user_projects':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(target.user.id)s',
+  'identity:list_project_tags':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s',
+  'identity:get_project_tag':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s',
+  'identity:update_project_tags':
+    'rule:admin_required or (role:manager and project_id:%(target.project.id)s)',
+  'identity:create_project_tag': 'rule:admin_required or (role:manager and project_id:%(target.project.id)s)',
+  'identity:delete_project_tags':
+    'rule:admin_required or (role:manager and project_id:%(target.project.id)s)',
+  'identity:delete_project_tag': 'rule:admin_required or (role:manager and project_id:%(target.project.id)s)',
+  'identity:get_group':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.group.domain_id)s)',
+  'identity:list_groups': 'rule:admin_required or rule:system_reader or rule:domain_reader',
+  'identity:list_groups_for_user':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.user.domain_id)s) or user_id:%(user_id)s',
+  'identity:create_group':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.group.domain_id)s)',
+  'identity:update_group':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.group.domain_id)s)',
+  'identity:delete_group':
+    'rule:admin_required or (role:manager and token.domain.id:%(target.group.domain_id)s)',
+  'identity:list_users_in_group':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.group.domain_id)s)',
+  'identity:check_user_in_group':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)',
+  'identity:add_user_to_group':
+    'rule:admin_required or (role:manager and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)',
+  'identity:remove_user_from_group':
+    'rule:admin_required or (role:manager and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)',
   // roles.py, implied_role.py, grant.py
   'identity:list_roles': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',
   'identity:get_role': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',

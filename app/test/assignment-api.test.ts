@@ -13,7 +13,8 @@ let t: TestDatabase;
 let app: FastifyInstance;
 let admin: string;
 
-type Json = Record<string, any>;
+/** A parsed JSON body (JSON.parse’s own type). */
+type Json = ReturnType<typeof JSON.parse>;
 async function call(method: string, url: string, payload?: unknown, token = admin) {
   const res = await app.inject({
     method: method as 'GET',

@@ -44,9 +44,9 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
     revocation,
   );
   const resource = new ResourceService(db, revocation);
-  const assignment = new AssignmentService(db, identity, revocation);
+  const assignment = new AssignmentService(db, identity, revocation, cache);
   const catalog = new CatalogService(db, cache);
-  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository));
+  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), cache);
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,

@@ -7,39 +7,22 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
+import { client, issue, type Json } from './api.js';
 import { passwordAuth, type TestDatabase, testDatabase } from './helpers.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
 let admin: string;
-
-/** A parsed JSON body (JSON.parse’s own type). */
-type Json = ReturnType<typeof JSON.parse>;
-async function call(method: string, url: string, payload?: unknown, token = admin) {
-  const res = await app.inject({
-    method: method as 'GET',
-    url,
-    headers: { 'x-auth-token': token },
-    ...(payload === undefined ? {} : { payload: payload as Json }),
-  });
-  return { status: res.statusCode, body: (res.body ? res.json() : null) as Json };
-}
-async function ok(method: string, url: string, payload?: unknown, status = 200): Promise<Json> {
-  const res = await call(method, url, payload);
-  assert.equal(res.status, status, `${method} ${url}: ${JSON.stringify(res.body)}`);
-  return res.body;
-}
+let api: ReturnType<typeof client>;
+const call: typeof api.call = (...a) => api.call(...a);
+const ok: typeof api.ok = (...a) => api.ok(...a);
 const BASE = 'http://identity.test:5000';
 
 before(async () => {
   t = await testDatabase();
   app = await build({ config: t.config, db: t.db });
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v3/auth/tokens',
-    payload: passwordAuth({ system: { all: true } }),
-  });
-  admin = res.headers['x-subject-token'] as string;
+  api = client(app, () => admin);
+  admin = (await issue(app, passwordAuth({ system: { all: true } }))).token;
 });
 after(async () => {
   await app.close();
@@ -58,20 +41,12 @@ async function makeRole(name: string, extra: Json = {}) {
   return (await ok('POST', '/v3/roles', { role: { name, ...extra } }, 201)).role as Json;
 }
 async function login(name: string, scope: unknown, password = 'secret-pass-1') {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/v3/auth/tokens',
-    payload: {
-      auth: {
-        identity: {
-          methods: ['password'],
-          password: { user: { name, domain: { id: 'default' }, password } },
-        },
-        scope,
-      },
+  return issue(app, {
+    auth: {
+      identity: { methods: ['password'], password: { user: { name, domain: { id: 'default' }, password } } },
+      scope,
     },
   });
-  return { status: res.statusCode, token: res.headers['x-subject-token'] as string };
 }
 
 describe('roles', () => {

@@ -4,6 +4,7 @@ import type { Db } from '../db.js';
 import { conflict, IdentityError, isUniqueViolation, notFound, validation } from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
+import type { ValidationCache } from '../token/cache.js';
 import type { RevocationService } from '../token/revocation.js';
 import * as repo from './repository.js';
 
@@ -53,11 +54,18 @@ export class AssignmentService {
   readonly #db: Db;
   readonly #identity: IdentityService;
   readonly #revocation: RevocationService;
+  readonly #cache: ValidationCache | undefined;
 
-  constructor(db: Db, identity: IdentityService, revocation: RevocationService) {
+  /** `cache`: dropped at once after a change here (other processes hear the tables' NOTIFY). */
+  constructor(db: Db, identity: IdentityService, revocation: RevocationService, cache?: ValidationCache) {
     this.#db = db;
     this.#identity = identity;
     this.#revocation = revocation;
+    this.#cache = cache;
+  }
+
+  #changed(): void {
+    this.#cache?.invalidate();
   }
 
   effectiveRoles(userId: string, target: repo.Target): Promise<repo.RoleRef[]> {
@@ -163,6 +171,7 @@ export class AssignmentService {
     try {
       const updated = await repo.updateRole(this.#db, id, { ...patch, ...(options ? { options } : {}) });
       if (!updated) throw notFound('role', id);
+      this.#changed();
       return updated;
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('role', `Duplicate entry found with name ${patch.name}`);
@@ -175,6 +184,7 @@ export class AssignmentService {
     const role = await this.requireRole(id);
     if (role.options.immutable) throw immutable('delete', id);
     await repo.deleteRole(this.#db, id);
+    this.#changed();
   }
 
   // --- implied roles -------------------------------------------------------------------------
@@ -208,6 +218,7 @@ export class AssignmentService {
     await this.requireRole(impliedId);
     if (!(await repo.deleteImpliedRole(this.#db, priorId, impliedId)))
       throw impliedRoleNotFound(priorId, impliedId);
+    this.#changed();
   }
 
   /** The rules, with the roles they name (for rendering). */
@@ -243,6 +254,7 @@ export class AssignmentService {
   async createGrant(g: repo.Grant): Promise<void> {
     await this.#checkGrant(g);
     await repo.addGrant(this.#db, g);
+    this.#changed();
   }
 
   /** HEAD/GET …/roles/{role}: 404 unless the grant exists. */

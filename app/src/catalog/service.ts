@@ -52,11 +52,13 @@ export function catalogFromRows(rows: repo.CatalogEndpointRow[]): CatalogEntry[]
 
 export class CatalogService {
   readonly #db: Db;
+  readonly #cache: ValidationCache;
   /** Recomputed after any invalidation (the catalog tables notify, migration 0002). */
   readonly catalog: () => Promise<CatalogEntry[]>;
 
   constructor(db: Db, cache: ValidationCache) {
     this.#db = db;
+    this.#cache = cache;
     this.catalog = cache.memo(async () => catalogFromRows(await repo.catalogRows(this.#db)));
   }
 
@@ -84,6 +86,14 @@ export class CatalogService {
     return repo.upsertEndpoint(this.#db, e);
   }
 
+  /**
+   * This process forgets its catalog and validated tokens at once; the others when the
+   * tables' NOTIFY reaches them.
+   */
+  #changed(): void {
+    this.#cache.invalidate();
+  }
+
   // --- regions -------------------------------------------------------------------------------
 
   async region(id: string): Promise<repo.RegionRow> {
@@ -107,6 +117,7 @@ export class CatalogService {
       throw notFound('region', row.parent_region_id);
     try {
       await repo.insertRegion(this.#db, row);
+      this.#changed();
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict('region', `Duplicate ID, ${row.id}`);
       throw err;
@@ -124,7 +135,7 @@ export class CatalogService {
           throw validation(`The specified parent region ${parent} would create a circular region hierarchy.`);
       }
       return (await repo.updateRegion(tx, id, patch)) as repo.RegionRow;
-    });
+    }).finally(() => this.#changed());
   }
 
   /** Deletes the region and the regions below it, unless any of them has endpoints (403). */
@@ -139,6 +150,7 @@ export class CatalogService {
         );
       await repo.deleteRegions(tx, ids);
     });
+    this.#changed();
   }
 
   // --- services ------------------------------------------------------------------------------
@@ -152,6 +164,7 @@ export class CatalogService {
   async createService(s: Omit<repo.ServiceRow, 'id'>): Promise<repo.ServiceRow> {
     const row = { id: newId(), ...s };
     await repo.insertService(this.#db, row);
+    this.#changed();
     return row;
   }
 
@@ -160,6 +173,7 @@ export class CatalogService {
     patch: { type?: string; name?: string; enabled?: boolean; description?: string | null },
   ): Promise<repo.ServiceRow> {
     const updated = await repo.updateService(this.#db, id, patch);
+    this.#changed();
     if (!updated) throw notFound('service', id);
     return updated;
   }
@@ -167,6 +181,7 @@ export class CatalogService {
   /** The service and its endpoints. */
   async deleteService(id: string): Promise<void> {
     if (!(await repo.deleteService(this.#db, id))) throw notFound('service', id);
+    this.#changed();
   }
 
   // --- endpoints -----------------------------------------------------------------------------
@@ -189,16 +204,20 @@ export class CatalogService {
     await this.#checkRefs(e);
     const row = { id: newId(), ...e };
     await repo.insertEndpoint(this.#db, row);
+    this.#changed();
     return row;
   }
 
   async updateEndpoint(id: string, patch: Partial<Omit<repo.EndpointRow, 'id'>>): Promise<repo.EndpointRow> {
     await this.endpoint(id);
     await this.#checkRefs(patch);
-    return (await repo.updateEndpoint(this.#db, id, patch)) as repo.EndpointRow;
+    const updated = (await repo.updateEndpoint(this.#db, id, patch)) as repo.EndpointRow;
+    this.#changed();
+    return updated;
   }
 
   async deleteEndpoint(id: string): Promise<void> {
     if (!(await repo.deleteEndpoint(this.#db, id))) throw notFound('endpoint', id);
+    this.#changed();
   }
 }

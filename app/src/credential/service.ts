@@ -17,6 +17,7 @@ import {
   validation,
 } from '../errors.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from '../identity/passwords.js';
+import type { ValidationCache } from '../token/cache.js';
 import { decrypt, encrypt, type FernetKey } from '../token/fernet.js';
 import * as repo from './repository.js';
 
@@ -47,12 +48,17 @@ export class CredentialService {
   readonly #db: Db;
   readonly #hash: HashPolicy;
   readonly #keys: (() => FernetKey[]) | undefined;
+  readonly #cache: ValidationCache | undefined;
 
-  /** `keys`: the credential key repository (primary first), needed for credential blobs only. */
-  constructor(db: Db, hash: HashPolicy, keys?: () => FernetKey[]) {
+  /**
+   * `keys`: the credential key repository (primary first), needed for credential blobs only;
+   * `cache`: dropped at once when an application credential goes (tokens made with it end).
+   */
+  constructor(db: Db, hash: HashPolicy, keys?: () => FernetKey[], cache?: ValidationCache) {
     this.#db = db;
     this.#hash = hash;
     this.#keys = keys;
+    this.#cache = cache;
   }
 
   applicationCredential(id: string): Promise<repo.ApplicationCredentialRow | null> {
@@ -158,6 +164,7 @@ export class CredentialService {
   async delete(userId: string, id: string): Promise<void> {
     if (!(await repo.deleteApplicationCredential(this.#db, userId, id)))
       throw notFound('application credential', id);
+    this.#cache?.invalidate();
   }
 
   async #withDetails(

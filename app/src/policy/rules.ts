@@ -127,8 +127,7 @@ export const rules = {
   // global roles or its domain's own
   'identity:check_grant':
     'rule:admin_required or rule:system_reader or (rule:grants_domain_reader and rule:domain_matches_role)',
-  'identity:list_grants':
-    'rule:admin_required or rule:system_reader or (rule:grants_domain_reader and rule:domain_matches_role)',
+  'identity:list_grants': 'rule:admin_required or rule:system_reader or rule:grants_domain_reader',
   'identity:list_system_grants_for_user': 'rule:system_reader',
   'identity:check_system_grant_for_user': 'rule:system_reader',
   'identity:create_system_grant_for_user': 'rule:system_admin',

@@ -34,7 +34,6 @@ after(async () => {
 });
 
 const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
-const SYSTEM_READERS: Persona[] = ['system_admin', 'system_reader'];
 const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
 const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 
@@ -161,7 +160,7 @@ const rows: Row[] = [
   },
   {
     action: 'create_system_grant_for_user',
-    expected: expect(['system_admin'], 204),
+    expected: expect(ADMINS, 204),
     request: async () => ({
       method: 'PUT',
       url: `/v3/system/users/${subject}/roles/${await freshRole()}`,
@@ -169,7 +168,7 @@ const rows: Row[] = [
   },
   {
     action: 'list_system_grants_for_user',
-    expected: expect(SYSTEM_READERS, 200),
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: `/v3/system/users/${subject}/roles` }),
   },
   {

@@ -128,14 +128,16 @@ export const rules = {
   'identity:check_grant':
     'rule:admin_required or rule:system_reader or (rule:grants_domain_reader and rule:domain_matches_role)',
   'identity:list_grants': 'rule:admin_required or rule:system_reader or rule:grants_domain_reader',
-  'identity:list_system_grants_for_user': 'rule:system_reader',
-  'identity:check_system_grant_for_user': 'rule:system_reader',
-  'identity:create_system_grant_for_user': 'rule:system_admin',
-  'identity:revoke_system_grant_for_user': 'rule:system_admin',
-  'identity:list_system_grants_for_group': 'rule:system_reader',
-  'identity:check_system_grant_for_group': 'rule:system_reader',
-  'identity:create_system_grant_for_group': 'rule:system_admin',
-  'identity:revoke_system_grant_for_group': 'rule:system_admin',
+  // System grants: Keystone 22's defaults still accept the deprecated admin_required (scope is
+  // not enforced), so a project-scoped admin may manage them, as `openstack role add --system` does.
+  'identity:list_system_grants_for_user': 'rule:admin_required or rule:system_reader',
+  'identity:check_system_grant_for_user': 'rule:admin_required or rule:system_reader',
+  'identity:create_system_grant_for_user': 'rule:admin_required',
+  'identity:revoke_system_grant_for_user': 'rule:admin_required',
+  'identity:list_system_grants_for_group': 'rule:admin_required or rule:system_reader',
+  'identity:check_system_grant_for_group': 'rule:admin_required or rule:system_reader',
+  'identity:create_system_grant_for_group': 'rule:admin_required',
+  'identity:revoke_system_grant_for_group': 'rule:admin_required',
   // role_assignment.py
   'identity:list_role_assignments_for_tree':
     'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s)',

@@ -133,34 +133,43 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
       });
     }
 
-  app.get('/v3/role_assignments', async (request) => {
-    const caller = await authenticateCaller(request, services);
-    const query = request.query as Record<string, unknown>;
-    const q = parseAssignmentQuery(query);
-    const who = credentialsOf(caller);
-    if (q.includeSubtree) {
-      const project = await services.resource.project({ id: q.projectId as string });
-      check('identity:list_role_assignments_for_tree', who, {
-        project: { id: q.projectId, domain_id: project?.domain_id },
-      });
-    } else {
-      check('identity:list_role_assignments', who, { domain_id: q.domainId ?? who.domain_id ?? undefined });
-    }
-    // A domain reader (no admin role, no system scope) sees its own domain only.
-    if (!allowed('identity:list_role_assignments', who, {}) && who.domain_id) q.withinDomain = who.domain_id;
-    else if (q.includeSubtree && !allowed('identity:list_role_assignments', who, {})) {
-      const project = await services.resource.project({ id: q.projectId as string });
-      if (project) q.withinDomain = project.domain_id;
-    }
-    const entries = await services.assignment.roleAssignments(q);
-    const base = baseUrl(request, config.publicEndpoint);
-    const names = truthyFilter(query, 'include_names') ? await namesFor(services, entries) : null;
-    const search = request.url.includes('?') ? `?${request.url.split('?').slice(1).join('?')}` : '';
-    return {
-      role_assignments: entries.map((e) => renderAssignment(e, base, names)),
-      links: { self: `${base}/v3/role_assignments${search}`, previous: null, next: null },
-    };
-  });
+  // The query, parsed and narrowed by the preHandler that enforces it.
+  const queries = new WeakMap<FastifyRequest, AssignmentQuery>();
+  app.get(
+    '/v3/role_assignments',
+    {
+      preHandler: async (request) => {
+        const who = credentialsOf(await authenticateCaller(request, services));
+        const q = parseAssignmentQuery(request.query as Record<string, unknown>);
+        const unrestricted = allowed('identity:list_role_assignments', who, {});
+        if (q.includeSubtree) {
+          const project = await services.resource.project({ id: q.projectId as string });
+          check('identity:list_role_assignments_for_tree', who, {
+            project: { id: q.projectId, domain_id: project?.domain_id },
+          });
+          if (!unrestricted && project) q.withinDomain = project.domain_id;
+        } else {
+          check('identity:list_role_assignments', who, {
+            domain_id: q.domainId ?? who.domain_id ?? undefined,
+          });
+          // A domain reader (no admin role, no system scope) sees its own domain only.
+          if (!unrestricted && who.domain_id) q.withinDomain = who.domain_id;
+        }
+        queries.set(request, q);
+      },
+    },
+    async (request) => {
+      const entries = await services.assignment.roleAssignments(queries.get(request) as AssignmentQuery);
+      const base = baseUrl(request, config.publicEndpoint);
+      const include = truthyFilter(request.query as Record<string, unknown>, 'include_names');
+      const names = include ? await namesFor(services, entries) : null;
+      const search = request.url.includes('?') ? `?${request.url.split('?').slice(1).join('?')}` : '';
+      return {
+        role_assignments: entries.map((e) => renderAssignment(e, base, names)),
+        links: { self: `${base}/v3/role_assignments${search}`, previous: null, next: null },
+      };
+    },
+  );
 }
 
 /** Keystone's query_filter_is_true: present without a value, or a true string. */

@@ -2,7 +2,7 @@
 # GET /v3/role_assignments?effective, app level (handler.ts on http.createServer, no nginx, no
 # gateway), on a throwaway PostgreSQL seeded by seed-assignments.ts: the whole effective list,
 # and one user's (what `openstack role assignment list --user U --effective` asks).
-#   flock /tmp/bench.lock app/bench/role-assignments.sh [SECONDS]     (USERS, PROJECTS, GROUPS)
+#   flock /tmp/bench.lock app/bench/role-assignments.sh [SECONDS]     (BENCH_USERS, BENCH_PROJECTS, BENCH_GROUPS)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-5}
@@ -18,7 +18,7 @@ cleanup() {
 trap cleanup EXIT
 eval "$(PG_FAST=1 scripts/pg.sh start "$state/pg")"
 export DATABASE_URL IDENTITY_FERNET_KEY_REPOSITORY="$state/fernet" IDENTITY_CREDENTIAL_KEY_REPOSITORY="$state/credential"
-export IDENTITY_ADMIN_PASSWORD=bench-admin-password IDENTITY_PASSWORD_HASH_ROUNDS=4
+export IDENTITY_ADMIN_PASSWORD=bench-admin-password IDENTITY_PASSWORD_HASH_ROUNDS=4 IDENTITY_PUBLIC_ENDPOINT=http://127.0.0.1
 for step in migrate bootstrap fernet-setup credential-setup; do node app/dist/src/manage.js "$step" >/dev/null; done
 user=$(node app/dist/bench/seed-assignments.js)
 node app/dist/bench/serve.js >"$state/url" &
@@ -30,6 +30,7 @@ token=$(curl -s -i -H 'content-type: application/json' -d "$body" "$url/v3/auth/
 [ -n "$token" ] || { echo "could not issue a token at $url" >&2; exit 1; }
 all="$url/v3/role_assignments?effective"
 one="$url/v3/role_assignments?effective&user.id=$user&include_names"
-echo "dataset: USERS=${USERS:-200} PROJECTS=${PROJECTS:-20} GROUPS=${GROUPS:-5}; $(curl -s -H "X-Auth-Token: $token" "$all" | grep -o '"role":' | wc -l) effective assignments in all, $(curl -s -H "X-Auth-Token: $token" "$one" | grep -o '"role":' | wc -l) for one user"
+echo "dataset: BENCH_USERS=${BENCH_USERS:-200} BENCH_PROJECTS=${BENCH_PROJECTS:-20} BENCH_GROUPS=${BENCH_GROUPS:-5}; $(curl -s -H "X-Auth-Token: $token" "$all" | grep -o '"role":' | wc -l) effective assignments in all, $(curl -s -H "X-Auth-Token: $token" "$one" | grep -o '"role":' | wc -l) for one user"
+echo "baseline, GET /v3/roles: $($ac -c 16 -d "$secs" -H "X-Auth-Token=$token" "$url/v3/roles" 2>&1 | grep -E 'requests in')"
 echo "effective, all:      $($ac -c 16 -d "$secs" -H "X-Auth-Token=$token" "$all" 2>&1 | grep -E 'requests in')"
 echo "effective, one user: $($ac -c 16 -d "$secs" -H "X-Auth-Token=$token" "$one" 2>&1 | grep -E 'requests in')"

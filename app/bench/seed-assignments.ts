@@ -1,6 +1,6 @@
 /**
- * Seeds a bootstrapped database (DATABASE_URL) for the role-assignment benchmark: USERS users
- * in the Default domain, PROJECTS projects, GROUPS groups of USERS/GROUPS members each; every
+ * Seeds a bootstrapped database (DATABASE_URL) for the role-assignment benchmark: BENCH_USERS users
+ * in the Default domain, BENCH_PROJECTS projects, BENCH_GROUPS groups of the users in turn; every
  * user is a member on one project, every group a reader on one project, and one group's
  * member role is inherited by every project of the domain. Prints one user id.
  */
@@ -9,9 +9,9 @@ import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db.js';
 import { createServices } from '../src/services.js';
 
-const users = Number(process.env.USERS ?? 200);
-const projects = Number(process.env.PROJECTS ?? 20);
-const groups = Number(process.env.GROUPS ?? 5);
+const users = Number(process.env.BENCH_USERS ?? 200);
+const projects = Number(process.env.BENCH_PROJECTS ?? 20);
+const groups = Number(process.env.BENCH_GROUPS ?? 5);
 const config = loadConfig(process.env);
 const db = createPool(config.databaseUrl, 4);
 const s = createServices(db, config);

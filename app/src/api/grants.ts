@@ -234,14 +234,18 @@ async function namesFor(services: Services, entries: RoleAssignment[]): Promise<
     domain: entries.filter((e) => e.target.type === 'domain').map((e) => e.target.id),
     role: entries.map((e) => e.roleId),
   };
-  for (const [kind, ids] of Object.entries(kinds)) {
-    if (ids.length === 0) continue;
-    for (const n of await services.assignment.names(kind as keyof typeof kinds, ids))
-      names.set(`${kind}:${n.id}`, {
-        name: n.name,
-        ...(n.domain_id ? { domain: { id: n.domain_id, name: n.domain_name as string } } : {}),
-      });
-  }
+  const found = await Promise.all(
+    Object.entries(kinds).map(async ([kind, ids]) =>
+      ids.length === 0
+        ? []
+        : (await services.assignment.names(kind as keyof typeof kinds, ids)).map((n) => ({ kind, n })),
+    ),
+  );
+  for (const { kind, n } of found.flat())
+    names.set(`${kind}:${n.id}`, {
+      name: n.name,
+      ...(n.domain_id ? { domain: { id: n.domain_id, name: n.domain_name as string } } : {}),
+    });
   return names;
 }
 

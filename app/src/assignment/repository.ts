@@ -132,6 +132,12 @@ export async function roleById(db: Queryable, id: string): Promise<RoleRow | nul
   return (await db.query<RoleRow>(`${ROLE_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
 }
 
+export async function domainRoleIds(db: Queryable): Promise<string[]> {
+  return (await db.query<{ id: string }>('SELECT id FROM role WHERE domain_id IS NOT NULL')).rows.map(
+    (r) => r.id,
+  );
+}
+
 export async function rolesByIds(db: Queryable, ids: string[]): Promise<RoleRow[]> {
   return (await db.query<RoleRow>(`${ROLE_SELECT} WHERE id = ANY($1)`, [ids])).rows;
 }

@@ -62,10 +62,38 @@ export class AssignmentService {
     this.#identity = identity;
     this.#revocation = revocation;
     this.#cache = cache;
+    this.#graph = cache ? cache.memo(() => this.#computeGraph()) : () => this.#computeGraph();
   }
 
   #changed(): void {
     this.#cache?.invalidate();
+  }
+
+  /**
+   * The project tree, the inference rules and the domain-specific roles, as effective role
+   * assignments need them: kept per process until any identity table changes (migration
+   * 0002's triggers), recomputed per call where nothing is cached.
+   */
+  readonly #graph: () => Promise<AssignmentGraph>;
+
+  async #computeGraph(): Promise<AssignmentGraph> {
+    const [tree, rules, roles] = await Promise.all([
+      repo.projectTree(this.#db),
+      repo.inferences(this.#db),
+      repo.domainRoleIds(this.#db),
+    ]);
+    const graph: AssignmentGraph = {
+      children: new Map(),
+      byDomain: new Map(),
+      implied: new Map(),
+      domainRoles: new Set(roles),
+    };
+    for (const p of tree) {
+      if (p.parent_id) push(graph.children, p.parent_id, p.id);
+      push(graph.byDomain, p.domain_id, p.id);
+    }
+    for (const i of rules) push(graph.implied, i.prior_role_id, i.implied_role_id);
+    return graph;
   }
 
   effectiveRoles(userId: string, target: repo.Target): Promise<repo.RoleRef[]> {
@@ -293,19 +321,11 @@ export class AssignmentService {
    */
   async roleAssignments(q: AssignmentQuery): Promise<RoleAssignment[]> {
     const db = this.#db;
-    let tree: repo.ProjectNode[] | null = null;
-    const projects = async () => {
-      tree ??= await repo.projectTree(db);
-      return tree;
-    };
-    const subtreeOf = async (id: string): Promise<string[]> => {
-      const all = await projects();
-      const children = new Map<string, string[]>();
-      for (const p of all)
-        if (p.parent_id) children.set(p.parent_id, [...(children.get(p.parent_id) ?? []), p.id]);
+    const graph = await this.#graph();
+    const subtreeOf = (id: string): string[] => {
       const out: string[] = [];
       const walk = (at: string) => {
-        for (const c of children.get(at) ?? []) {
+        for (const c of graph.children.get(at) ?? []) {
           out.push(c);
           walk(c);
         }
@@ -314,7 +334,7 @@ export class AssignmentService {
       return out;
     };
     const projectIds = q.projectId
-      ? new Set([q.projectId, ...(q.includeSubtree ? await subtreeOf(q.projectId) : [])])
+      ? new Set([q.projectId, ...(q.includeSubtree ? subtreeOf(q.projectId) : [])])
       : null;
 
     let entries: RoleAssignment[];
@@ -339,40 +359,33 @@ export class AssignmentService {
         source: row,
       }));
     } else {
-      const groups = q.userId ? await repo.groupsOfUser(db, q.userId) : null;
-      const rows = q.userId
-        ? [
-            ...(await repo.listAssignments(db, { actorType: 'user', actorIds: [q.userId] })),
-            ...(groups && groups.length > 0
-              ? await repo.listAssignments(db, { actorType: 'group', actorIds: groups })
-              : []),
-          ]
-        : await repo.listAssignments(db, {});
-      const groupIds = [...new Set(rows.filter((r) => r.actor_type === 'group').map((r) => r.actor_id))];
+      let rows: repo.AssignmentRow[];
       const members = new Map<string, string[]>();
-      if (groupIds.length > 0)
-        for (const m of await repo.membersOfGroups(db, groupIds))
-          members.set(m.group_id, [...(members.get(m.group_id) ?? []), m.user_id]);
-      const inherits = rows.some((r) => r.inherited);
-      const byDomain = new Map<string, string[]>();
-      if (inherits)
-        for (const p of await projects())
-          byDomain.set(p.domain_id, [...(byDomain.get(p.domain_id) ?? []), p.id]);
-      const implied = new Map<string, string[]>();
-      for (const i of await repo.inferences(db))
-        implied.set(i.prior_role_id, [...(implied.get(i.prior_role_id) ?? []), i.implied_role_id]);
-      const roleIds = new Set(rows.map((r) => r.role_id));
-      for (const list of implied.values()) for (const id of list) roleIds.add(id);
-      const domainRoles = new Set(
-        (await repo.rolesByIds(db, [...roleIds])).filter((r) => r.domain_id !== null).map((r) => r.id),
-      );
+      if (q.userId) {
+        // One user: their own grants and their groups', each group standing for this user alone.
+        const [own, groups] = await Promise.all([
+          repo.listAssignments(db, { actorType: 'user', actorIds: [q.userId] }),
+          repo.groupsOfUser(db, q.userId),
+        ]);
+        for (const g of groups) members.set(g, [q.userId]);
+        rows =
+          groups.length > 0
+            ? [...own, ...(await repo.listAssignments(db, { actorType: 'group', actorIds: groups }))]
+            : own;
+      } else {
+        rows = await repo.listAssignments(db, {});
+        const groupIds = [...new Set(rows.filter((r) => r.actor_type === 'group').map((r) => r.actor_id))];
+        if (groupIds.length > 0)
+          for (const m of await repo.membersOfGroups(db, groupIds)) push(members, m.group_id, m.user_id);
+      }
+      const { implied, domainRoles, byDomain } = graph;
       entries = [];
       for (const row of rows) {
         const targets: repo.Target[] = !row.inherited
           ? [targetOf(row)]
           : (row.target_type === 'domain'
               ? (byDomain.get(row.target_id) ?? [])
-              : await subtreeOf(row.target_id)
+              : subtreeOf(row.target_id)
             ).map((id) => ({ type: 'project', id }));
         const users =
           row.actor_type === 'user'
@@ -415,7 +428,7 @@ export class AssignmentService {
     }
     if (q.withinDomain) {
       const domain = q.withinDomain;
-      const inDomain = new Set((await projects()).filter((p) => p.domain_id === domain).map((p) => p.id));
+      const inDomain = new Set(graph.byDomain.get(domain) ?? []);
       entries = entries.filter(
         (e) =>
           (e.target.type === 'domain' && e.target.id === domain) ||
@@ -429,6 +442,19 @@ export class AssignmentService {
   names(kind: 'user' | 'group' | 'project' | 'domain' | 'role', ids: string[]) {
     return repo.names(this.#db, kind, [...new Set(ids)]);
   }
+}
+
+interface AssignmentGraph {
+  children: Map<string, string[]>;
+  byDomain: Map<string, string[]>;
+  implied: Map<string, string[]>;
+  domainRoles: Set<string>;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 function targetOf(row: repo.AssignmentRow): repo.Target {

@@ -26,7 +26,7 @@ const newId = () => randomUUID().replaceAll('-', '');
 const notMember = (groupId: string, userId: string) =>
   new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'.`);
 
-export type { GroupFields, GroupRow, UserFields, UserOptions, UserRow } from './repository.js';
+export type { GroupFields, GroupRow, UserFields, UserListRow, UserOptions, UserRow } from './repository.js';
 
 /** PostgreSQL's foreign_key_violation: the user's or group's domain does not exist. */
 const isForeignKeyViolation = (err: unknown): boolean =>
@@ -164,7 +164,7 @@ export class IdentityService {
     return { hash, expiresAt: days !== null && !ignore ? new Date(Date.now() + days * DAY) : null };
   }
 
-  listUsers(hints: Hint[], groupId?: string): Promise<repo.UserRow[]> {
+  listUsers(hints: Hint[], groupId?: string): Promise<repo.UserListRow[]> {
     return repo.listUsers(this.#db, hints, groupId);
   }
 

@@ -125,7 +125,11 @@ describe('shapes, filters and links', () => {
     assert.equal(lt.json().users.length, 1);
     const gt = await call('GET', `/v3/users?password_expires_at=gt:${soon}&name=shape`);
     assert.equal(gt.json().users.length, 0);
-    assertKeystoneError(await call('GET', '/v3/users?password_expires_at=soon'), 400, /password_expires_at/);
+    assertKeystoneError(
+      await call('GET', '/v3/users?password_expires_at=soon'),
+      400,
+      /^Timestamp not in expected format\./,
+    );
   });
 
   test('a domain reader lists only its own domain', async () => {
@@ -173,10 +177,17 @@ describe('project hierarchy and tags', () => {
     const a = await mk('top', { domain_id: p.domainId, tags: ['red', 'green'] });
     top = a.id;
     assert.equal(a.parent_id, p.domainId, 'parent_id defaults to the domain');
-    const b = await mk('child', { parent_id: top, tags: ['red'] });
+    const b = await mk('child', { parent_id: top, domain_id: p.domainId, tags: ['red'] });
     child = b.id;
-    assert.equal(b.domain_id, p.domainId, 'the parent gives the domain');
-    grandchild = (await mk('grandchild', { parent_id: child })).id;
+    assert.equal(b.parent_id, top);
+    grandchild = (await mk('grandchild', { parent_id: child, domain_id: p.domainId })).id;
+    // The lists show the projects the caller has a role on.
+    for (const id of [top, child, grandchild])
+      await app.services.assignment.grant({
+        actor: { type: 'user', id: p.userIds.system_admin },
+        target: { type: 'project', id },
+        roleId: p.roles.reader as string,
+      });
   });
 
   test('parents_as_list nearest first, subtree_as_list, parents_as_ids', async () => {
@@ -191,10 +202,18 @@ describe('project hierarchy and tags', () => {
       [child, grandchild],
     );
     const ids = await call('GET', `/v3/projects/${grandchild}?parents_as_ids`);
-    assert.deepEqual(ids.json().project.parents, { [child]: { [top]: null } });
+    assert.deepEqual(ids.json().project.parents, { [child]: { [top]: { [p.domainId]: null } } });
+    const subtreeIds = await call('GET', `/v3/projects/${top}?subtree_as_ids`);
+    assert.deepEqual(subtreeIds.json().project.subtree, { [child]: { [grandchild]: null } });
   });
 
   test('a parent in another domain is a 400; a project with children cannot be deleted (403)', async () => {
+    // Without a domain_id the project is in the caller's (here the default) domain, as Keystone's.
+    assertKeystoneError(
+      await call('POST', '/v3/projects', { project: { name: 'stray', parent_id: top } }),
+      400,
+      /^Cannot create project, since it specifies its domain_id default, but specifies a parent in a different domain/,
+    );
     assertKeystoneError(
       await call('POST', '/v3/projects', {
         project: { name: 'stray', parent_id: top, domain_id: p.otherDomainId },
@@ -227,18 +246,21 @@ describe('project hierarchy and tags', () => {
   test('/tags: PUT replaces, PUT one adds (201), GET one is 204 or 404, DELETE removes', async () => {
     const put = await call('PUT', `/v3/projects/${grandchild}/tags`, { tags: ['one', 'two'] });
     assert.equal(put.statusCode, 200);
-    assert.deepEqual(put.json(), { tags: ['one', 'two'] });
+    assert.deepEqual(put.json(), { links: { self: 'http://identity.test:5000/v3' }, tags: ['one', 'two'] });
     const add = await call('PUT', `/v3/projects/${grandchild}/tags/three`);
     assert.equal(add.statusCode, 201);
-    assert.deepEqual(add.json(), { tags: ['one', 'two', 'three'] });
+    assert.equal(add.body, '');
+    assert.equal(add.headers.location, `http://identity.test:5000/v3/projects/${grandchild}/tags/three`);
     assert.equal((await call('GET', `/v3/projects/${grandchild}/tags/two`)).statusCode, 204);
     assert.equal((await call('GET', `/v3/projects/${grandchild}/tags/four`)).statusCode, 404);
     assert.equal((await call('DELETE', `/v3/projects/${grandchild}/tags/two`)).statusCode, 204);
     assert.deepEqual((await call('GET', `/v3/projects/${grandchild}/tags`)).json(), {
+      links: { self: 'http://identity.test:5000/v3' },
       tags: ['one', 'three'],
     });
     assertKeystoneError(await call('PUT', `/v3/projects/${grandchild}/tags`, { tags: ['a/b'] }), 400);
     assert.deepEqual((await call('GET', `/v3/projects/${grandchild}/tags`)).json(), {
+      links: { self: 'http://identity.test:5000/v3' },
       tags: ['one', 'three'],
     });
   });
@@ -303,7 +325,7 @@ describe('integrity', () => {
     );
     assertKeystoneError(
       await call('POST', '/v3/projects', { project: { name: 'orphan', parent_id: 'nosuchproject' } }),
-      404,
+      400,
       /^Could not find project: nosuchproject\.$/,
     );
     assertKeystoneError(await call('GET', `/v3/users/${'x'.repeat(65)}`), 400);

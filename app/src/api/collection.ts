@@ -14,7 +14,14 @@ export function collection<T>(key: string, items: T[], request: FastifyRequest, 
 export const name = (max: number) =>
   ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S' }) as const;
 export const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
-export const nullableId = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
+export const nullableId = {
+  type: ['string', 'null'],
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-zA-Z0-9-]+$',
+} as const;
+/** An id in a request body (domain_id …): Keystone's id pattern. */
+export const bodyId = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-]+$' } as const;
 export const description = { type: ['string', 'null'], maxLength: 65535 } as const;
 export const tagList = {
   type: 'array',

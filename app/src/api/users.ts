@@ -9,6 +9,7 @@ import { buildHints } from '../hints.js';
 import type { UserOptions, UserPatch } from '../identity/service.js';
 import type { TokenContext } from '../token/service.js';
 import {
+  bodyId,
   callerDomain,
   collection,
   defaultDomain,
@@ -30,6 +31,7 @@ export const userOptions = {
     ignore_change_password_upon_first_use: nullableBool,
     ignore_password_expiry: nullableBool,
     ignore_lockout_failure_attempts: nullableBool,
+    ignore_user_inactivity: nullableBool,
     lock_password: nullableBool,
     multi_factor_auth_enabled: nullableBool,
     multi_factor_auth_rules: {
@@ -49,7 +51,7 @@ const userBody = (required: string[]) =>
         required,
         properties: {
           name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
-          domain_id: id64,
+          domain_id: bodyId,
           password: { type: ['string', 'null'] },
           enabled: { type: 'boolean' },
           default_project_id: nullableId,
@@ -164,9 +166,9 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
     async (request) => {
       const body = request.body.user;
       const current = await identity.requireUser(request.params.user_id);
-      if (body.id !== undefined && body.id !== current.id) throw validation('Cannot change user ID.');
+      if (body.id !== undefined && body.id !== current.id) throw validation('Cannot change user ID');
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
-        throw validation('Cannot change Domain ID.');
+        throw validation('Cannot change Domain ID');
       const patch: UserPatch = { extra: extraOf(body, KNOWN) };
       if (body.name !== undefined) patch.name = body.name;
       if (body.enabled !== undefined) patch.enabled = body.enabled;

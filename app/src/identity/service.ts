@@ -24,7 +24,7 @@ import * as repo from './repository.js';
 
 const newId = () => randomUUID().replaceAll('-', '');
 const notMember = (groupId: string, userId: string) =>
-  new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'.`);
+  new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'`);
 
 export type { GroupFields, GroupRow, UserFields, UserListRow, UserOptions, UserRow } from './repository.js';
 

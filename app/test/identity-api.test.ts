@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { build } from '../src/app.js';
+import { createPool } from '../src/db.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
 import { createPersonas, PERSONA_PASSWORD, type Personas } from './personas.js';
 
@@ -499,5 +500,98 @@ describe('sessions and passwords', () => {
     const off = await call('PATCH', `/v3/users/${id}`, { user: { enabled: false } });
     assert.equal(off.json().user.enabled, false);
     assert.equal((await validate(second)).statusCode, 404);
+  });
+});
+
+describe('change_password_upon_first_use', () => {
+  let t2: TestDatabase;
+  let app2: FastifyInstance;
+  let adminHeaders: Record<string, string>;
+  before(async () => {
+    t2 = await testDatabase({ env: { IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE: 'true' } });
+    adminHeaders = (await createPersonas(t2)).headers('system_admin');
+    app2 = await build({ config: t2.config, db: t2.db });
+  });
+  after(async () => {
+    await app2.close();
+    await t2.drop();
+  });
+  const auth = (id: string, password: string) =>
+    app2.inject({
+      method: 'POST',
+      url: '/v3/auth/tokens',
+      payload: { auth: { identity: { methods: ['password'], password: { user: { id, password } } } } },
+    });
+
+  test('a password an administrator sets must be changed by its owner first; the option exempts', async () => {
+    const create = (name: string, options = {}) =>
+      app2.inject({
+        method: 'POST',
+        url: '/v3/users',
+        headers: adminHeaders,
+        payload: { user: { name, password: 'given', options } },
+      });
+    const user = (await create('newcomer')).json().user;
+    assert.ok(Date.parse(user.password_expires_at) <= Date.now());
+    assertKeystoneError(await auth(user.id, 'given'), 401, /password is expired and needs to be changed/);
+    const changed = await app2.inject({
+      method: 'POST',
+      url: `/v3/users/${user.id}/password`,
+      payload: { user: { original_password: 'given', password: 'chosen' } },
+    });
+    assert.equal(changed.statusCode, 204);
+    assert.equal((await auth(user.id, 'chosen')).statusCode, 201);
+    // An administrator's reset expires it again.
+    const reset = await app2.inject({
+      method: 'PATCH',
+      url: `/v3/users/${user.id}`,
+      headers: adminHeaders,
+      payload: { user: { password: 'reset' } },
+    });
+    assert.equal(reset.statusCode, 200);
+    assertKeystoneError(await auth(user.id, 'reset'), 401, /password is expired/);
+    const exempt = (await create('exempt', { ignore_change_password_upon_first_use: true })).json().user;
+    assert.equal(exempt.password_expires_at, null);
+    assert.equal((await auth(exempt.id, 'given')).statusCode, 201);
+  });
+});
+
+describe('cached user lists stay coherent', () => {
+  test('a write in one instance shows in its own next list at once and in another within a second', async () => {
+    const otherDb = createPool(t.url, 2);
+    const other = await build({ config: t.config, db: otherDb });
+    try {
+      // Wait until both instances listen (the cache is off until then).
+      for (let i = 0; i < 100 && !(app.services.cache.enabled && other.services.cache.enabled); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const url = `/v3/users?domain_id=${p.domainId}&name__startswith=cached`;
+      const names = async (by: FastifyInstance) =>
+        (await by.inject({ method: 'GET', url, headers: admin }))
+          .json()
+          .users.map((u: { name: string; description?: string }) => `${u.name}:${u.description ?? ''}`);
+      assert.deepEqual(await names(app), []);
+      assert.deepEqual(await names(other), []);
+      const created = await call('POST', '/v3/users', {
+        user: { name: 'cached-one', domain_id: p.domainId },
+      });
+      assert.deepEqual(await names(app), ['cached-one:'], 'the writer sees its write at once');
+      const within = async (want: string[]) => {
+        const started = Date.now();
+        let got = await names(other);
+        while (Date.now() - started < 1000 && JSON.stringify(got) !== JSON.stringify(want)) {
+          await new Promise((r) => setTimeout(r, 10));
+          got = await names(other);
+        }
+        assert.deepEqual(got, want);
+      };
+      await within(['cached-one:']);
+      // A change only a list shows (the description) reaches the other instance too.
+      await call('PATCH', `/v3/users/${created.json().user.id}`, { user: { description: 'now described' } });
+      assert.deepEqual(await names(app), ['cached-one:now described']);
+      await within(['cached-one:now described']);
+    } finally {
+      await other.close();
+      await otherDb.end();
+    }
   });
 });

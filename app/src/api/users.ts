@@ -16,6 +16,7 @@ import {
   description,
   extraOf,
   id64,
+  ListCache,
   nullableId,
   param,
 } from './collection.js';
@@ -95,6 +96,7 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
     return { user: (await identity.getUser(id)) ?? {}, user_id: id };
   };
 
+  const lists = new ListCache(services.cache);
   app.get(
     '/v3/users',
     {
@@ -102,19 +104,22 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
         domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id,
       })),
     },
-    async (request) => {
+    async (request, reply) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const hints = buildHints(request.query as Record<string, unknown>, LIST_FILTERS);
       const scoped = callerDomain(request);
-      const rows = await identity.listUsers(
-        scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
-      );
-      return collection(
-        'users',
-        rows.map((u) => renderUser(u, base)),
-        request,
-        base,
-      );
+      const body = await lists.body(`${base} ${scoped ?? ''} ${request.url}`, async () => {
+        const hints = buildHints(request.query as Record<string, unknown>, LIST_FILTERS);
+        const rows = await identity.listUsers(
+          scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
+        );
+        return collection(
+          'users',
+          rows.map((u) => renderUser(u, base)),
+          request,
+          base,
+        );
+      });
+      reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

@@ -42,7 +42,7 @@ export function buildHints(
         const value = m ? new Date(m[2] as string) : null;
         if (!m || !value || Number.isNaN(value.getTime()))
           throw validation(
-            `Invalid input for field '${key}': expected {operator}:{timestamp} with operator one of lt, lte, gt, gte, eq, neq.`,
+            'Timestamp not in expected format. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
           );
         hints.push({ kind: 'time', field: key, op: m[1] as Comparison, value });
       }

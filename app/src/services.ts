@@ -40,8 +40,10 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
       expiresDays: config.passwordExpiresDays,
       uniqueLastCount: config.uniqueLastPasswordCount,
       minimumAgeDays: config.minimumPasswordAge,
+      changeUponFirstUse: config.changePasswordUponFirstUse,
     },
     revocation,
+    cache,
   );
   const resource = new ResourceService(db, revocation);
   const assignment = new AssignmentService(db, identity, revocation, cache);

@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { renderChart, renderReport } from './report.mjs';
+import { seedIdentity } from './seed.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const MODES = ['fastcgi', 'uwsgi', 'http', 'cgi'];
-const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'mix'];
+const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'projects', 'mix'];
 
 function parseArgs(argv) {
   const o = {
@@ -109,6 +110,14 @@ function requestFor(scenario, base, token, creds) {
       };
     case 'users':
       return { url: `${base}/v3/users`, headers: auth };
+    case 'projects':
+      // A member's own projects (what `openstack project list --my-projects` reads): Keystone's
+      // default policy answers a member's GET /v3/projects with 403.
+      if (!creds.memberId) return null;
+      return {
+        url: `${base}/v3/users/${creds.memberId}/projects`,
+        headers: { 'x-auth-token': creds.memberToken },
+      };
     default:
       return null;
   }
@@ -164,6 +173,7 @@ async function runScenario(o, mode, scenario, base, token, creds) {
     return { ...summarize(validate), connections, duration, logins: summarize(logins) };
   }
   const request = requestFor(scenario, base, token, creds);
+  if (!request) return { skipped: 'no data for this scenario on this target' };
   const probe = await fetch(request.url, {
     method: request.method ?? 'GET',
     headers: request.headers,
@@ -270,6 +280,17 @@ async function main() {
           OS_PROJECT_DOMAIN_NAME: 'Default',
         };
         const token = await issueToken(base, creds);
+        if (o.scenarios.includes('users') || o.scenarios.includes('projects')) {
+          const memberPassword = 'bench member password';
+          const seeded = await seedIdentity(root, { users: 1000, memberPassword });
+          say(`${mode}: ${seeded.total} users in the database`);
+          creds.memberId = seeded.memberId;
+          creds.memberToken = await issueToken(base, {
+            OS_USERNAME: 'bench-member',
+            OS_PASSWORD: memberPassword,
+            OS_PROJECT_NAME: env.OS_PROJECT_NAME,
+          });
+        }
         for (const scenario of o.scenarios) {
           const r = await runScenario(o, mode, scenario, base, token, creds);
           runs.push({ mode, scenario, ...r });

@@ -3,6 +3,7 @@
  * name and description schemas with Keystone's limits, and the caller's domain for lists.
  */
 import type { FastifyRequest } from 'fastify';
+import type { ValidationCache } from '../token/cache.js';
 import type { TokenContext } from '../token/service.js';
 
 /** `{"<key>":[…],"links":{"self","previous":null,"next":null}}`, self with the query string. */
@@ -14,7 +15,14 @@ export function collection<T>(key: string, items: T[], request: FastifyRequest, 
 export const name = (max: number) =>
   ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S' }) as const;
 export const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
-export const nullableId = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
+export const nullableId = {
+  type: ['string', 'null'],
+  minLength: 1,
+  maxLength: 64,
+  pattern: '^[a-zA-Z0-9-]+$',
+} as const;
+/** An id in a request body (domain_id …): Keystone's id pattern. */
+export const bodyId = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-]+$' } as const;
 export const description = { type: ['string', 'null'], maxLength: 65535 } as const;
 export const tagList = {
   type: 'array',
@@ -49,4 +57,41 @@ export function defaultDomain(caller: TokenContext): string {
 /** A path parameter, for targetOf functions (which see an untyped request). */
 export function param(request: FastifyRequest, key: string): string {
   return (request.params as Record<string, string>)[key] as string;
+}
+
+/**
+ * Rendered list bodies, per process, kept until the identity cache's next invalidation (any
+ * write, in this process at once and in the others through LISTEN/NOTIFY, see token/cache.ts).
+ * Nothing is kept while invalidations cannot be heard, and a body computed across an
+ * invalidation is not kept. The key must name everything the body depends on (base URL, the
+ * caller's domain when it narrows the list, the URL with its query).
+ */
+export class ListCache {
+  readonly #cache: ValidationCache;
+  readonly #max: number;
+  readonly #entries = new Map<string, string>();
+  #generation = -1;
+
+  constructor(cache: ValidationCache, max = 64) {
+    this.#cache = cache;
+    this.#max = max;
+  }
+
+  async body(key: string, compute: () => Promise<unknown>): Promise<string> {
+    const cache = this.#cache;
+    if (!cache.enabled) return JSON.stringify(await compute());
+    if (this.#generation !== cache.generation) {
+      this.#entries.clear();
+      this.#generation = cache.generation;
+    }
+    const hit = this.#entries.get(key);
+    if (hit !== undefined) return hit;
+    const generation = cache.generation;
+    const body = JSON.stringify(await compute());
+    if (generation === cache.generation && this.#generation === generation) {
+      if (this.#entries.size >= this.#max) this.#entries.clear();
+      this.#entries.set(key, body);
+    }
+    return body;
+  }
 }

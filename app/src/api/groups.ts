@@ -7,6 +7,7 @@ import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
 import type { TokenContext } from '../token/service.js';
 import {
+  bodyId,
   callerDomain,
   collection,
   defaultDomain,
@@ -29,7 +30,7 @@ const groupBody = (required: string[]) =>
       group: {
         type: 'object',
         required,
-        properties: { name: name(64), domain_id: id64, description },
+        properties: { name: name(64), domain_id: bodyId, description },
       },
     },
   }) as const;
@@ -122,7 +123,7 @@ export async function groupRoutes(app: FastifyInstance, { services, config }: Pl
       const body = request.body.group;
       const current = await identity.requireGroup(request.params.group_id);
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
-        throw validation('Cannot change Domain ID.');
+        throw validation('Cannot change Domain ID');
       const group = await identity.updateGroup(current.id, {
         ...(body.name === undefined ? {} : { name: body.name }),
         ...(body.description === undefined ? {} : { description: body.description ?? '' }),

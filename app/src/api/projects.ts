@@ -177,11 +177,26 @@ export async function projectRoutes(
       const base = baseUrl(request, config.publicEndpoint);
       const row = await project(request);
       const body: Record<string, unknown> = renderProject(row, base);
-      if (present(request, 'parents_as_list'))
-        body.parents = (await resource.parents(row.id)).map((p) => ({ project: renderProject(p, base) }));
-      if (present(request, 'subtree_as_list'))
-        body.subtree = (await resource.subtree(row.id)).map((p) => ({ project: renderProject(p, base) }));
-      if (present(request, 'parents_as_ids')) body.parents = parentIds(await resource.parents(row.id));
+      // The lists show only the projects the caller has a role on, as Keystone's do; the ids
+      // show the whole chain (up to the domain) or subtree.
+      const mine = async () =>
+        new Set(
+          (await resource.projectsForUser((request.caller as TokenContext).user.id, [])).map((x) => x.id),
+        );
+      if (present(request, 'parents_as_list')) {
+        const visible = await mine();
+        body.parents = (await resource.parents(row.id))
+          .filter((x) => visible.has(x.id))
+          .map((x) => ({ project: renderProject(x, base) }));
+      }
+      if (present(request, 'subtree_as_list')) {
+        const visible = await mine();
+        body.subtree = (await resource.subtree(row.id))
+          .filter((x) => visible.has(x.id))
+          .map((x) => ({ project: renderProject(x, base) }));
+      }
+      if (present(request, 'parents_as_ids'))
+        body.parents = parentIds(await resource.parents(row.id), row.domain_id);
       if (present(request, 'subtree_as_ids'))
         body.subtree = subtreeIds(row.id, await resource.subtree(row.id));
       return { project: body };
@@ -228,7 +243,10 @@ export async function projectRoutes(
   app.get<{ Params: { project_id: string } }>(
     '/v3/projects/:project_id/tags',
     { schema: { params }, preHandler: enforce(services, 'identity:list_project_tags', projectTarget) },
-    async (request) => ({ tags: (await project(request)).tags }),
+    async (request) => ({
+      links: { self: `${baseUrl(request, config.publicEndpoint)}/v3` },
+      tags: (await project(request)).tags,
+    }),
   );
 
   app.put<{ Params: { project_id: string }; Body: { tags: string[] } }>(
@@ -240,7 +258,10 @@ export async function projectRoutes(
       },
       preHandler: enforce(services, 'identity:update_project_tags', projectTarget),
     },
-    async (request) => ({ tags: await resource.setTags(param(request, 'project_id'), request.body.tags) }),
+    async (request) => ({
+      links: { self: `${baseUrl(request, config.publicEndpoint)}/v3` },
+      tags: await resource.setTags(param(request, 'project_id'), request.body.tags),
+    }),
   );
 
   app.delete<{ Params: { project_id: string } }>(
@@ -272,12 +293,13 @@ export async function projectRoutes(
       preHandler: enforce(services, 'identity:create_project_tag', projectTarget),
     },
     async (request, reply) => {
-      const tags = await resource.addTag(request.params.project_id, request.params.tag);
+      await resource.addTag(request.params.project_id, request.params.tag);
       const base = baseUrl(request, config.publicEndpoint);
+      // Keystone answers 201 with no body.
       reply
         .code(201)
-        .header('location', `${base}/v3/projects/${request.params.project_id}/tags/${request.params.tag}`);
-      return { tags };
+        .header('location', `${base}/v3/projects/${request.params.project_id}/tags/${request.params.tag}`)
+        .send();
     },
   );
 
@@ -299,9 +321,9 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
   return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }
 
-/** parents_as_ids: `{parent: {grandparent: null}}`, nearest parent outermost. */
-function parentIds(parents: ProjectRow[]): Record<string, unknown> | null {
-  let nested: Record<string, unknown> | null = null;
+/** parents_as_ids: `{parent: {grandparent: {domain: null}}}`, nearest parent outermost. */
+function parentIds(parents: ProjectRow[], domainId: string): Record<string, unknown> {
+  let nested: Record<string, unknown> = { [domainId]: null };
   for (const p of [...parents].reverse()) nested = { [p.id]: nested };
   return nested;
 }

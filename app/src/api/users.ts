@@ -9,12 +9,14 @@ import { buildHints } from '../hints.js';
 import type { UserOptions, UserPatch } from '../identity/service.js';
 import type { TokenContext } from '../token/service.js';
 import {
+  bodyId,
   callerDomain,
   collection,
   defaultDomain,
   description,
   extraOf,
   id64,
+  ListCache,
   nullableId,
   param,
 } from './collection.js';
@@ -30,6 +32,7 @@ export const userOptions = {
     ignore_change_password_upon_first_use: nullableBool,
     ignore_password_expiry: nullableBool,
     ignore_lockout_failure_attempts: nullableBool,
+    ignore_user_inactivity: nullableBool,
     lock_password: nullableBool,
     multi_factor_auth_enabled: nullableBool,
     multi_factor_auth_rules: {
@@ -49,7 +52,7 @@ const userBody = (required: string[]) =>
         required,
         properties: {
           name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
-          domain_id: id64,
+          domain_id: bodyId,
           password: { type: ['string', 'null'] },
           enabled: { type: 'boolean' },
           default_project_id: nullableId,
@@ -93,6 +96,7 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
     return { user: (await identity.getUser(id)) ?? {}, user_id: id };
   };
 
+  const lists = new ListCache(services.cache);
   app.get(
     '/v3/users',
     {
@@ -100,19 +104,22 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
         domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id,
       })),
     },
-    async (request) => {
+    async (request, reply) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const hints = buildHints(request.query as Record<string, unknown>, LIST_FILTERS);
       const scoped = callerDomain(request);
-      const rows = await identity.listUsers(
-        scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
-      );
-      return collection(
-        'users',
-        rows.map((u) => renderUser(u, base)),
-        request,
-        base,
-      );
+      const body = await lists.body(`${base} ${scoped ?? ''} ${request.url}`, async () => {
+        const hints = buildHints(request.query as Record<string, unknown>, LIST_FILTERS);
+        const rows = await identity.listUsers(
+          scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
+        );
+        return collection(
+          'users',
+          rows.map((u) => renderUser(u, base)),
+          request,
+          base,
+        );
+      });
+      reply.type('application/json; charset=utf-8').send(body);
     },
   );
 
@@ -164,9 +171,9 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
     async (request) => {
       const body = request.body.user;
       const current = await identity.requireUser(request.params.user_id);
-      if (body.id !== undefined && body.id !== current.id) throw validation('Cannot change user ID.');
+      if (body.id !== undefined && body.id !== current.id) throw validation('Cannot change user ID');
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
-        throw validation('Cannot change Domain ID.');
+        throw validation('Cannot change Domain ID');
       const patch: UserPatch = { extra: extraOf(body, KNOWN) };
       if (body.name !== undefined) patch.name = body.name;
       if (body.enabled !== undefined) patch.enabled = body.enabled;

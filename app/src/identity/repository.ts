@@ -134,8 +134,29 @@ const USER_COLUMNS: Record<string, string> = {
   password_expires_at: 'p.expires_at',
 };
 
+/** What a user list shows: no hash, no counters (lists can be long). */
+export type UserListRow = Pick<
+  UserRow,
+  | 'id'
+  | 'name'
+  | 'domain_id'
+  | 'enabled'
+  | 'default_project_id'
+  | 'options'
+  | 'description'
+  | 'extra'
+  | 'password_expires_at'
+>;
+
+const USER_LIST_SELECT = `
+  SELECT u.id, u.name, u.domain_id, u.enabled, u.default_project_id, u.options, u.description, u.extra,
+         p.expires_at AS password_expires_at
+    FROM "user" u
+    LEFT JOIN LATERAL (SELECT expires_at FROM password WHERE user_id = u.id
+                        ORDER BY created_at DESC, id DESC LIMIT 1) p ON true`;
+
 /** Users matching the hints; `groupId` limits them to one group's members. */
-export async function listUsers(db: Queryable, hints: Hint[], groupId?: string): Promise<UserRow[]> {
+export async function listUsers(db: Queryable, hints: Hint[], groupId?: string): Promise<UserListRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   if (groupId) {
@@ -143,8 +164,8 @@ export async function listUsers(db: Queryable, hints: Hint[], groupId?: string):
     where.push('u.id IN (SELECT user_id FROM group_member WHERE group_id = $1)');
   }
   applyHints(hints, USER_COLUMNS, where, params);
-  const { rows } = await db.query<UserRow>(
-    `${USER_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.name, u.id`,
+  const { rows } = await db.query<UserListRow>(
+    `${USER_LIST_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.name, u.id`,
     params,
   );
   return rows;

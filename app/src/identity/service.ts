@@ -18,15 +18,16 @@ import {
   validation,
 } from '../errors.js';
 import type { Hint } from '../hints.js';
+import type { ValidationCache } from '../token/cache.js';
 import type { RevocationService } from '../token/revocation.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repository.js';
 
 const newId = () => randomUUID().replaceAll('-', '');
 const notMember = (groupId: string, userId: string) =>
-  new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'.`);
+  new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'`);
 
-export type { GroupFields, GroupRow, UserFields, UserOptions, UserRow } from './repository.js';
+export type { GroupFields, GroupRow, UserFields, UserListRow, UserOptions, UserRow } from './repository.js';
 
 /** PostgreSQL's foreign_key_violation: the user's or group's domain does not exist. */
 const isForeignKeyViolation = (err: unknown): boolean =>
@@ -49,6 +50,8 @@ export interface PasswordRules {
   expiresDays: number | null;
   uniqueLastCount: number;
   minimumAgeDays: number;
+  /** Passwords an administrator sets start expired (unless the user's option says otherwise). */
+  changeUponFirstUse?: boolean;
 }
 
 export type UserRef = { id: string } | { name: string; domain: { id?: string; name?: string } };
@@ -59,11 +62,18 @@ export class IdentityService {
   readonly #db: Db;
   readonly #rules: PasswordRules;
   readonly #revocation: RevocationService;
+  readonly #cache: ValidationCache | undefined;
 
-  constructor(db: Db, rules: PasswordRules, revocation: RevocationService) {
+  /**
+   * `cache`: this process's identity cache; writes that end no session (a new user, a renamed
+   * group, a new member) drop it at once, before their NOTIFY comes back, so that this process
+   * never answers from what it cached before its own write.
+   */
+  constructor(db: Db, rules: PasswordRules, revocation: RevocationService, cache?: ValidationCache) {
     this.#db = db;
     this.#rules = rules;
     this.#revocation = revocation;
+    this.#cache = cache;
   }
 
   getUser(id: string): Promise<repo.UserRow | null> {
@@ -141,6 +151,7 @@ export class IdentityService {
       await repo.addPassword(tx, userId, prepared.hash, prepared.expiresAt);
       await repo.resetFailedAuth(tx, userId);
     });
+    this.#cache?.invalidate();
     if (user.password_hash) await this.#revocation.revokeUser(userId);
   }
 
@@ -148,6 +159,7 @@ export class IdentityService {
   async #preparePassword(
     next: string,
     user: { id: string; options: repo.UserOptions } | null,
+    setByAdministrator = false,
   ): Promise<{ hash: string; expiresAt: Date | null }> {
     if (next.length === 0 || next.length > this.#rules.maxLength)
       throw validation(
@@ -160,11 +172,18 @@ export class IdentityService {
     }
     const hash = await hashPassword(next, this.#rules.hash);
     const days = this.#rules.expiresDays;
-    const ignore = user?.options.ignore_password_expiry === true;
+    const options = user?.options ?? {};
+    if (
+      setByAdministrator &&
+      this.#rules.changeUponFirstUse &&
+      !options.ignore_change_password_upon_first_use
+    )
+      return { hash, expiresAt: new Date() };
+    const ignore = options.ignore_password_expiry === true;
     return { hash, expiresAt: days !== null && !ignore ? new Date(Date.now() + days * DAY) : null };
   }
 
-  listUsers(hints: Hint[], groupId?: string): Promise<repo.UserRow[]> {
+  listUsers(hints: Hint[], groupId?: string): Promise<repo.UserListRow[]> {
     return repo.listUsers(this.#db, hints, groupId);
   }
 
@@ -178,13 +197,14 @@ export class IdentityService {
   async createUser(fields: repo.UserFields, password: string | null): Promise<repo.UserRow> {
     const id = newId();
     const prepared =
-      password === null ? null : await this.#preparePassword(password, { id, options: fields.options });
+      password === null ? null : await this.#preparePassword(password, { id, options: fields.options }, true);
     await this.#write('user', fields.name, fields.domainId, () =>
       transaction(this.#db, async (tx) => {
         await repo.insertUser(tx, id, fields);
         if (prepared) await repo.addPassword(tx, id, prepared.hash, prepared.expiresAt);
       }),
     );
+    this.#cache?.invalidate();
     return this.requireUser(id);
   }
 
@@ -201,7 +221,7 @@ export class IdentityService {
     }
     const prepared =
       typeof patch.password === 'string'
-        ? await this.#preparePassword(patch.password, { id, options })
+        ? await this.#preparePassword(patch.password, { id, options }, true)
         : null;
     const next = {
       name: patch.name ?? current.name,
@@ -221,6 +241,7 @@ export class IdentityService {
         }
       }),
     );
+    this.#cache?.invalidate();
     if ((prepared && current.password_hash) || (current.enabled && !next.enabled))
       await this.#revocation.revokeUser(id);
     return this.requireUser(id);
@@ -247,6 +268,7 @@ export class IdentityService {
   async createGroup(fields: repo.GroupFields): Promise<repo.GroupRow> {
     const id = newId();
     await this.#write('group', fields.name, fields.domainId, () => repo.insertGroup(this.#db, id, fields));
+    this.#cache?.invalidate();
     return this.requireGroup(id);
   }
 
@@ -260,6 +282,7 @@ export class IdentityService {
         extra: { ...current.extra, ...patch.extra },
       }),
     );
+    this.#cache?.invalidate();
     return this.requireGroup(id);
   }
 
@@ -281,6 +304,7 @@ export class IdentityService {
       if (isForeignKeyViolation(err)) throw notFound('user', userId);
       throw err;
     }
+    this.#cache?.invalidate();
   }
 
   async checkMember(groupId: string, userId: string): Promise<void> {
@@ -312,6 +336,7 @@ export class IdentityService {
   /** Disabling a user revokes the user's tokens; re-enabling clears a lockout. */
   async setUserEnabled(userId: string, enabled: boolean): Promise<void> {
     if (!(await repo.setUserEnabled(this.#db, userId, enabled))) throw notFound('user', userId);
+    this.#cache?.invalidate();
     if (!enabled) await this.#revocation.revokeUser(userId);
   }
 

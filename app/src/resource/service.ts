@@ -101,7 +101,7 @@ export class ResourceService {
 
   async createDomain(fields: Partial<repo.DomainFields> & { name: string }): Promise<repo.DomainRecord> {
     const id = newId();
-    await this.#unique('domain', `Duplicate entry found with name ${fields.name}`, () =>
+    await this.#unique('project', domainTaken(fields.name), () =>
       repo.insertDomain(this.#db, id, {
         name: fields.name,
         description: fields.description ?? '',
@@ -124,9 +124,7 @@ export class ResourceService {
       options: mergeOptions(current.options, patch.options),
       extra: { ...current.extra, ...patch.extra },
     };
-    await this.#unique('domain', `Duplicate entry found with name ${next.name}`, () =>
-      repo.updateDomain(this.#db, id, next),
-    );
+    await this.#unique('project', domainTaken(next.name), () => repo.updateDomain(this.#db, id, next));
     if (current.enabled && !next.enabled) await this.#revocation.revokeDomain(id);
     return this.requireDomain(id);
   }
@@ -166,40 +164,36 @@ export class ResourceService {
   }
 
   /**
-   * parent_id may name a project of the same domain or the domain itself (a top-level project);
-   * without a domain_id the project takes its parent's domain, then `defaultDomain`.
+   * parent_id may name a project of the same domain or the domain itself (a top-level project).
+   * Without a domain_id the project goes to `defaultDomain` (the caller's domain, else
+   * `default`), and a parent elsewhere is refused, as Keystone does.
    */
   async createProject(p: ProjectCreate, defaultDomain: string): Promise<repo.ProjectRow> {
-    let domainId = p.domainId;
+    const domainId = p.domainId ?? defaultDomain;
     let parentId: string | null = null;
     if (p.parentId && p.parentId !== domainId) {
       const parent = await repo.projectBy(this.#db, { id: p.parentId });
       if (!parent) {
-        // A parent that is a domain makes a top-level project.
-        if (!(await repo.domainRecord(this.#db, p.parentId))) throw notFound('project', p.parentId);
-        if (domainId && domainId !== p.parentId)
+        if (await repo.domainRecord(this.#db, p.parentId))
           throw validation(
             `Cannot create project, the parent (${p.parentId}) is acting as a domain, but this project's domain id (${domainId}) does not match the parent's id.`,
           );
-        domainId = p.parentId;
-      } else {
-        if (domainId && parent.domain_id !== domainId)
-          throw validation(
-            `Cannot create project, since it specifies its domain_id ${domainId}, but specifies a parent in a different domain (${parent.domain_id}).`,
-          );
-        domainId = parent.domain_id;
-        parentId = parent.id;
-        if ((await repo.projectParents(this.#db, parent.id)).length + 2 > MAX_PROJECT_TREE_DEPTH)
-          throw forbiddenAction(`Max hierarchy depth reached for ${parent.id} branch.`);
-        if (p.enabled !== false && !parent.enabled)
-          throw forbiddenAction(`Cannot create project, since its parent (${parent.id}) is disabled.`);
+        throw validation(`Could not find project: ${p.parentId}.`);
       }
+      if (parent.domain_id !== domainId)
+        throw validation(
+          `Cannot create project, since it specifies its domain_id ${domainId}, but specifies a parent in a different domain (${parent.domain_id}).`,
+        );
+      parentId = parent.id;
+      if ((await repo.projectParents(this.#db, parent.id)).length + 2 > MAX_PROJECT_TREE_DEPTH)
+        throw forbiddenAction(`Max hierarchy depth reached for ${parent.id} branch.`);
+      if (p.enabled !== false && !parent.enabled)
+        throw forbiddenAction(`Cannot create project, since its parent (${parent.id}) is disabled.`);
     }
-    domainId ??= defaultDomain;
     const domain = await repo.domainRecord(this.#db, domainId);
     if (!domain) throw notFound('domain', domainId);
     const id = newId();
-    await this.#unique('project', `Duplicate entry found with name ${p.name} at domain ID ${domainId}`, () =>
+    await this.#unique('project', projectTaken(p.name, id), () =>
       repo.insertProject(this.#db, id, {
         name: p.name,
         domainId,
@@ -225,18 +219,15 @@ export class ResourceService {
     if (!enabled && current.enabled && (await repo.hasChildren(this.#db, id, true)))
       throw forbiddenAction(`Cannot disable project ${id} since its subtree contains enabled projects.`);
     const name = patch.name ?? current.name;
-    await this.#unique(
-      'project',
-      `Duplicate entry found with name ${name} at domain ID ${current.domain_id}`,
-      () =>
-        repo.updateProject(this.#db, id, {
-          name,
-          description: patch.description ?? current.description,
-          enabled,
-          tags: checkTags(patch.tags ?? current.tags),
-          options: mergeOptions(current.options, patch.options),
-          extra: { ...current.extra, ...patch.extra },
-        }),
+    await this.#unique('project', projectTaken(name, id), () =>
+      repo.updateProject(this.#db, id, {
+        name,
+        description: patch.description ?? current.description,
+        enabled,
+        tags: checkTags(patch.tags ?? current.tags),
+        options: mergeOptions(current.options, patch.options),
+        extra: { ...current.extra, ...patch.extra },
+      }),
     );
     if (current.enabled && !enabled) await this.#revocation.revokeProject(id);
     return this.requireProject(id);
@@ -289,6 +280,12 @@ export class ResourceService {
     }
   }
 }
+
+// Keystone stores domains as projects acting as domains, hence "store project" for both.
+const domainTaken = (name: string) =>
+  `it is not permitted to have two projects acting as domains with the same name: ${name}`;
+const projectTaken = (name: string, id: string) =>
+  `it is not permitted to have two projects with either the same name or same id in the same domain: name is ${name}, project id ${id}`;
 
 /** Keystone's tag rules: 1 to 255 characters, no `/` or `,`, at most 80; duplicates folded. */
 export function checkTags(tags: string[]): string[] {

@@ -287,7 +287,15 @@ describe('application credentials', () => {
       ['reader'],
     );
     assert.equal(created.access_rules.length, 1);
-    assert.equal(created.links.self, `${BASE}${path}/${created.id}`);
+    assert.equal(created.links.self, `${BASE}/v3/application_credentials/${created.id}`);
+    assert.equal(created.system, null);
+    assert.deepEqual(Object.keys(created.roles[0]).sort(), [
+      'description',
+      'domain_id',
+      'id',
+      'name',
+      'options',
+    ]);
     const shown = (await ok('GET', `${path}/${created.id}`)).application_credential;
     assert.ok(!('secret' in shown));
     const { secret: _, ...withoutSecret } = created;
@@ -302,15 +310,19 @@ describe('application credentials', () => {
       ['GET compute/v2.1/servers'],
     );
     assert.equal((await call('POST', path, { application_credential: { name: 'ci' } })).status, 409);
+    const unassigned = await call('POST', path, {
+      application_credential: { name: 'too-much', roles: [{ name: 'service' }] },
+    });
+    assert.equal(unassigned.status, 400, 'only roles the user holds on the project');
     assert.equal(
-      (
-        await call('POST', path, {
-          application_credential: { name: 'too-much', roles: [{ name: 'service' }] },
-        })
-      ).status,
-      404,
-      'only roles the user holds on the project',
+      unassigned.body.error.message,
+      'Invalid application credential: Cannot create an application credential with unassigned role',
     );
+    const unknown = await call('POST', path, {
+      application_credential: { name: 'x', roles: [{ name: 'nosuch' }] },
+    });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.message, 'Role nosuch is not defined');
 
     const login = await issue(app, {
       auth: {

@@ -75,7 +75,8 @@ function render(c: ApplicationCredential, base: string) {
     description: c.description === '' ? null : c.description,
     user_id: c.user_id,
     project_id: c.project_id,
-    roles: c.roles,
+    system: null,
+    roles: c.roles.map((r) => ({ ...r, description: r.description === '' ? null : r.description })),
     expires_at: c.expires_at ? keystoneTime(c.expires_at.getTime()) : null,
     unrestricted: c.unrestricted,
     access_rules: c.access_rules.map((r) => ({
@@ -84,7 +85,7 @@ function render(c: ApplicationCredential, base: string) {
       method: r.method,
       service: r.service,
     })),
-    links: { self: `${base}/v3/users/${c.user_id}/application_credentials/${c.id}` },
+    links: { self: `${base}/v3/application_credentials/${c.id}` },
   };
 }
 
@@ -129,11 +130,18 @@ export async function applicationCredentialRoutes(
       const roleIds: string[] = [];
       for (const wanted of a.roles ?? held) {
         const found = held.find((r) => (wanted.id ? r.id === wanted.id : r.name === wanted.name));
-        if (!found)
-          throw new IdentityError(
-            'IDN_ERR_NOT_FOUND',
-            `Could not find role assignment with role: ${wanted.id ?? wanted.name}, user or group: ${caller.user.id}, project, domain, or system: ${project.id}.`,
+        if (!found) {
+          // Keystone: an unknown role name is 404, a role the user lacks there 400.
+          if (
+            !wanted.id &&
+            wanted.name &&
+            (await services.assignment.listRoles({ name: wanted.name })).length === 0
+          )
+            throw new IdentityError('IDN_ERR_NOT_FOUND', `Role ${wanted.name} is not defined`);
+          throw validation(
+            'Invalid application credential: Cannot create an application credential with unassigned role',
           );
+        }
         if (!roleIds.includes(found.id)) roleIds.push(found.id);
       }
       const created = await services.credential.create({
@@ -165,11 +173,7 @@ export async function applicationCredentialRoutes(
       application_credentials: (
         await services.credential.list(request.params.user_id, request.query.name)
       ).map((c) => render(c, base(request))),
-      links: {
-        self: `${base(request)}/v3/users/${request.params.user_id}/application_credentials`,
-        previous: null,
-        next: null,
-      },
+      links: { self: `${base(request)}${request.url}`, previous: null, next: null },
     }),
   );
 
@@ -209,7 +213,7 @@ export async function applicationCredentialRoutes(
     path: r.path,
     method: r.method,
     service: r.service,
-    links: { self: `${base(request)}/v3/users/${owner(request).user_id}/access_rules/${r.id}` },
+    links: { self: `${base(request)}/v3/access_rules/${r.id}` },
   });
   app.get<{ Params: { user_id: string } }>(
     '/v3/users/:user_id/access_rules',
@@ -218,11 +222,7 @@ export async function applicationCredentialRoutes(
       access_rules: (await services.credential.accessRules(request.params.user_id)).map((r) =>
         renderRule(request, r),
       ),
-      links: {
-        self: `${base(request)}/v3/users/${request.params.user_id}/access_rules`,
-        previous: null,
-        next: null,
-      },
+      links: { self: `${base(request)}${request.url}`, previous: null, next: null },
     }),
   );
   app.get<{ Params: { user_id: string; access_rule_id: string } }>(

@@ -101,7 +101,7 @@ export async function catalogRoutes(
     { schema: filter({ parent_region_id: str }), preHandler: enforce(services, 'identity:list_regions') },
     async (request) => ({
       regions: (await catalog.listRegions(request.query)).map((r) => renderRegion(r, base(request))),
-      links: collection(base(request), '/v3/regions'),
+      links: collection(base(request), request.url),
     }),
   );
   app.get<{ Params: { region_id: string } }>(
@@ -204,7 +204,7 @@ export async function catalogRoutes(
     { schema: filter({ type: str, name: str }), preHandler: enforce(services, 'identity:list_services') },
     async (request) => ({
       services: (await catalog.listServices(request.query)).map((s) => renderService(s, base(request))),
-      links: collection(base(request), '/v3/services'),
+      links: collection(base(request), request.url),
     }),
   );
   app.get<{ Params: { service_id: string } }>(
@@ -271,7 +271,7 @@ export async function catalogRoutes(
     },
     async (request) => ({
       endpoints: (await catalog.listEndpoints(request.query)).map((e) => renderEndpoint(e, base(request))),
-      links: collection(base(request), '/v3/endpoints'),
+      links: collection(base(request), request.url),
     }),
   );
   app.get<{ Params: { endpoint_id: string } }>(

@@ -73,7 +73,7 @@ export async function credentialRoutes(
         credentials: rows
           .filter((c) => allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }))
           .map((c) => render(c, base(request))),
-        links: { self: `${base(request)}/v3/credentials`, previous: null, next: null },
+        links: { self: `${base(request)}${request.url}`, previous: null, next: null },
       };
     },
   );

@@ -128,7 +128,7 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
         );
         return {
           roles: roles.map((r) => renderRole(r, base)),
-          links: { self: `${base}${request.url.split('?')[0]}`, previous: null, next: null },
+          links: { self: `${base}${request.url}`, previous: null, next: null },
         };
       });
     }
@@ -163,10 +163,9 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
       const base = baseUrl(request, config.publicEndpoint);
       const include = truthyFilter(request.query as Record<string, unknown>, 'include_names');
       const names = include ? await namesFor(services, entries) : null;
-      const search = request.url.includes('?') ? `?${request.url.split('?').slice(1).join('?')}` : '';
       return {
         role_assignments: entries.map((e) => renderAssignment(e, base, names)),
-        links: { self: `${base}/v3/role_assignments${search}`, previous: null, next: null },
+        links: { self: `${base}${request.url}`, previous: null, next: null },
       };
     },
   );
@@ -199,14 +198,9 @@ function parseAssignmentQuery(query: Record<string, unknown>): AssignmentQuery {
   if (roleId) q.roleId = roleId;
   if (projectId) q.projectId = projectId;
   if (domainId) q.domainId = domainId;
-  if ('scope.system' in query) q.system = true;
-  if (query['scope.OS-INHERIT:inherited_to'] !== undefined) {
-    if (query['scope.OS-INHERIT:inherited_to'] !== 'projects')
-      throw validation(
-        "Invalid input for field 'scope.OS-INHERIT:inherited_to': only 'projects' is supported.",
-      );
-    q.inheritedToProjects = true;
-  }
+  if (query['scope.system'] === 'all') q.system = true;
+  // Keystone ignores any other value of these two.
+  if (query['scope.OS-INHERIT:inherited_to'] === 'projects') q.inheritedToProjects = true;
   q.effective = truthyFilter(query, 'effective');
   q.includeSubtree = truthyFilter(query, 'include_subtree');
   // Keystone's 400s for filters that contradict each other.
@@ -216,8 +210,6 @@ function parseAssignmentQuery(query: Record<string, unknown>): AssignmentQuery {
   if (q.system && q.domainId) throw validation('Specify system or domain, not both');
   if (q.effective && q.groupId)
     throw validation('Combining effective and group filter will always result in an empty list.');
-  if (q.effective && q.inheritedToProjects)
-    throw validation('Combining effective with inherited_to_projects will always result in an empty list.');
   if (q.includeSubtree && !q.projectId)
     throw validation('scope.project.id must be specified if include_subtree is also specified');
   return q;
@@ -269,11 +261,13 @@ function renderAssignment(e: RoleAssignment, base: string, names: Names | null) 
     })}`,
   };
   if (e.viaGroup) links.membership = `${base}/v3/groups/${e.viaGroup}/users/${e.actor.id}`;
-  if (e.priorRole) links.prior_role = `${base}/v3/roles/${e.priorRole}`;
+  // Keystone 22's own (odd) form: /v3/prior_role/{this role}/implies/{the role implying it}.
+  if (e.priorRole) links.prior_role = `${base}/v3/prior_role/${e.roleId}/implies/${e.priorRole}`;
+  // Key order as Keystone's.
   return {
-    role: named('role', e.roleId),
-    [e.actor.type]: named(e.actor.type, e.actor.id),
-    scope,
     links,
+    scope,
+    [e.actor.type]: named(e.actor.type, e.actor.id),
+    role: named('role', e.roleId),
   };
 }

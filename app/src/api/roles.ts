@@ -98,7 +98,7 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
       });
       return {
         roles: rows.map((r) => renderRole(r, base)),
-        links: { self: `${base}/v3/roles`, previous: null, next: null },
+        links: { self: `${base}${request.url}`, previous: null, next: null },
       };
     },
   );
@@ -281,7 +281,6 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
           prior_role: roleRef(roles.get(prior) as RoleRow, base),
           implies: implied.map((id) => roleRef(roles.get(id) as RoleRow, base)),
         })),
-        links: { self: `${base}/v3/role_inferences`, previous: null, next: null },
       };
     },
   );

@@ -217,19 +217,19 @@ export class AssignmentService {
 
   // --- implied roles -------------------------------------------------------------------------
 
-  /** Keystone's rules: a role cannot imply itself, admin cannot be implied, a global role cannot imply a domain role. */
+  /** Keystone's rules (403): admin cannot be implied, a global role cannot imply a domain role. */
   async createInference(priorId: string, impliedId: string): Promise<[repo.RoleRow, repo.RoleRow]> {
     const prior = await this.requireRole(priorId);
     const implied = await this.requireRole(impliedId);
-    if (prior.id === implied.id || PROHIBITED_IMPLIED_ROLES.includes(implied.name))
-      throw validation(`${implied.id} cannot be an implied roles.`);
-    if (prior.domain_id === null && implied.domain_id !== null)
-      throw validation('Global role cannot imply a domain-specific role');
+    // Keystone 22 lets a role imply itself (harmless: the closure is the same).
+    if (
+      PROHIBITED_IMPLIED_ROLES.includes(implied.name) ||
+      (prior.domain_id === null && implied.domain_id !== null)
+    )
+      throw new IdentityError('IDN_ERR_FORBIDDEN', `${implied.id} cannot be an implied roles.`);
     if (!(await repo.insertImpliedRole(this.#db, prior.id, implied.id)))
-      throw conflict(
-        'implied_role',
-        `Duplicate entry found with prior ${prior.id} and implied ${implied.id}`,
-      );
+      throw conflict('implied_role', 'Duplicate entry');
+    this.#changed();
     return [prior, implied];
   }
 
@@ -320,6 +320,8 @@ export class AssignmentService {
    * implied role added after its prior, and domain-specific roles left out (they only imply).
    */
   async roleAssignments(q: AssignmentQuery): Promise<RoleAssignment[]> {
+    // Effective assignments are never inherited ones, as Keystone answers.
+    if (q.effective && q.inheritedToProjects) return [];
     const db = this.#db;
     const graph = await this.#graph();
     const subtreeOf = (id: string): string[] => {
@@ -378,6 +380,8 @@ export class AssignmentService {
         if (groupIds.length > 0)
           for (const m of await repo.membersOfGroups(db, groupIds)) push(members, m.group_id, m.user_id);
       }
+      // Keystone 22 leaves system grants out of effective lists unless they are asked for.
+      if (!q.system) rows = rows.filter((r) => r.target_type !== 'system');
       const { implied, domainRoles, byDomain } = graph;
       entries = [];
       for (const row of rows) {

@@ -119,7 +119,7 @@ export class CatalogService {
       await repo.insertRegion(this.#db, row);
       this.#changed();
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict('region', `Duplicate ID, ${row.id}`);
+      if (isUniqueViolation(err)) throw conflict('region', `Duplicate ID, ${row.id}.`);
       throw err;
     }
     return row;

@@ -104,6 +104,12 @@ export async function deleteApplicationCredential(
   return (rowCount ?? 0) > 0;
 }
 
+export interface ApplicationCredentialRole extends RoleRef {
+  domain_id: string | null;
+  description: string;
+  options: Record<string, unknown>;
+}
+
 // --- access rules ------------------------------------------------------------------------------
 
 export interface AccessRule {
@@ -135,9 +141,10 @@ export async function accessRules(
 export async function applicationCredentialRolesOf(
   db: Queryable,
   ids: string[],
-): Promise<Array<RoleRef & { application_credential_id: string; domain_id: string | null }>> {
-  const { rows } = await db.query<RoleRef & { application_credential_id: string; domain_id: string | null }>(
-    `SELECT ar.application_credential_id, r.id, r.name, r.domain_id FROM application_credential_role ar
+): Promise<Array<ApplicationCredentialRole & { application_credential_id: string }>> {
+  const { rows } = await db.query<ApplicationCredentialRole & { application_credential_id: string }>(
+    `SELECT ar.application_credential_id, r.id, r.name, r.domain_id, r.description, r.options
+       FROM application_credential_role ar
        JOIN role r ON r.id = ar.role_id WHERE ar.application_credential_id = ANY($1) ORDER BY r.name`,
     [ids],
   );

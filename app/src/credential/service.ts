@@ -40,7 +40,7 @@ export interface Credential {
 }
 
 export interface ApplicationCredential extends Omit<repo.ApplicationCredentialRow, 'secret_hash'> {
-  roles: Array<RoleRef & { domain_id: string | null }>;
+  roles: repo.ApplicationCredentialRole[];
   access_rules: repo.AccessRuleRow[];
 }
 
@@ -180,7 +180,7 @@ export class CredentialService {
       ...r,
       roles: roles
         .filter((x) => x.application_credential_id === r.id)
-        .map((x) => ({ id: x.id, name: x.name, domain_id: x.domain_id })),
+        .map(({ application_credential_id: _, ...role }) => role),
       access_rules: rules.filter((x) => x.application_credential_id === r.id),
     }));
   }

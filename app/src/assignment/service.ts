@@ -268,7 +268,9 @@ export class AssignmentService {
     if (g.target.type !== 'system' && !domain) throw notFound(g.target.type, g.target.id);
     if (role.domain_id) {
       if (g.target.type === 'system')
-        throw validation(`Role ${role.id} is a domain-specific role and cannot be assigned on the system.`);
+        throw validation(
+          `Role ${role.id} is a domain-specific role. Unable to use a domain-specific role in a system assignment.`,
+        );
       if (role.domain_id !== domain)
         throw new IdentityError(
           'IDN_ERR_FORBIDDEN',

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApplicationCredential } from '../credential/service.js';
-import { IdentityError, validation } from '../errors.js';
+import { forbiddenAction, IdentityError, validation } from '../errors.js';
 import type { TokenContext } from '../token/service.js';
 import { enforce, type PluginOptions } from './context.js';
 import { baseUrl, keystoneTime } from './render.js';
@@ -93,8 +93,7 @@ function render(c: ApplicationCredential, base: string) {
 function refuseRestricted(caller: TokenContext | null): void {
   const via = caller?.applicationCredential;
   if (via && !via.unrestricted)
-    throw new IdentityError(
-      'IDN_ERR_FORBIDDEN',
+    throw forbiddenAction(
       "Using method 'application_credential' is not allowed for managing additional application credentials.",
     );
 }

@@ -1,7 +1,14 @@
 /** Roles and grants: effective roles for tokens, and grant changes that end the affected sessions. */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db.js';
-import { conflict, IdentityError, isUniqueViolation, notFound, validation } from '../errors.js';
+import {
+  conflict,
+  forbiddenAction,
+  IdentityError,
+  isUniqueViolation,
+  notFound,
+  validation,
+} from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
 import type { ValidationCache } from '../token/cache.js';
@@ -226,7 +233,7 @@ export class AssignmentService {
       PROHIBITED_IMPLIED_ROLES.includes(implied.name) ||
       (prior.domain_id === null && implied.domain_id !== null)
     )
-      throw new IdentityError('IDN_ERR_FORBIDDEN', `${implied.id} cannot be an implied roles.`);
+      throw forbiddenAction(`${implied.id} cannot be an implied roles.`);
     if (!(await repo.insertImpliedRole(this.#db, prior.id, implied.id)))
       throw conflict('implied_role', 'Duplicate entry');
     this.#changed();
@@ -272,8 +279,7 @@ export class AssignmentService {
           `Role ${role.id} is a domain-specific role. Unable to use a domain-specific role in a system assignment.`,
         );
       if (role.domain_id !== domain)
-        throw new IdentityError(
-          'IDN_ERR_FORBIDDEN',
+        throw forbiddenAction(
           `${g.target.type === 'project' ? 'Project' : 'Domain'} ${g.target.id} must be in the same domain as the role ${role.id} being assigned.`,
         );
     }
@@ -470,8 +476,7 @@ function targetOf(row: repo.AssignmentRow): repo.Target {
 }
 
 const immutable = (what: 'update' | 'delete', id: string) =>
-  new IdentityError(
-    'IDN_ERR_FORBIDDEN',
+  forbiddenAction(
     `Unable to ${what} immutable role resource: \`${id}. Set resource option "immutable" to false first.`,
   );
 

@@ -4,7 +4,7 @@ import { type Db, transaction } from '../db.js';
 import {
   conflict,
   expectedAttribute,
-  IdentityError,
+  forbiddenAction,
   isUniqueViolation,
   notFound,
   validation,
@@ -144,8 +144,7 @@ export class CatalogService {
       const ids = await repo.regionSubtree(tx, id);
       if (ids.length === 0) throw notFound('region', id);
       if ((await repo.endpointsInRegions(tx, ids)) > 0)
-        throw new IdentityError(
-          'IDN_ERR_FORBIDDEN',
+        throw forbiddenAction(
           `Unable to delete region ${id} because it or its child regions have associated endpoints.`,
         );
       await repo.deleteRegions(tx, ids);

@@ -309,6 +309,15 @@ describe('application credentials', () => {
       rules.access_rules.map((r: Json) => `${r.method} ${r.service}${r.path}`),
       ['GET compute/v2.1/servers'],
     );
+    const rule = rules.access_rules[0];
+    assert.equal(rule.links.self, `${BASE}/v3/access_rules/${rule.id}`);
+    assert.deepEqual((await ok('GET', `/v3/users/${userId}/access_rules/${rule.id}`)).access_rule, rule);
+    const inUse = await call('DELETE', `/v3/users/${userId}/access_rules/${rule.id}`);
+    assert.equal(inUse.status, 403);
+    assert.equal(inUse.body.error.message, 'May not delete access rule in use');
+    const missing = await call('DELETE', `/v3/users/${userId}/access_rules/999999`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error.message, 'Could not find Access Rule: 999999.');
     assert.equal((await call('POST', path, { application_credential: { name: 'ci' } })).status, 409);
     const unassigned = await call('POST', path, {
       application_credential: { name: 'too-much', roles: [{ name: 'service' }] },

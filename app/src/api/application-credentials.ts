@@ -237,4 +237,16 @@ export async function applicationCredentialRoutes(
       ),
     }),
   );
+  // Here an access rule lives as long as its application credential, so it is always in use.
+  app.delete<{ Params: { user_id: string; access_rule_id: string } }>(
+    '/v3/users/:user_id/access_rules/:access_rule_id',
+    {
+      schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
+      preHandler: enforce(services, 'identity:delete_access_rule', owner),
+    },
+    async (request) => {
+      await services.credential.accessRule(request.params.user_id, request.params.access_rule_id);
+      throw forbiddenAction('May not delete access rule in use');
+    },
+  );
 }

@@ -191,7 +191,7 @@ export class CredentialService {
 
   async accessRule(userId: string, id: string): Promise<repo.AccessRuleRow> {
     const rule = /^\d{1,18}$/.test(id) ? (await repo.accessRules(this.#db, { userId, id }))[0] : undefined;
-    if (!rule) throw notFound('access rule', id);
+    if (!rule) throw notFound('Access Rule', id);
     return rule;
   }
 

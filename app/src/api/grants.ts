@@ -25,12 +25,27 @@ const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
 type GrantParams = { target_id?: string; actor_id: string; role_id?: string };
 type Verb = 'create' | 'check' | 'revoke' | 'list';
 
-/** The policy action of a grant route. */
-function actionFor(verb: Verb, actor: Actor['type'], system: boolean): Action {
-  if (!system) return `identity:${verb === 'list' ? 'list_grants' : `${verb}_grant`}` as Action;
-  const name = verb === 'list' ? 'list_system_grants' : `${verb}_system_grant`;
-  return `identity:${name}_for_${actor}` as Action;
-}
+/** The policy action of each grant route: projects and domains (inherited or not), and the system. */
+const ACTIONS = {
+  target: {
+    create: 'identity:create_grant',
+    check: 'identity:check_grant',
+    revoke: 'identity:revoke_grant',
+    list: 'identity:list_grants',
+  },
+  user: {
+    create: 'identity:create_system_grant_for_user',
+    check: 'identity:check_system_grant_for_user',
+    revoke: 'identity:revoke_system_grant_for_user',
+    list: 'identity:list_system_grants_for_user',
+  },
+  group: {
+    create: 'identity:create_system_grant_for_group',
+    check: 'identity:check_system_grant_for_group',
+    revoke: 'identity:revoke_system_grant_for_group',
+    list: 'identity:list_system_grants_for_group',
+  },
+} as const satisfies Record<string, Record<Verb, Action>>;
 
 /** What Keystone's grant policies read: the role, the actor and the target, as far as they exist. */
 async function grantTarget(services: Services, actor: Actor, target: Target, roleId?: string) {
@@ -100,7 +115,7 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
           targetOf(p),
           p.role_id,
         );
-        check(actionFor(verb, actorType, system), credentialsOf(caller), target);
+        check(ACTIONS[system ? actorType : 'target'][verb], credentialsOf(caller), target);
       };
       const one = `${route.prefix}/${actorType}s/:actor_id/roles/:role_id${route.suffix}`;
       const list = `${route.prefix}/${actorType}s/:actor_id/roles${route.suffix}`;

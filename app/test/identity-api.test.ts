@@ -589,6 +589,14 @@ describe('cached user lists stay coherent', () => {
       await call('PATCH', `/v3/users/${created.json().user.id}`, { user: { description: 'now described' } });
       assert.deepEqual(await names(app), ['cached-one:now described']);
       await within(['cached-one:now described']);
+      // Project lists too: a tag added here is in this instance's next filtered list.
+      const tagged = `/v3/projects?domain_id=${p.domainId}&tags=cache-probe`;
+      assert.deepEqual((await call('GET', tagged)).json().projects, []);
+      assert.equal((await call('PUT', `/v3/projects/${p.projectId}/tags/cache-probe`)).statusCode, 201);
+      assert.deepEqual(
+        (await call('GET', tagged)).json().projects.map((x: { id: string }) => x.id),
+        [p.projectId],
+      );
     } finally {
       await other.close();
       await otherDb.end();

@@ -266,6 +266,39 @@ describe('project hierarchy and tags', () => {
     });
   });
 
+  test('hierarchy rules: depth limit, no enabled child under a disabled parent, no disabling a parent', async () => {
+    let parent = grandchild;
+    // top (1), child (2), grandchild (3): two more levels reach Keystone's limit of 5.
+    for (const name of ['level-4', 'level-5']) {
+      const res = await call('POST', '/v3/projects', {
+        project: { name, parent_id: parent, domain_id: p.domainId },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      parent = res.json().project.id;
+    }
+    assertKeystoneError(
+      await call('POST', '/v3/projects', {
+        project: { name: 'level-6', parent_id: parent, domain_id: p.domainId },
+      }),
+      403,
+      /^Max hierarchy depth reached for \w+ branch\.$/,
+    );
+    assertKeystoneError(
+      await call('PATCH', `/v3/projects/${top}`, { project: { enabled: false } }),
+      403,
+      /since its subtree contains enabled projects/,
+    );
+    assert.equal(
+      (await call('PATCH', `/v3/projects/${parent}`, { project: { enabled: false } })).statusCode,
+      200,
+    );
+    const under = await call('POST', '/v3/projects', {
+      project: { name: 'under-disabled', parent_id: parent, domain_id: p.domainId },
+    });
+    assert.equal(under.statusCode, 403);
+    assert.equal((await call('DELETE', `/v3/projects/${parent}`)).statusCode, 204);
+  });
+
   test('is_domain=true creates and lists projects acting as domains', async () => {
     const res = await call('POST', '/v3/projects', { project: { name: 'as-domain', is_domain: true } });
     assert.equal(res.statusCode, 201);

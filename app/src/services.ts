@@ -45,7 +45,7 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
     revocation,
     cache,
   );
-  const resource = new ResourceService(db, revocation);
+  const resource = new ResourceService(db, revocation, cache);
   const assignment = new AssignmentService(db, identity, revocation, cache);
   const catalog = new CatalogService(db, cache);
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), cache);

@@ -266,6 +266,39 @@ describe('project hierarchy and tags', () => {
     });
   });
 
+  test('hierarchy rules: depth limit, no enabled child under a disabled parent, no disabling a parent', async () => {
+    let parent = grandchild;
+    // top (1), child (2), grandchild (3): two more levels reach Keystone's limit of 5.
+    for (const name of ['level-4', 'level-5']) {
+      const res = await call('POST', '/v3/projects', {
+        project: { name, parent_id: parent, domain_id: p.domainId },
+      });
+      assert.equal(res.statusCode, 201, res.body);
+      parent = res.json().project.id;
+    }
+    assertKeystoneError(
+      await call('POST', '/v3/projects', {
+        project: { name: 'level-6', parent_id: parent, domain_id: p.domainId },
+      }),
+      403,
+      /^Max hierarchy depth reached for \w+ branch\.$/,
+    );
+    assertKeystoneError(
+      await call('PATCH', `/v3/projects/${top}`, { project: { enabled: false } }),
+      403,
+      /since its subtree contains enabled projects/,
+    );
+    assert.equal(
+      (await call('PATCH', `/v3/projects/${parent}`, { project: { enabled: false } })).statusCode,
+      200,
+    );
+    const under = await call('POST', '/v3/projects', {
+      project: { name: 'under-disabled', parent_id: parent, domain_id: p.domainId },
+    });
+    assert.equal(under.statusCode, 403);
+    assert.equal((await call('DELETE', `/v3/projects/${parent}`)).statusCode, 204);
+  });
+
   test('is_domain=true creates and lists projects acting as domains', async () => {
     const res = await call('POST', '/v3/projects', { project: { name: 'as-domain', is_domain: true } });
     assert.equal(res.statusCode, 201);
@@ -589,6 +622,14 @@ describe('cached user lists stay coherent', () => {
       await call('PATCH', `/v3/users/${created.json().user.id}`, { user: { description: 'now described' } });
       assert.deepEqual(await names(app), ['cached-one:now described']);
       await within(['cached-one:now described']);
+      // Project lists too: a tag added here is in this instance's next filtered list.
+      const tagged = `/v3/projects?domain_id=${p.domainId}&tags=cache-probe`;
+      assert.deepEqual((await call('GET', tagged)).json().projects, []);
+      assert.equal((await call('PUT', `/v3/projects/${p.projectId}/tags/cache-probe`)).statusCode, 201);
+      assert.deepEqual(
+        (await call('GET', tagged)).json().projects.map((x: { id: string }) => x.id),
+        [p.projectId],
+      );
     } finally {
       await other.close();
       await otherDb.end();

@@ -162,6 +162,19 @@ describe('openstack identity and resource commands through nginx', {
     );
     assert.equal(fresh.status, 0, fresh.stderr);
     assert.equal(JSON.parse(fresh.stdout).project_id, project.id);
+    const mine = await openstack(
+      { ...asUser, OS_PASSWORD: 'second secret' },
+      'project',
+      'list',
+      '--my-projects',
+      '-f',
+      'json',
+    );
+    assert.equal(mine.status, 0, mine.stderr);
+    assert.deepEqual(
+      JSON.parse(mine.stdout).map((p: { ID: string }) => p.ID),
+      [project.id],
+    );
 
     // Removal, then the deletes: an enabled domain refuses until disabled.
     await os('group', 'remove', 'user', ...member);

@@ -26,6 +26,7 @@ function parseArgs(argv) {
     out: null,
     target: null,
     compare: null,
+    users: 1000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -41,6 +42,7 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = next();
     else if (a === '--target') o.target = next();
     else if (a === '--compare') o.compare = [next(), next()];
+    else if (a === '--users') o.users = Number(next());
     else throw new Error(`unknown option ${a}`);
   }
   for (const m of o.modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m}`);
@@ -282,7 +284,7 @@ async function main() {
         const token = await issueToken(base, creds);
         if (o.scenarios.includes('users') || o.scenarios.includes('projects')) {
           const memberPassword = 'bench member password';
-          const seeded = await seedIdentity(root, { users: 1000, memberPassword });
+          const seeded = await seedIdentity(root, { users: o.users, memberPassword });
           say(`${mode}: ${seeded.total} users in the database`);
           creds.memberId = seeded.memberId;
           creds.memberToken = await issueToken(base, {

@@ -15,6 +15,7 @@ import {
   description,
   extraOf,
   id64,
+  ListCache,
   name,
   nullableId,
   param,
@@ -82,6 +83,41 @@ export async function projectRoutes(
   });
   const project = (request: FastifyRequest) => resource.requireProject(param(request, 'project_id'));
 
+  const lists = new ListCache(services.cache);
+  const list = async (request: FastifyRequest, base: string, scoped: string | null) => {
+    const query = request.query as Record<string, unknown>;
+    const hints = buildHints(query, {
+      exact: ['name', 'domain_id', 'parent_id'],
+      bool: ['enabled'],
+      inexact: ['name'],
+    });
+    // Keystone lists projects acting as domains only when asked (is_domain defaults to false).
+    if (typeof query.is_domain === 'string' && boolFromString(query.is_domain)) {
+      const domains = await resource.listDomains(
+        hints.filter((h) => h.field !== 'domain_id' && h.field !== 'parent_id'),
+      );
+      return collection(
+        'projects',
+        domains.filter((d) => !scoped || d.id === scoped).map((d) => renderDomainAsProject(d, base)),
+        request,
+        base,
+      );
+    }
+    const rows = await resource.listProjects({
+      hints: scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
+      ...optional('tags', tagsOf(query.tags)),
+      ...optional('tagsAny', tagsOf(query['tags-any'])),
+      ...optional('notTags', tagsOf(query['not-tags'])),
+      ...optional('notTagsAny', tagsOf(query['not-tags-any'])),
+    });
+    return collection(
+      'projects',
+      rows.map((p) => renderProject(p, base)),
+      request,
+      base,
+    );
+  };
+
   app.get(
     '/v3/projects',
     {
@@ -90,40 +126,13 @@ export async function projectRoutes(
         return { domain_id: callerDomain(request) ?? query.domain_id };
       }),
     },
-    async (request) => {
+    async (request, reply) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const query = request.query as Record<string, unknown>;
-      const hints = buildHints(query, {
-        exact: ['name', 'domain_id', 'parent_id'],
-        bool: ['enabled'],
-        inexact: ['name'],
-      });
       const scoped = callerDomain(request);
-      // Keystone lists projects acting as domains only when asked (is_domain defaults to false).
-      if (typeof query.is_domain === 'string' && boolFromString(query.is_domain)) {
-        const domains = await resource.listDomains(
-          hints.filter((h) => h.field !== 'domain_id' && h.field !== 'parent_id'),
-        );
-        return collection(
-          'projects',
-          domains.filter((d) => !scoped || d.id === scoped).map((d) => renderDomainAsProject(d, base)),
-          request,
-          base,
-        );
-      }
-      const rows = await resource.listProjects({
-        hints: scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
-        ...optional('tags', tagsOf(query.tags)),
-        ...optional('tagsAny', tagsOf(query['tags-any'])),
-        ...optional('notTags', tagsOf(query['not-tags'])),
-        ...optional('notTagsAny', tagsOf(query['not-tags-any'])),
-      });
-      return collection(
-        'projects',
-        rows.map((p) => renderProject(p, base)),
-        request,
-        base,
+      const body = await lists.body(`${base} ${scoped ?? ''} ${request.url}`, () =>
+        list(request, base, scoped),
       );
+      reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

@@ -198,21 +198,24 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
   app.get<{ Params: { user_id: string } }>(
     '/v3/users/:user_id/projects',
     { schema: { params }, preHandler: enforce(services, 'identity:list_user_projects', userTarget) },
-    async (request) => {
+    async (request, reply) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const user = await identity.requireUser(request.params.user_id);
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['name', 'domain_id'],
-        bool: ['enabled'],
-        inexact: ['name'],
+      const body = await lists.body(`${base} ${request.url}`, async () => {
+        const user = await identity.requireUser(request.params.user_id);
+        const hints = buildHints(request.query as Record<string, unknown>, {
+          exact: ['name', 'domain_id'],
+          bool: ['enabled'],
+          inexact: ['name'],
+        });
+        const rows = await resource.projectsForUser(user.id, hints);
+        return collection(
+          'projects',
+          rows.map((p) => renderProject(p, base)),
+          request,
+          base,
+        );
       });
-      const rows = await resource.projectsForUser(user.id, hints);
-      return collection(
-        'projects',
-        rows.map((p) => renderProject(p, base)),
-        request,
-        base,
-      );
+      reply.type('application/json; charset=utf-8').send(body);
     },
   );
 

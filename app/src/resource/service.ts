@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, transaction } from '../db.js';
 import { conflict, forbiddenAction, isUniqueViolation, notFound, validation } from '../errors.js';
+import type { ValidationCache } from '../token/cache.js';
 import type { RevocationService } from '../token/revocation.js';
 import * as repo from './repository.js';
 
@@ -45,10 +46,13 @@ export type ProjectPatch = Partial<
 export class ResourceService {
   readonly #db: Db;
   readonly #revocation: RevocationService;
+  readonly #cache: ValidationCache | undefined;
 
-  constructor(db: Db, revocation: RevocationService) {
+  /** `cache`: dropped after each write, before its NOTIFY comes back (see IdentityService). */
+  constructor(db: Db, revocation: RevocationService, cache?: ValidationCache) {
     this.#db = db;
     this.#revocation = revocation;
+    this.#cache = cache;
   }
 
   domain(ref: repo.Ref): Promise<repo.DomainRow | null> {
@@ -62,11 +66,13 @@ export class ResourceService {
   /** Disabling a project revokes every token scoped to it; re-enabling does not bring them back. */
   async setProjectEnabled(id: string, enabled: boolean): Promise<void> {
     if (!(await repo.setProjectEnabled(this.#db, id, enabled))) throw notFound('project', id);
+    this.#cache?.invalidate();
     if (!enabled) await this.#revocation.revokeProject(id);
   }
 
   async setDomainEnabled(id: string, enabled: boolean): Promise<void> {
     if (!(await repo.setDomainEnabled(this.#db, id, enabled))) throw notFound('domain', id);
+    this.#cache?.invalidate();
     if (!enabled) await this.#revocation.revokeDomain(id);
   }
 
@@ -247,6 +253,7 @@ export class ResourceService {
     await this.requireProject(id);
     const unique = checkTags(tags);
     await repo.setProjectTags(this.#db, id, unique);
+    this.#cache?.invalidate();
     return unique;
   }
 
@@ -258,7 +265,7 @@ export class ResourceService {
       const tags = checkTags(project.tags.includes(tag) ? project.tags : [...project.tags, tag]);
       await repo.setProjectTags(tx, id, tags);
       return tags;
-    });
+    }).finally(() => this.#cache?.invalidate());
   }
 
   async removeTag(id: string, tag: string): Promise<void> {
@@ -269,6 +276,7 @@ export class ResourceService {
       id,
       project.tags.filter((t) => t !== tag),
     );
+    this.#cache?.invalidate();
   }
 
   async #unique(type: string, details: string, write: () => Promise<void>): Promise<void> {
@@ -278,6 +286,7 @@ export class ResourceService {
       if (isUniqueViolation(err)) throw conflict(type, details);
       throw err;
     }
+    this.#cache?.invalidate();
   }
 }
 

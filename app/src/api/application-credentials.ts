@@ -68,6 +68,7 @@ type CreateBody = {
   };
 };
 
+/** Keys in Keystone 22's order; `access_rules` only when the credential has some, as Keystone shows it. */
 function render(c: ApplicationCredential, base: string) {
   return {
     id: c.id,
@@ -76,15 +77,19 @@ function render(c: ApplicationCredential, base: string) {
     user_id: c.user_id,
     project_id: c.project_id,
     system: null,
-    roles: c.roles.map((r) => ({ ...r, description: r.description === '' ? null : r.description })),
     expires_at: c.expires_at ? keystoneTime(c.expires_at.getTime()) : null,
     unrestricted: c.unrestricted,
-    access_rules: c.access_rules.map((r) => ({
-      id: r.id,
-      path: r.path,
-      method: r.method,
-      service: r.service,
-    })),
+    roles: c.roles.map((r) => ({ ...r, description: r.description === '' ? null : r.description })),
+    ...(c.access_rules.length === 0
+      ? {}
+      : {
+          access_rules: c.access_rules.map((r) => ({
+            id: r.id,
+            service: r.service,
+            path: r.path,
+            method: r.method,
+          })),
+        }),
     links: { self: `${base}/v3/application_credentials/${c.id}` },
   };
 }

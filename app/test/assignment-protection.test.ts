@@ -34,6 +34,7 @@ after(async () => {
 });
 
 const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
+const SYSTEM_READERS: Persona[] = ['system_admin', 'system_reader'];
 const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
 const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 
@@ -260,6 +261,12 @@ const rows: Row[] = [
     request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/application_credentials` }),
   },
   {
+    // Keystone 22's access rule policies have no admin_required: system readers and the owner.
+    action: 'list_access_rules (own_user’s)',
+    expected: expect([...SYSTEM_READERS, 'own_user'], 200),
+    request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/access_rules` }),
+  },
+  {
     action: 'delete_application_credential (own_user’s)',
     expected: expect([...ADMINS, 'own_user'], 204),
     request: async () => ({
@@ -289,7 +296,15 @@ test('what a reader may see is filtered to what it may see', async () => {
   assert.ok(own.body.credentials.every((c: Json) => c.user_id === p.userIds.own_user));
   const other = await api.call('GET', '/v3/credentials', undefined, p.tokens.other_user);
   assert.deepEqual(other.body.credentials, []);
-  // A domain reader's role assignments stay within its domain.
+  // A domain reader's role assignments stay within its domain; another domain's are an empty list.
+  const elsewhere = await api.call(
+    'GET',
+    '/v3/role_assignments?scope.domain.id=default',
+    undefined,
+    p.tokens.domain_reader,
+  );
+  assert.equal(elsewhere.status, 200);
+  assert.deepEqual(elsewhere.body.role_assignments, []);
   const domain = await api.call('GET', '/v3/role_assignments', undefined, p.tokens.domain_reader);
   assert.ok(domain.body.role_assignments.length > 0);
   for (const a of domain.body.role_assignments as Json[])

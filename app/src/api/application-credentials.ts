@@ -110,6 +110,10 @@ export async function applicationCredentialRoutes(
   const base = (request: FastifyRequest) => baseUrl(request, config.publicEndpoint);
   const owner = (request: FastifyRequest) => ({ user_id: (request.params as { user_id: string }).user_id });
   const path = '/v3/users/:user_id/application_credentials';
+  // Access rule policies read the user as `target.user.id`.
+  const ruleOwner = (request: FastifyRequest) => ({
+    user: { id: (request.params as { user_id: string }).user_id },
+  });
 
   app.post<{ Params: { user_id: string }; Body: CreateBody }>(
     path,
@@ -221,7 +225,10 @@ export async function applicationCredentialRoutes(
   });
   app.get<{ Params: { user_id: string } }>(
     '/v3/users/:user_id/access_rules',
-    { schema: { params: userParams }, preHandler: enforce(services, 'identity:list_access_rules', owner) },
+    {
+      schema: { params: userParams },
+      preHandler: enforce(services, 'identity:list_access_rules', ruleOwner),
+    },
     async (request) => ({
       access_rules: (await services.credential.accessRules(request.params.user_id)).map((r) =>
         renderRule(request, r),
@@ -233,7 +240,7 @@ export async function applicationCredentialRoutes(
     '/v3/users/:user_id/access_rules/:access_rule_id',
     {
       schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
-      preHandler: enforce(services, 'identity:get_access_rule', owner),
+      preHandler: enforce(services, 'identity:get_access_rule', ruleOwner),
     },
     async (request) => ({
       access_rule: renderRule(
@@ -247,7 +254,7 @@ export async function applicationCredentialRoutes(
     '/v3/users/:user_id/access_rules/:access_rule_id',
     {
       schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
-      preHandler: enforce(services, 'identity:delete_access_rule', owner),
+      preHandler: enforce(services, 'identity:delete_access_rule', ruleOwner),
     },
     async (request) => {
       await services.credential.accessRule(request.params.user_id, request.params.access_rule_id);

@@ -156,20 +156,13 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
       preHandler: async (request) => {
         const who = credentialsOf(await authenticateCaller(request, services));
         const q = parseAssignmentQuery(request.query as Record<string, unknown>);
-        const unrestricted = allowed('identity:list_role_assignments', who, {});
-        if (q.includeSubtree) {
-          const project = await services.resource.project({ id: q.projectId as string });
-          check('identity:list_role_assignments_for_tree', who, {
-            project: { id: q.projectId, domain_id: project?.domain_id },
-          });
-          if (!unrestricted && project) q.withinDomain = project.domain_id;
-        } else {
-          check('identity:list_role_assignments', who, {
-            domain_id: q.domainId ?? who.domain_id ?? undefined,
-          });
-          // A domain reader (no admin role, no system scope) sees its own domain only.
-          if (!unrestricted && who.domain_id) q.withinDomain = who.domain_id;
-        }
+        // The target is the caller's own domain: a domain reader passes, then sees that domain
+        // only (another domain's filter gives an empty list, as Keystone 22 answers).
+        const action = q.includeSubtree
+          ? 'identity:list_role_assignments_for_tree'
+          : 'identity:list_role_assignments';
+        check(action, who, { domain_id: who.domain_id });
+        if (!allowed(action, who, { domain_id: null }) && who.domain_id) q.withinDomain = who.domain_id;
         queries.set(request, q);
       },
     },

@@ -88,14 +88,15 @@ export const rules = {
   'identity:remove_user_from_group':
     'rule:admin_required or (role:manager and domain_id:%(target.group.domain_id)s and domain_id:%(target.user.domain_id)s)',
   // roles.py, implied_role.py, grant.py
-  'identity:list_roles': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',
-  'identity:get_role': 'rule:admin_required or rule:system_reader or (role:manager and not domain_id:None)',
+  'identity:list_roles': 'rule:admin_required or rule:system_reader',
+  'identity:get_role': 'rule:admin_required or rule:system_reader',
   'identity:create_role': 'rule:admin_required',
   'identity:update_role': 'rule:admin_required',
   'identity:delete_role': 'rule:admin_required',
   'identity:create_grant': 'rule:admin_required',
   'identity:revoke_grant': 'rule:admin_required',
-  'identity:list_role_assignments': 'rule:admin_required or rule:system_reader or rule:domain_reader',
+  'identity:list_role_assignments':
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.domain_id)s and not None:%(target.domain_id)s)',
   // catalog: services, endpoints, regions
   'identity:get_service': 'rule:admin_required or rule:system_reader',
   'identity:list_services': 'rule:admin_required or rule:system_reader',
@@ -140,7 +141,7 @@ export const rules = {
   'identity:revoke_system_grant_for_group': 'rule:admin_required',
   // role_assignment.py
   'identity:list_role_assignments_for_tree':
-    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.project.domain_id)s)',
+    'rule:admin_required or rule:system_reader or (role:reader and domain_id:%(target.domain_id)s and not None:%(target.domain_id)s)',
   // service.py, endpoint.py, region.py
   'identity:update_service': 'rule:admin_required',
   'identity:delete_service': 'rule:admin_required',
@@ -157,9 +158,9 @@ export const rules = {
   'identity:update_credential': 'rule:admin_required or user_id:%(target.credential.user_id)s',
   'identity:delete_credential': 'rule:admin_required or user_id:%(target.credential.user_id)s',
   // access_rule.py
-  'identity:get_access_rule': 'rule:admin_required or rule:system_reader or rule:owner',
-  'identity:list_access_rules': 'rule:admin_required or rule:system_reader or rule:owner',
-  'identity:delete_access_rule': 'rule:admin_required or rule:owner',
+  'identity:get_access_rule': 'rule:system_reader or user_id:%(target.user.id)s',
+  'identity:list_access_rules': 'rule:system_reader or user_id:%(target.user.id)s',
+  'identity:delete_access_rule': 'rule:system_admin or user_id:%(target.user.id)s',
 } as const satisfies Record<string, string>;
 
 export type Action = keyof typeof rules;

@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh [--native] [--modes fastcgi,uwsgi,http,cgi] [--scenarios static,overhead,…]
 #                    [--connections N] [--duration S] [--pipelining N] [--warmup S] [--reload]
+#                    [--users N]   (users in the database for the users scenario; default 1000)
 #   scripts/bench.sh --target URL        (identity scenarios against any Keystone-compatible URL,
 #                                          with the OS_* credentials from the environment)
 #   scripts/bench.sh --compare A B        (ratios between two result folders)

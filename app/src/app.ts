@@ -4,12 +4,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { applicationCredentialRoutes } from './api/application-credentials.js';
 import { authRoutes } from './api/auth.js';
 import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
+import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { domainRoutes } from './api/domains.js';
+import { grantRoutes } from './api/grants.js';
+import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
+import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
+import { roleRoutes } from './api/roles.js';
+import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { IdentityError, type IdentityErrorCode } from './errors.js';
@@ -34,7 +42,20 @@ const errorCodeForStatus: Record<number, IdentityErrorCode> = {
   415: 'IDN_ERR_UNSUPPORTED_MEDIA',
 };
 
-const plugins = [discoveryRoutes, authRoutes, passwordRoutes, catalogRoutes];
+const plugins = [
+  discoveryRoutes,
+  authRoutes,
+  passwordRoutes,
+  catalogRoutes,
+  domainRoutes,
+  projectRoutes,
+  userRoutes,
+  groupRoutes,
+  roleRoutes,
+  grantRoutes,
+  credentialRoutes,
+  applicationCredentialRoutes,
+];
 
 declare module 'fastify' {
   interface FastifyInstance {

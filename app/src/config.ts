@@ -134,6 +134,13 @@ export const declarations = [
     help: 'days a password must be in use before its owner may change it again',
   },
   {
+    name: 'IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE',
+    kind: 'choice',
+    choices: ['false', 'true'],
+    default: 'false',
+    help: 'true: a password set by an administrator (create, reset) is expired until its owner changes it',
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -163,6 +170,7 @@ export interface IdentityConfig {
   passwordExpiresDays: number | null;
   uniqueLastPasswordCount: number;
   minimumPasswordAge: number;
+  changePasswordUponFirstUse: boolean;
   maxRequestBodySize: number;
 }
 
@@ -194,6 +202,12 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     return n;
   };
   const int = (name: Name, min: number, max: number): number => optionalInt(name, min, max) as number;
+  const choice = (name: Name): string => {
+    const declared = declarations.find((d) => d.name === name) as Declaration;
+    const value = raw(name) as string;
+    if (!declared.choices?.includes(value)) fail(name, value, `one of ${declared.choices?.join(', ')}`);
+    return value;
+  };
   const algorithm = raw('IDENTITY_PASSWORD_HASH_ALGORITHM') as string;
   if (algorithm !== 'bcrypt' && algorithm !== 'pbkdf2_sha512')
     fail('IDENTITY_PASSWORD_HASH_ALGORITHM', algorithm, 'bcrypt or pbkdf2_sha512');
@@ -226,6 +240,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     passwordExpiresDays: optionalInt('IDENTITY_PASSWORD_EXPIRES_DAYS', 0, 36_500),
     uniqueLastPasswordCount: int('IDENTITY_UNIQUE_LAST_PASSWORD_COUNT', 0, 1000),
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
+    changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
   };
 }

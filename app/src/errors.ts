@@ -59,6 +59,22 @@ export const unauthorized = (detail: string) =>
 export const notFound = (type: string, id: string) =>
   new IdentityError('IDN_ERR_NOT_FOUND', `Could not find ${type}: ${id}.`);
 export const validation = (message: string) => new IdentityError('IDN_ERR_VALIDATION', message);
+/** Keystone's 409: "Conflict occurred attempting to store user - Duplicate entry found with …". */
+export const conflict = (type: string, details: string) =>
+  new IdentityError('IDN_ERR_CONFLICT', `Conflict occurred attempting to store ${type} - ${details}.`);
+/** Keystone's ForbiddenNotSecurity: a 403 whose message says what rule the request broke. */
+export const forbiddenAction = (message: string) => new IdentityError('IDN_ERR_FORBIDDEN', message);
+/** PostgreSQL's unique_violation: a concurrent or repeated create of the same name. */
+export const isUniqueViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+/** PostgreSQL's foreign_key_violation: a reference to a row that does not (or no longer) exist. */
+export const isForeignKeyViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+/** Keystone's ValidationError for a missing or unusable attribute. */
+export const expectedAttribute = (attribute: string, target: string) =>
+  validation(
+    `Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`,
+  );
 /** The methods Keystone lists in an unsupported-method error ([auth] methods). */
 export const AUTH_METHODS = ['external', 'password', 'token', 'oauth1', 'mapped', 'application_credential'];
 export const unsupportedMethod = (methods: string[]) =>

@@ -40,13 +40,15 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
       expiresDays: config.passwordExpiresDays,
       uniqueLastCount: config.uniqueLastPasswordCount,
       minimumAgeDays: config.minimumPasswordAge,
+      changeUponFirstUse: config.changePasswordUponFirstUse,
     },
     revocation,
+    cache,
   );
-  const resource = new ResourceService(db, revocation);
-  const assignment = new AssignmentService(db, identity, revocation);
+  const resource = new ResourceService(db, revocation, cache);
+  const assignment = new AssignmentService(db, identity, revocation, cache);
   const catalog = new CatalogService(db, cache);
-  const credential = new CredentialService(db, hash);
+  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), cache);
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,

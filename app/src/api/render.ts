@@ -1,7 +1,8 @@
 /** Keystone's JSON shapes for tokens, projects and versions, and its time format. */
 import type { FastifyRequest } from 'fastify';
 import type { CatalogEntry } from '../catalog/service.js';
-import type { DomainRow, ProjectRow } from '../resource/service.js';
+import type { GroupRow, UserListRow } from '../identity/service.js';
+import type { DomainRecord, DomainRow, ProjectRow } from '../resource/service.js';
 import type { TokenContext } from '../token/service.js';
 
 /** Keystone's timestamps: microseconds and a Z (2015-11-07T02:58:43.578887Z). */
@@ -27,6 +28,7 @@ export function versionDocument(base: string) {
 
 export function renderProject(project: ProjectRow, base: string) {
   return {
+    ...project.extra,
     id: project.id,
     name: project.name,
     domain_id: project.domain_id,
@@ -35,20 +37,70 @@ export function renderProject(project: ProjectRow, base: string) {
     is_domain: project.is_domain,
     parent_id: project.parent_id ?? project.domain_id,
     tags: project.tags,
-    options: {},
+    options: project.options ?? {},
     links: { self: `${base}/v3/projects/${project.id}` },
   };
 }
 
-export function renderDomain(domain: DomainRow, base: string) {
+export function renderDomain(domain: DomainRow & Partial<DomainRecord>, base: string) {
   return {
+    ...domain.extra,
     id: domain.id,
     name: domain.name,
     description: domain.description,
     enabled: domain.enabled,
-    tags: [],
-    options: {},
+    tags: domain.tags ?? [],
+    options: domain.options ?? {},
     links: { self: `${base}/v3/domains/${domain.id}` },
+  };
+}
+
+/** A domain as a project acting as a domain (`is_domain: true`), as Keystone lists them. */
+export function renderDomainAsProject(domain: DomainRecord, base: string) {
+  return {
+    ...domain.extra,
+    id: domain.id,
+    name: domain.name,
+    domain_id: null,
+    description: domain.description,
+    enabled: domain.enabled,
+    is_domain: true,
+    parent_id: null,
+    tags: domain.tags,
+    options: domain.options,
+    links: { self: `${base}/v3/projects/${domain.id}` },
+  };
+}
+
+/**
+ * A user: the password never, `default_project_id` and `description` only when set. Built
+ * property by property (no spreads): lists render a thousand of these per request.
+ */
+export function renderUser(user: UserListRow, base: string) {
+  const out: Record<string, unknown> = {};
+  for (const key in user.extra) out[key] = user.extra[key];
+  out.id = user.id;
+  out.name = user.name;
+  out.domain_id = user.domain_id;
+  out.enabled = user.enabled;
+  if (user.default_project_id) out.default_project_id = user.default_project_id;
+  if (user.description) out.description = user.description;
+  out.password_expires_at = user.password_expires_at
+    ? keystoneTime(user.password_expires_at.getTime())
+    : null;
+  out.options = user.options;
+  out.links = { self: `${base}/v3/users/${user.id}` };
+  return out;
+}
+
+export function renderGroup(group: GroupRow, base: string) {
+  return {
+    ...group.extra,
+    id: group.id,
+    name: group.name,
+    domain_id: group.domain_id,
+    description: group.description,
+    links: { self: `${base}/v3/groups/${group.id}` },
   };
 }
 

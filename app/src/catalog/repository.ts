@@ -98,3 +98,170 @@ export async function listEndpoints(
   );
   return rows;
 }
+
+// --- regions -----------------------------------------------------------------------------------
+
+export interface RegionRow {
+  id: string;
+  description: string;
+  parent_region_id: string | null;
+}
+
+const REGION_SELECT = 'SELECT id, description, parent_region_id FROM region';
+
+export async function regionById(db: Queryable, id: string): Promise<RegionRow | null> {
+  return (await db.query<RegionRow>(`${REGION_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
+}
+
+export async function listRegions(
+  db: Queryable,
+  filter: { parent_region_id?: string },
+): Promise<RegionRow[]> {
+  const { rows } = await db.query<RegionRow>(
+    `${REGION_SELECT} WHERE $1::text IS NULL OR parent_region_id = $1 ORDER BY id`,
+    [filter.parent_region_id ?? null],
+  );
+  return rows;
+}
+
+export async function insertRegion(db: Queryable, r: RegionRow): Promise<void> {
+  await db.query('INSERT INTO region (id, description, parent_region_id) VALUES ($1, $2, $3)', [
+    r.id,
+    r.description,
+    r.parent_region_id,
+  ]);
+}
+
+export async function updateRegion(
+  db: Queryable,
+  id: string,
+  patch: { description?: string; parent_region_id?: string | null },
+): Promise<RegionRow | null> {
+  const { rows } = await db.query<RegionRow>(
+    `UPDATE region SET description = COALESCE($2, description),
+            parent_region_id = CASE WHEN $3 THEN $4 ELSE parent_region_id END
+      WHERE id = $1 RETURNING id, description, parent_region_id`,
+    [id, patch.description ?? null, 'parent_region_id' in patch, patch.parent_region_id ?? null],
+  );
+  return rows[0] ?? null;
+}
+
+/** The region and every region below it, deepest first (the order they can be deleted in). */
+export async function regionSubtree(db: Queryable, id: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM region WHERE id = $1
+       UNION SELECT r.id, s.depth + 1 FROM region r JOIN sub s ON r.parent_region_id = s.id WHERE s.depth < 100)
+     SELECT id FROM sub ORDER BY depth DESC`,
+    [id],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The region's ancestors, nearest first. */
+export async function regionAncestors(db: Queryable, id: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH RECURSIVE up(id, depth) AS (SELECT parent_region_id, 0 FROM region WHERE id = $1
+       UNION SELECT r.parent_region_id, u.depth + 1 FROM region r JOIN up u ON r.id = u.id
+        WHERE r.parent_region_id IS NOT NULL AND u.depth < 100)
+     SELECT id FROM up WHERE id IS NOT NULL ORDER BY depth`,
+    [id],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function deleteRegions(db: Queryable, ids: string[]): Promise<number> {
+  let n = 0;
+  for (const id of ids) n += (await db.query('DELETE FROM region WHERE id = $1', [id])).rowCount ?? 0;
+  return n;
+}
+
+export async function endpointsInRegions(db: Queryable, ids: string[]): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    'SELECT count(*) AS n FROM endpoint WHERE region_id = ANY($1)',
+    [ids],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+// --- services and endpoints --------------------------------------------------------------------
+
+const SERVICE_SELECT = `SELECT id, type, name, enabled, extra->>'description' AS description FROM service`;
+
+export async function serviceById(db: Queryable, id: string): Promise<ServiceRow | null> {
+  return (await db.query<ServiceRow>(`${SERVICE_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
+}
+
+export async function insertService(db: Queryable, s: ServiceRow): Promise<void> {
+  await db.query(
+    `INSERT INTO service (id, type, name, enabled, extra)
+     VALUES ($1, $2, $3, $4, CASE WHEN $5::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('description', $5::text) END)`,
+    [s.id, s.type, s.name, s.enabled, s.description],
+  );
+}
+
+export async function updateService(
+  db: Queryable,
+  id: string,
+  patch: { type?: string; name?: string; enabled?: boolean; description?: string | null },
+): Promise<ServiceRow | null> {
+  const { rows } = await db.query<ServiceRow>(
+    `UPDATE service SET type = COALESCE($2, type), name = COALESCE($3, name), enabled = COALESCE($4, enabled),
+            extra = CASE WHEN NOT $5 THEN extra WHEN $6::text IS NULL THEN extra - 'description'
+                         ELSE extra || jsonb_build_object('description', $6::text) END
+      WHERE id = $1 RETURNING id, type, name, enabled, extra->>'description' AS description`,
+    [
+      id,
+      patch.type ?? null,
+      patch.name ?? null,
+      patch.enabled ?? null,
+      'description' in patch,
+      patch.description ?? null,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+/** Deletes the service and its endpoints (FK cascade). */
+export async function deleteService(db: Queryable, id: string): Promise<boolean> {
+  return ((await db.query('DELETE FROM service WHERE id = $1', [id])).rowCount ?? 0) > 0;
+}
+
+const ENDPOINT_SELECT = 'SELECT id, service_id, region_id, interface, url, enabled FROM endpoint';
+
+export async function endpointById(db: Queryable, id: string): Promise<EndpointRow | null> {
+  return (await db.query<EndpointRow>(`${ENDPOINT_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
+}
+
+export async function insertEndpoint(db: Queryable, e: EndpointRow): Promise<void> {
+  await db.query(
+    'INSERT INTO endpoint (id, service_id, region_id, interface, url, enabled) VALUES ($1, $2, $3, $4, $5, $6)',
+    [e.id, e.service_id, e.region_id, e.interface, e.url, e.enabled],
+  );
+}
+
+export async function updateEndpoint(
+  db: Queryable,
+  id: string,
+  patch: Partial<Omit<EndpointRow, 'id'>>,
+): Promise<EndpointRow | null> {
+  const { rows } = await db.query<EndpointRow>(
+    `UPDATE endpoint SET service_id = COALESCE($2, service_id),
+            region_id = CASE WHEN $3 THEN $4 ELSE region_id END,
+            interface = COALESCE($5, interface), url = COALESCE($6, url), enabled = COALESCE($7, enabled)
+      WHERE id = $1 RETURNING id, service_id, region_id, interface, url, enabled`,
+    [
+      id,
+      patch.service_id ?? null,
+      'region_id' in patch,
+      patch.region_id ?? null,
+      patch.interface ?? null,
+      patch.url ?? null,
+      patch.enabled ?? null,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+export async function deleteEndpoint(db: Queryable, id: string): Promise<boolean> {
+  return ((await db.query('DELETE FROM endpoint WHERE id = $1', [id])).rowCount ?? 0) > 0;
+}

@@ -1,19 +1,64 @@
-/** Application credentials: authentication by id (or name and user) and secret. */
+/**
+ * Application credentials (authentication by id, or name and user, and secret; create, list,
+ * show, delete; their access rules) and credentials (ec2, totp, cert …) whose blobs are
+ * encrypted at rest with the credential key repository, as Keystone's Fernet credential provider.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { RoleRef } from '../assignment/repository.js';
-import type { Db } from '../db.js';
-import { unauthorized } from '../errors.js';
+import { type Db, transaction } from '../db.js';
+import {
+  conflict,
+  expectedAttribute,
+  IdentityError,
+  isForeignKeyViolation,
+  isUniqueViolation,
+  notFound,
+  unauthorized,
+  validation,
+} from '../errors.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from '../identity/passwords.js';
+import type { ValidationCache } from '../token/cache.js';
+import { decrypt, encrypt, type FernetKey } from '../token/fernet.js';
 import * as repo from './repository.js';
 
-export type { ApplicationCredentialRow } from './repository.js';
+export type {
+  AccessRule,
+  AccessRuleRow,
+  ApplicationCredentialRow,
+  CredentialRow,
+} from './repository.js';
+
+const newId = () => randomUUID().replaceAll('-', '');
+
+/** A credential as the API shows it: the blob decrypted. */
+export interface Credential {
+  id: string;
+  user_id: string;
+  project_id: string | null;
+  type: string;
+  blob: string;
+}
+
+export interface ApplicationCredential extends Omit<repo.ApplicationCredentialRow, 'secret_hash'> {
+  roles: repo.ApplicationCredentialRole[];
+  access_rules: repo.AccessRuleRow[];
+}
 
 export class CredentialService {
   readonly #db: Db;
   readonly #hash: HashPolicy;
+  readonly #keys: (() => FernetKey[]) | undefined;
+  readonly #cache: ValidationCache | undefined;
 
-  constructor(db: Db, hash: HashPolicy) {
+  /**
+   * `keys`: the credential key repository (primary first), needed for credential blobs only;
+   * `cache`: dropped at once when an application credential goes (tokens made with it end).
+   */
+  constructor(db: Db, hash: HashPolicy, keys?: () => FernetKey[], cache?: ValidationCache) {
     this.#db = db;
     this.#hash = hash;
+    this.#keys = keys;
+    this.#cache = cache;
   }
 
   applicationCredential(id: string): Promise<repo.ApplicationCredentialRow | null> {
@@ -61,5 +106,209 @@ export class CredentialService {
       unrestricted: c.unrestricted ?? false,
       roleIds: c.roleIds,
     });
+  }
+
+  // --- application credentials: the API ------------------------------------------------------
+
+  /**
+   * Creates the credential with its roles and access rules in one transaction; the secret (given
+   * or generated, as Keystone's: 64 random bytes, base64url) is returned here only.
+   */
+  async create(c: {
+    name: string;
+    userId: string;
+    projectId: string;
+    description: string;
+    secret?: string;
+    roleIds: string[];
+    expiresAt: Date | null;
+    unrestricted: boolean;
+    accessRules: repo.AccessRule[];
+  }): Promise<ApplicationCredential & { secret: string }> {
+    const secret = c.secret ?? randomBytes(64).toString('base64url');
+    const id = newId();
+    const secretHash = await hashPassword(secret, this.#hash);
+    try {
+      await transaction(this.#db, (tx) =>
+        repo.insertApplicationCredential(tx, {
+          id,
+          name: c.name,
+          user_id: c.userId,
+          project_id: c.projectId,
+          secret_hash: secretHash,
+          expires_at: c.expiresAt,
+          unrestricted: c.unrestricted,
+          description: c.description,
+          roleIds: c.roleIds,
+          accessRules: c.accessRules,
+        }),
+      );
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw conflict('application_credential', `Duplicate entry found with name ${c.name}`);
+      throw err;
+    }
+    return { ...(await this.show(c.userId, id)), secret };
+  }
+
+  async list(userId: string, name?: string): Promise<ApplicationCredential[]> {
+    return this.#withDetails(userId, await repo.listApplicationCredentials(this.#db, userId, name));
+  }
+
+  async show(userId: string, id: string): Promise<ApplicationCredential> {
+    const row = await repo.applicationCredentialById(this.#db, id);
+    if (!row || row.user_id !== userId) throw notFound('application credential', id);
+    return (await this.#withDetails(userId, [row]))[0] as ApplicationCredential;
+  }
+
+  async delete(userId: string, id: string): Promise<void> {
+    if (!(await repo.deleteApplicationCredential(this.#db, userId, id)))
+      throw notFound('application credential', id);
+    this.#cache?.invalidate();
+  }
+
+  async #withDetails(
+    userId: string,
+    rows: repo.ApplicationCredentialRow[],
+  ): Promise<ApplicationCredential[]> {
+    const ids = rows.map((r) => r.id);
+    const roles = ids.length ? await repo.applicationCredentialRolesOf(this.#db, ids) : [];
+    const rules = ids.length
+      ? await repo.accessRules(this.#db, { userId, applicationCredentialIds: ids })
+      : [];
+    return rows.map(({ secret_hash: _, ...r }) => ({
+      ...r,
+      roles: roles
+        .filter((x) => x.application_credential_id === r.id)
+        .map(({ application_credential_id: _, ...role }) => role),
+      access_rules: rules.filter((x) => x.application_credential_id === r.id),
+    }));
+  }
+
+  accessRules(userId: string): Promise<repo.AccessRuleRow[]> {
+    return repo.accessRules(this.#db, { userId });
+  }
+
+  async accessRule(userId: string, id: string): Promise<repo.AccessRuleRow> {
+    const rule = /^\d{1,18}$/.test(id) ? (await repo.accessRules(this.#db, { userId, id }))[0] : undefined;
+    if (!rule) throw notFound('Access Rule', id);
+    return rule;
+  }
+
+  // --- credentials ---------------------------------------------------------------------------
+
+  #primary(): { keys: FernetKey[]; hash: string } {
+    let keys: FernetKey[];
+    try {
+      keys = this.#keys?.() ?? [];
+    } catch (err) {
+      keys = [];
+      if (!(err instanceof Error)) throw err;
+    }
+    const primary = keys[0];
+    if (!primary)
+      throw new IdentityError(
+        'IDN_ERR_INTERNAL',
+        'No credential keys are available: create them with `manage credential-setup`.',
+      );
+    const text = Buffer.concat([primary.signing, primary.encryption]).toString('base64url');
+    return { keys, hash: createHash('sha1').update(`${text}=`).digest('hex') };
+  }
+
+  #seal(blob: string): { encrypted_blob: string; key_hash: string } {
+    const { keys, hash } = this.#primary();
+    const token = encrypt(keys[0] as FernetKey, Buffer.from(blob, 'utf8')).toString('base64url');
+    return { encrypted_blob: token.padEnd(Math.ceil(token.length / 4) * 4, '='), key_hash: hash };
+  }
+
+  #open(row: repo.CredentialRow): Credential {
+    const { keys } = this.#primary();
+    const opened = decrypt(keys, Buffer.from(row.encrypted_blob, 'base64url'));
+    if (!opened)
+      throw new IdentityError(
+        'IDN_ERR_INTERNAL',
+        `Credential ${row.id} cannot be decrypted with the current keys.`,
+      );
+    return {
+      id: row.id,
+      user_id: row.user_id,
+      project_id: row.project_id,
+      type: row.type,
+      blob: opened.message.toString('utf8'),
+    };
+  }
+
+  /** Keystone's rule: an ec2 credential's id is the SHA-256 of its access key. */
+  static ec2Id(blob: string): string {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(blob);
+    } catch {
+      throw validation('Invalid blob in credential');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw expectedAttribute('blob', 'credential');
+    const access = (parsed as { access?: unknown }).access;
+    if (access === undefined || access === null) throw expectedAttribute('access', 'credential');
+    return createHash('sha256').update(String(access), 'utf8').digest('hex');
+  }
+
+  async createCredential(c: Omit<Credential, 'id'>): Promise<Credential> {
+    const id = c.type.toLowerCase() === 'ec2' ? CredentialService.ec2Id(c.blob) : newId();
+    const row = { id, user_id: c.user_id, project_id: c.project_id, type: c.type, ...this.#seal(c.blob) };
+    try {
+      await repo.insertCredential(this.#db, row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict('credential', `Duplicate ID, ${id}`);
+      if (isForeignKeyViolation(err)) throw notFound('user', c.user_id);
+      throw err;
+    }
+    return { id, ...c };
+  }
+
+  async credential(id: string): Promise<Credential> {
+    const row = await repo.credentialById(this.#db, id);
+    if (!row) throw notFound('credential', id);
+    return this.#open(row);
+  }
+
+  /** The stored row without decrypting (for policy targets). */
+  credentialOwner(id: string): Promise<repo.CredentialRow | null> {
+    return repo.credentialById(this.#db, id);
+  }
+
+  async listCredentials(filter: { user_id?: string; type?: string }): Promise<Credential[]> {
+    return (await repo.listCredentials(this.#db, filter)).map((r) => this.#open(r));
+  }
+
+  async updateCredential(
+    id: string,
+    patch: { user_id?: string; project_id?: string | null; type?: string; blob?: string },
+  ): Promise<Credential> {
+    const current = await this.credential(id);
+    const next = { ...current, ...patch };
+    // An ec2 credential's id follows its access key; a change of access would orphan it.
+    if (next.type.toLowerCase() === 'ec2') {
+      if (!next.project_id) throw expectedAttribute('project_id', 'credential');
+      if (CredentialService.ec2Id(next.blob) !== id)
+        throw validation('Credential ID does not match the ec2 access key in the blob');
+    }
+    try {
+      await repo.updateCredential(this.#db, {
+        id,
+        user_id: next.user_id,
+        project_id: next.project_id,
+        type: next.type,
+        ...this.#seal(next.blob),
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw notFound('user', next.user_id);
+      throw err;
+    }
+    return next;
+  }
+
+  async deleteCredential(id: string): Promise<void> {
+    if (!(await repo.deleteCredential(this.#db, id))) throw notFound('credential', id);
   }
 }

@@ -1,5 +1,9 @@
-/** SQL for users, their passwords (current and history) and failed-authentication counters. */
+/**
+ * SQL for users, their passwords (current and history) and failed-authentication counters,
+ * groups and group membership.
+ */
 import type { Queryable } from '../db.js';
+import { applyHints, type Hint } from '../hints.js';
 
 export interface UserRow {
   id: string;
@@ -15,6 +19,8 @@ export interface UserRow {
   password_hash: string | null;
   password_created_at: Date | null;
   password_expires_at: Date | null;
+  description: string;
+  extra: Record<string, unknown>;
 }
 
 /** Keystone's per-user security options (the `options` object of a user). */
@@ -23,11 +29,13 @@ export interface UserOptions {
   ignore_lockout_failure_attempts?: boolean;
   ignore_change_password_upon_first_use?: boolean;
   lock_password?: boolean;
+  multi_factor_auth_enabled?: boolean;
+  multi_factor_auth_rules?: string[][];
 }
 
 const USER_SELECT = `
   SELECT u.id, u.name, u.domain_id, d.name AS domain_name, d.enabled AS domain_enabled, u.enabled,
-         u.default_project_id, u.options, u.failed_auth_count, u.failed_auth_at,
+         u.default_project_id, u.options, u.failed_auth_count, u.failed_auth_at, u.description, u.extra,
          p.hash AS password_hash, p.created_at AS password_created_at, p.expires_at AS password_expires_at
     FROM "user" u JOIN domain d ON d.id = u.domain_id
     LEFT JOIN LATERAL (SELECT hash, created_at, expires_at FROM password WHERE user_id = u.id
@@ -117,4 +125,172 @@ export async function groupMembers(db: Queryable, groupId: string): Promise<stri
     [groupId],
   );
   return rows.map((r) => r.user_id);
+}
+
+const USER_COLUMNS: Record<string, string> = {
+  name: 'u.name',
+  domain_id: 'u.domain_id',
+  enabled: 'u.enabled',
+  password_expires_at: 'p.expires_at',
+};
+
+/** What a user list shows: no hash, no counters (lists can be long). */
+export type UserListRow = Pick<
+  UserRow,
+  | 'id'
+  | 'name'
+  | 'domain_id'
+  | 'enabled'
+  | 'default_project_id'
+  | 'options'
+  | 'description'
+  | 'extra'
+  | 'password_expires_at'
+>;
+
+const USER_LIST_SELECT = `
+  SELECT u.id, u.name, u.domain_id, u.enabled, u.default_project_id, u.options, u.description, u.extra,
+         p.expires_at AS password_expires_at
+    FROM "user" u
+    LEFT JOIN LATERAL (SELECT expires_at FROM password WHERE user_id = u.id
+                        ORDER BY created_at DESC, id DESC LIMIT 1) p ON true`;
+
+/** Users matching the hints; `groupId` limits them to one group's members. */
+export async function listUsers(db: Queryable, hints: Hint[], groupId?: string): Promise<UserListRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (groupId) {
+    params.push(groupId);
+    where.push('u.id IN (SELECT user_id FROM group_member WHERE group_id = $1)');
+  }
+  applyHints(hints, USER_COLUMNS, where, params);
+  const { rows } = await db.query<UserListRow>(
+    `${USER_LIST_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY u.name, u.id`,
+    params,
+  );
+  return rows;
+}
+
+export interface UserFields {
+  name: string;
+  domainId: string;
+  enabled: boolean;
+  defaultProjectId: string | null;
+  description: string;
+  options: UserOptions;
+  extra: Record<string, unknown>;
+}
+
+export async function insertUser(db: Queryable, id: string, u: UserFields): Promise<void> {
+  await db.query(
+    `INSERT INTO "user" (id, name, domain_id, enabled, default_project_id, description, options, extra)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+    [id, u.name, u.domainId, u.enabled, u.defaultProjectId, u.description, u.options, u.extra],
+  );
+}
+
+export async function updateUser(db: Queryable, id: string, u: Omit<UserFields, 'domainId'>): Promise<void> {
+  // Re-enabling also clears a lockout, as setUserEnabled does.
+  await db.query(
+    `UPDATE "user" SET name = $2, enabled = $3, default_project_id = $4, description = $5, options = $6,
+            extra = $7,
+            failed_auth_count = CASE WHEN $3 AND NOT enabled THEN 0 ELSE failed_auth_count END,
+            failed_auth_at = CASE WHEN $3 AND NOT enabled THEN NULL ELSE failed_auth_at END
+      WHERE id = $1`,
+    [id, u.name, u.enabled, u.defaultProjectId, u.description, u.options, u.extra],
+  );
+}
+
+/** Deletes the user and every grant the user holds; passwords, memberships, credentials and
+ * application credentials go by foreign key. */
+export async function deleteUser(db: Queryable, id: string): Promise<boolean> {
+  await db.query(`DELETE FROM assignment WHERE actor_type = 'user' AND actor_id = $1`, [id]);
+  const { rowCount } = await db.query('DELETE FROM "user" WHERE id = $1', [id]);
+  return (rowCount ?? 0) > 0;
+}
+
+export interface GroupRow {
+  id: string;
+  name: string;
+  domain_id: string;
+  description: string;
+  extra: Record<string, unknown>;
+}
+
+const GROUP_SELECT = 'SELECT g.id, g.name, g.domain_id, g.description, g.extra FROM "group" g';
+
+export async function groupById(db: Queryable, id: string): Promise<GroupRow | null> {
+  return (await db.query<GroupRow>(`${GROUP_SELECT} WHERE g.id = $1`, [id])).rows[0] ?? null;
+}
+
+/** Groups matching the hints; `userId` limits them to the user's groups. */
+export async function listGroups(db: Queryable, hints: Hint[], userId?: string): Promise<GroupRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (userId) {
+    params.push(userId);
+    where.push('g.id IN (SELECT group_id FROM group_member WHERE user_id = $1)');
+  }
+  applyHints(hints, { name: 'g.name', domain_id: 'g.domain_id' }, where, params);
+  const { rows } = await db.query<GroupRow>(
+    `${GROUP_SELECT} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY g.name, g.id`,
+    params,
+  );
+  return rows;
+}
+
+export interface GroupFields {
+  name: string;
+  domainId: string;
+  description: string;
+  extra: Record<string, unknown>;
+}
+
+export async function insertGroup(db: Queryable, id: string, g: GroupFields): Promise<void> {
+  await db.query(
+    'INSERT INTO "group" (id, name, domain_id, description, extra) VALUES ($1, $2, $3, $4, $5)',
+    [id, g.name, g.domainId, g.description, g.extra],
+  );
+}
+
+export async function updateGroup(
+  db: Queryable,
+  id: string,
+  g: Omit<GroupFields, 'domainId'>,
+): Promise<void> {
+  await db.query('UPDATE "group" SET name = $2, description = $3, extra = $4 WHERE id = $1', [
+    id,
+    g.name,
+    g.description,
+    g.extra,
+  ]);
+}
+
+/** Deletes the group and every grant it holds; memberships go by foreign key. */
+export async function deleteGroup(db: Queryable, id: string): Promise<void> {
+  await db.query(`DELETE FROM assignment WHERE actor_type = 'group' AND actor_id = $1`, [id]);
+  await db.query('DELETE FROM "group" WHERE id = $1', [id]);
+}
+
+export async function addMember(db: Queryable, groupId: string, userId: string): Promise<void> {
+  await db.query('INSERT INTO group_member (group_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+    groupId,
+    userId,
+  ]);
+}
+
+export async function isMember(db: Queryable, groupId: string, userId: string): Promise<boolean> {
+  const { rows } = await db.query('SELECT 1 FROM group_member WHERE group_id = $1 AND user_id = $2', [
+    groupId,
+    userId,
+  ]);
+  return rows.length > 0;
+}
+
+export async function removeMember(db: Queryable, groupId: string, userId: string): Promise<boolean> {
+  const { rowCount } = await db.query('DELETE FROM group_member WHERE group_id = $1 AND user_id = $2', [
+    groupId,
+    userId,
+  ]);
+  return (rowCount ?? 0) > 0;
 }

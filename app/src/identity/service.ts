@@ -3,9 +3,13 @@
  * (lockout after failures, expiry, minimum age, history), password changes, enabling and
  * disabling users. Changes that must end sessions record revocation events.
  */
+import { randomUUID } from 'node:crypto';
 import { type Db, transaction } from '../db.js';
 import {
   accountLocked,
+  conflict,
+  IdentityError,
+  isUniqueViolation,
   notFound,
   passwordExpired,
   passwordInHistory,
@@ -13,11 +17,29 @@ import {
   unauthorized,
   validation,
 } from '../errors.js';
+import type { Hint } from '../hints.js';
+import type { ValidationCache } from '../token/cache.js';
 import type { RevocationService } from '../token/revocation.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repository.js';
 
-export type { UserRow } from './repository.js';
+const newId = () => randomUUID().replaceAll('-', '');
+const notMember = (groupId: string, userId: string) =>
+  new IdentityError('IDN_ERR_NOT_FOUND', `User '${userId}' not found in group '${groupId}'`);
+
+export type { GroupFields, GroupRow, UserFields, UserListRow, UserOptions, UserRow } from './repository.js';
+
+/** PostgreSQL's foreign_key_violation: the user's or group's domain does not exist. */
+const isForeignKeyViolation = (err: unknown): boolean =>
+  typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23503';
+
+export const passwordSelfServiceDisabled = () =>
+  new IdentityError(
+    'IDN_ERR_FORBIDDEN',
+    'You cannot change your password at this time due to password policy disallowing password changes. Please contact your administrator to reset your password.',
+  );
+
+export type UserPatch = Partial<Omit<repo.UserFields, 'domainId'>> & { password?: string | null };
 
 export interface PasswordRules {
   hash: HashPolicy;
@@ -28,6 +50,8 @@ export interface PasswordRules {
   expiresDays: number | null;
   uniqueLastCount: number;
   minimumAgeDays: number;
+  /** Passwords an administrator sets start expired (unless the user's option says otherwise). */
+  changeUponFirstUse?: boolean;
 }
 
 export type UserRef = { id: string } | { name: string; domain: { id?: string; name?: string } };
@@ -38,11 +62,18 @@ export class IdentityService {
   readonly #db: Db;
   readonly #rules: PasswordRules;
   readonly #revocation: RevocationService;
+  readonly #cache: ValidationCache | undefined;
 
-  constructor(db: Db, rules: PasswordRules, revocation: RevocationService) {
+  /**
+   * `cache`: this process's identity cache; writes that end no session (a new user, a renamed
+   * group, a new member) drop it at once, before their NOTIFY comes back, so that this process
+   * never answers from what it cached before its own write.
+   */
+  constructor(db: Db, rules: PasswordRules, revocation: RevocationService, cache?: ValidationCache) {
     this.#db = db;
     this.#rules = rules;
     this.#revocation = revocation;
+    this.#cache = cache;
   }
 
   getUser(id: string): Promise<repo.UserRow | null> {
@@ -102,6 +133,7 @@ export class IdentityService {
     if (!user) throw notFound('user', userId);
     if (!user.password_hash || !(await verifyPassword(original, user.password_hash)))
       throw unauthorized(`wrong original password for user ${userId}`);
+    if (user.options.lock_password) throw passwordSelfServiceDisabled();
     const minDays = this.#rules.minimumAgeDays;
     if (minDays > 0 && user.password_created_at) {
       const allowedAt = user.password_created_at.getTime() + minDays * DAY;
@@ -112,31 +144,199 @@ export class IdentityService {
 
   /** Sets the password (bootstrap, an administrator's update): history applies, not minimum age. */
   async setPassword(userId: string, next: string): Promise<void> {
+    const user = await repo.userById(this.#db, userId);
+    if (!user) throw notFound('user', userId);
+    const prepared = await this.#preparePassword(next, user);
+    await transaction(this.#db, async (tx) => {
+      await repo.addPassword(tx, userId, prepared.hash, prepared.expiresAt);
+      await repo.resetFailedAuth(tx, userId);
+    });
+    this.#cache?.invalidate();
+    if (user.password_hash) await this.#revocation.revokeUser(userId);
+  }
+
+  /** Length, history (against the user's earlier passwords), hash and expiry of a new password. */
+  async #preparePassword(
+    next: string,
+    user: { id: string; options: repo.UserOptions } | null,
+    setByAdministrator = false,
+  ): Promise<{ hash: string; expiresAt: Date | null }> {
     if (next.length === 0 || next.length > this.#rules.maxLength)
       throw validation(
         `Invalid input for field password: expected 1 to ${this.#rules.maxLength} characters.`,
       );
-    const user = await repo.userById(this.#db, userId);
-    if (!user) throw notFound('user', userId);
     const unique = this.#rules.uniqueLastCount;
-    if (unique > 1) {
-      for (const old of await repo.recentPasswordHashes(this.#db, userId, unique - 1))
+    if (user && unique > 1) {
+      for (const old of await repo.recentPasswordHashes(this.#db, user.id, unique - 1))
         if (await verifyPassword(next, old)) throw passwordInHistory(unique);
     }
     const hash = await hashPassword(next, this.#rules.hash);
     const days = this.#rules.expiresDays;
-    const expiresAt =
-      days !== null && !user.options.ignore_password_expiry ? new Date(Date.now() + days * DAY) : null;
-    await transaction(this.#db, async (tx) => {
-      await repo.addPassword(tx, userId, hash, expiresAt);
-      await repo.resetFailedAuth(tx, userId);
-    });
-    if (user.password_hash) await this.#revocation.revokeUser(userId);
+    const options = user?.options ?? {};
+    if (
+      setByAdministrator &&
+      this.#rules.changeUponFirstUse &&
+      !options.ignore_change_password_upon_first_use
+    )
+      return { hash, expiresAt: new Date() };
+    const ignore = options.ignore_password_expiry === true;
+    return { hash, expiresAt: days !== null && !ignore ? new Date(Date.now() + days * DAY) : null };
+  }
+
+  listUsers(hints: Hint[], groupId?: string): Promise<repo.UserListRow[]> {
+    return repo.listUsers(this.#db, hints, groupId);
+  }
+
+  async requireUser(id: string): Promise<repo.UserRow> {
+    const user = await repo.userById(this.#db, id);
+    if (!user) throw notFound('user', id);
+    return user;
+  }
+
+  /** A new user, with its password if one is given, in one transaction. */
+  async createUser(fields: repo.UserFields, password: string | null): Promise<repo.UserRow> {
+    const id = newId();
+    const prepared =
+      password === null ? null : await this.#preparePassword(password, { id, options: fields.options }, true);
+    await this.#write('user', fields.name, fields.domainId, () =>
+      transaction(this.#db, async (tx) => {
+        await repo.insertUser(tx, id, fields);
+        if (prepared) await repo.addPassword(tx, id, prepared.hash, prepared.expiresAt);
+      }),
+    );
+    this.#cache?.invalidate();
+    return this.requireUser(id);
+  }
+
+  /**
+   * An administrator's update. A new password follows the history rule (not the minimum age);
+   * a new password or disabling ends the user's sessions; re-enabling clears a lockout.
+   */
+  async updateUser(id: string, patch: UserPatch): Promise<repo.UserRow> {
+    const current = await this.requireUser(id);
+    const options = { ...current.options };
+    for (const [k, v] of Object.entries(patch.options ?? {})) {
+      if (v === null) delete options[k as keyof repo.UserOptions];
+      else Object.assign(options, { [k]: v });
+    }
+    const prepared =
+      typeof patch.password === 'string'
+        ? await this.#preparePassword(patch.password, { id, options }, true)
+        : null;
+    const next = {
+      name: patch.name ?? current.name,
+      enabled: patch.enabled ?? current.enabled,
+      defaultProjectId:
+        patch.defaultProjectId === undefined ? current.default_project_id : patch.defaultProjectId,
+      description: patch.description ?? current.description,
+      options,
+      extra: { ...current.extra, ...patch.extra },
+    };
+    await this.#write('user', next.name, current.domain_id, () =>
+      transaction(this.#db, async (tx) => {
+        await repo.updateUser(tx, id, next);
+        if (prepared) {
+          await repo.addPassword(tx, id, prepared.hash, prepared.expiresAt);
+          await repo.resetFailedAuth(tx, id);
+        }
+      }),
+    );
+    this.#cache?.invalidate();
+    if ((prepared && current.password_hash) || (current.enabled && !next.enabled))
+      await this.#revocation.revokeUser(id);
+    return this.requireUser(id);
+  }
+
+  /** The user goes with its grants, memberships, credentials and application credentials. */
+  async deleteUser(id: string): Promise<void> {
+    if (!(await transaction(this.#db, (tx) => repo.deleteUser(tx, id)))) throw notFound('user', id);
+    await this.#revocation.revokeUser(id);
+  }
+
+  // --- groups --------------------------------------------------------------------------------
+
+  async requireGroup(id: string): Promise<repo.GroupRow> {
+    const group = await repo.groupById(this.#db, id);
+    if (!group) throw notFound('group', id);
+    return group;
+  }
+
+  listGroups(hints: Hint[], userId?: string): Promise<repo.GroupRow[]> {
+    return repo.listGroups(this.#db, hints, userId);
+  }
+
+  async createGroup(fields: repo.GroupFields): Promise<repo.GroupRow> {
+    const id = newId();
+    await this.#write('group', fields.name, fields.domainId, () => repo.insertGroup(this.#db, id, fields));
+    this.#cache?.invalidate();
+    return this.requireGroup(id);
+  }
+
+  async updateGroup(id: string, patch: Partial<Omit<repo.GroupFields, 'domainId'>>): Promise<repo.GroupRow> {
+    const current = await this.requireGroup(id);
+    const name = patch.name ?? current.name;
+    await this.#write('group', name, current.domain_id, () =>
+      repo.updateGroup(this.#db, id, {
+        name,
+        description: patch.description ?? current.description,
+        extra: { ...current.extra, ...patch.extra },
+      }),
+    );
+    this.#cache?.invalidate();
+    return this.requireGroup(id);
+  }
+
+  /** The group goes with its grants and memberships; its members' tokens are revoked. */
+  async deleteGroup(id: string): Promise<void> {
+    await this.requireGroup(id);
+    const members = await repo.groupMembers(this.#db, id);
+    await transaction(this.#db, (tx) => repo.deleteGroup(tx, id));
+    for (const user of members) await this.#revocation.revokeUser(user);
+  }
+
+  async addMember(groupId: string, userId: string): Promise<void> {
+    await this.requireGroup(groupId);
+    await this.requireUser(userId);
+    try {
+      await repo.addMember(this.#db, groupId, userId);
+    } catch (err) {
+      // Deleted between the checks and the insert.
+      if (isForeignKeyViolation(err)) throw notFound('user', userId);
+      throw err;
+    }
+    this.#cache?.invalidate();
+  }
+
+  async checkMember(groupId: string, userId: string): Promise<void> {
+    await this.requireGroup(groupId);
+    await this.requireUser(userId);
+    if (!(await repo.isMember(this.#db, groupId, userId))) throw notMember(groupId, userId);
+  }
+
+  /** Leaving a group ends the user's sessions (the group's roles may have carried them). */
+  async removeMember(groupId: string, userId: string): Promise<void> {
+    await this.requireGroup(groupId);
+    await this.requireUser(userId);
+    if (!(await repo.removeMember(this.#db, groupId, userId))) throw notMember(groupId, userId);
+    await this.#revocation.revokeUser(userId);
+  }
+
+  /** Runs a write; a duplicate name is Keystone's 409 and a missing domain its 404. */
+  async #write(type: string, name: string, domainId: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      if (isUniqueViolation(err))
+        throw conflict(type, `Duplicate entry found with name ${name} at domain ID ${domainId}`);
+      if (isForeignKeyViolation(err)) throw notFound('domain', domainId);
+      throw err;
+    }
   }
 
   /** Disabling a user revokes the user's tokens; re-enabling clears a lockout. */
   async setUserEnabled(userId: string, enabled: boolean): Promise<void> {
     if (!(await repo.setUserEnabled(this.#db, userId, enabled))) throw notFound('user', userId);
+    this.#cache?.invalidate();
     if (!enabled) await this.#revocation.revokeUser(userId);
   }
 

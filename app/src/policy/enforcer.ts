@@ -103,6 +103,8 @@ function credential(who: Credentials, key: string): unknown {
   }
 }
 
+const LITERALS = new Set(['None', 'True', 'False']);
+
 function evaluate(node: Node, who: Credentials, target: PolicyTarget): boolean {
   switch (node.op) {
     case 'true':
@@ -126,8 +128,11 @@ function evaluate(node: Node, who: Credentials, target: PolicyTarget): boolean {
       const ref = /^%\((.+)\)s$/.exec(node.value);
       // `%(target.x)s` and `%(x)s` both read the target (Keystone flattens it under "target.").
       const expected = ref ? lookup(target, (ref[1] as string).replace(/^target\./, '')) : node.value;
-      const actual = credential(who, node.key);
       if (expected === undefined) return false;
+      // A Python literal on the left (`None:%(target.role.domain_id)s`) is compared with the
+      // target's value, as oslo.policy's GenericCheck does.
+      if (LITERALS.has(node.key)) return node.key === (expected === null ? 'None' : String(expected));
+      const actual = credential(who, node.key);
       if (node.value === 'None') return actual === null || actual === undefined;
       return actual !== null && actual !== undefined && String(actual) === String(expected);
     }

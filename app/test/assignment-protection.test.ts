@@ -1,0 +1,315 @@
+/**
+ * The protection matrix for roles, implied roles, grants, role assignments, the catalog,
+ * credentials and application credentials: every persona of personas.ts against every action,
+ * asserting the exact status Keystone's default policies give. Writes act on a fresh resource
+ * per persona, so each cell is independent of the others.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { build } from '../src/app.js';
+import { client, type Json } from './api.js';
+import { type TestDatabase, testDatabase } from './helpers.js';
+import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+
+let t: TestDatabase;
+let app: FastifyInstance;
+let p: Personas;
+let api: ReturnType<typeof client>;
+let subject: string;
+const ok: typeof api.ok = (...a) => api.ok(...a);
+
+before(async () => {
+  t = await testDatabase();
+  p = await createPersonas(t);
+  app = await build({ config: t.config, db: t.db });
+  api = client(app, () => p.tokens.system_admin);
+  // Grants are made to and taken from this user, whose tokens no persona needs.
+  subject = (await ok('POST', '/v3/users', { user: { name: 'grant-subject', domain_id: p.domainId } }, 201))
+    .user.id;
+});
+after(async () => {
+  await app.close();
+  await t.drop();
+});
+
+const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
+const SYSTEM_READERS: Persona[] = ['system_admin', 'system_reader'];
+const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
+const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
+
+/** allowed personas get `status`; the others 403, and no token 401. */
+function expect(allowed: Persona[], status: number): Record<Persona, number> {
+  return Object.fromEntries(
+    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
+  ) as Record<Persona, number>;
+}
+
+interface Row {
+  action: string;
+  expected: Record<Persona, number>;
+  /** The request, built (with any fresh resource it acts on) for one persona. */
+  request: (persona: Persona) => Promise<{ method: string; url: string; payload?: unknown }>;
+}
+
+let n = 0;
+const unique = (prefix: string) => `${prefix}-${++n}`;
+const freshRole = async () =>
+  (await ok('POST', '/v3/roles', { role: { name: unique('role') } }, 201)).role.id;
+const member = () => p.roles.member as string;
+const grantPath = () => `/v3/projects/${p.projectId}/users/${subject}/roles/${member()}`;
+const ownCredential = async () =>
+  (
+    await ok(
+      'POST',
+      '/v3/credentials',
+      { credential: { user_id: p.userIds.own_user, type: 'totp', blob: unique('blob') } },
+      201,
+    )
+  ).credential.id;
+const ownAppCredential = async () => {
+  const res = await api.call(
+    'POST',
+    `/v3/users/${p.userIds.own_user}/application_credentials`,
+    { application_credential: { name: unique('ac') } },
+    p.tokens.own_user,
+  );
+  assert.equal(res.status, 201);
+  return res.body.application_credential.id as string;
+};
+
+const rows: Row[] = [
+  {
+    action: 'list_roles',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: '/v3/roles' }),
+  },
+  {
+    action: 'get_role',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: `/v3/roles/${member()}` }),
+  },
+  {
+    action: 'create_role',
+    expected: expect(ADMINS, 201),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/roles',
+      payload: { role: { name: unique('new-role') } },
+    }),
+  },
+  {
+    action: 'update_role',
+    expected: expect(ADMINS, 200),
+    request: async () => ({
+      method: 'PATCH',
+      url: `/v3/roles/${await freshRole()}`,
+      payload: { role: { description: 'x' } },
+    }),
+  },
+  {
+    action: 'delete_role',
+    expected: expect(ADMINS, 204),
+    request: async () => ({ method: 'DELETE', url: `/v3/roles/${await freshRole()}` }),
+  },
+  {
+    action: 'create_implied_role',
+    expected: expect(ADMINS, 201),
+    request: async () => ({
+      method: 'PUT',
+      url: `/v3/roles/${await freshRole()}/implies/${await freshRole()}`,
+    }),
+  },
+  {
+    action: 'list_role_inference_rules',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: '/v3/role_inferences' }),
+  },
+  {
+    action: 'create_grant',
+    expected: expect(ADMINS, 204),
+    request: async () => ({
+      method: 'PUT',
+      url: `/v3/projects/${p.projectId}/users/${subject}/roles/${await freshRole()}`,
+    }),
+  },
+  {
+    action: 'check_grant',
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 204),
+    request: async () => {
+      await ok('PUT', grantPath(), undefined, 204);
+      return { method: 'HEAD', url: grantPath() };
+    },
+  },
+  {
+    action: 'list_grants',
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 200),
+    request: async () => ({
+      method: 'GET',
+      url: `/v3/projects/${p.projectId}/users/${subject}/roles`,
+    }),
+  },
+  {
+    action: 'revoke_grant',
+    expected: expect(ADMINS, 204),
+    request: async () => {
+      const role = await freshRole();
+      const path = `/v3/domains/${p.domainId}/users/${subject}/roles/${role}`;
+      await ok('PUT', path, undefined, 204);
+      return { method: 'DELETE', url: path };
+    },
+  },
+  {
+    action: 'create_system_grant_for_user',
+    expected: expect(ADMINS, 204),
+    request: async () => ({
+      method: 'PUT',
+      url: `/v3/system/users/${subject}/roles/${await freshRole()}`,
+    }),
+  },
+  {
+    action: 'list_system_grants_for_user',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: `/v3/system/users/${subject}/roles` }),
+  },
+  {
+    action: 'list_role_assignments',
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 200),
+    request: async () => ({ method: 'GET', url: '/v3/role_assignments' }),
+  },
+  {
+    action: 'list_services',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: '/v3/services' }),
+  },
+  {
+    action: 'create_service',
+    expected: expect(ADMINS, 201),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/services',
+      payload: { service: { type: unique('type') } },
+    }),
+  },
+  {
+    action: 'list_endpoints',
+    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    request: async () => ({ method: 'GET', url: '/v3/endpoints' }),
+  },
+  {
+    action: 'delete_endpoint',
+    expected: expect(ADMINS, 204),
+    request: async () => {
+      const service = (await ok('POST', '/v3/services', { service: { type: unique('svc') } }, 201)).service
+        .id;
+      const endpoint = (
+        await ok(
+          'POST',
+          '/v3/endpoints',
+          { endpoint: { interface: 'public', url: 'http://e.test/', service_id: service } },
+          201,
+        )
+      ).endpoint.id;
+      return { method: 'DELETE', url: `/v3/endpoints/${endpoint}` };
+    },
+  },
+  {
+    action: 'list_regions',
+    expected: expect(WITH_TOKEN, 200),
+    request: async () => ({ method: 'GET', url: '/v3/regions' }),
+  },
+  {
+    action: 'create_region',
+    expected: expect(ADMINS, 201),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/regions',
+      payload: { region: { id: unique('region') } },
+    }),
+  },
+  {
+    action: 'create_credential (for own_user)',
+    expected: expect([...ADMINS, 'own_user'], 201),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/credentials',
+      payload: { credential: { user_id: p.userIds.own_user, type: 'totp', blob: unique('b') } },
+    }),
+  },
+  {
+    action: 'get_credential (own_user’s)',
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    request: async () => ({ method: 'GET', url: `/v3/credentials/${await ownCredential()}` }),
+  },
+  {
+    action: 'delete_credential (own_user’s)',
+    expected: expect([...ADMINS, 'own_user'], 204),
+    request: async () => ({ method: 'DELETE', url: `/v3/credentials/${await ownCredential()}` }),
+  },
+  {
+    action: 'create_application_credential (own_user’s)',
+    expected: expect(['own_user'], 201),
+    request: async () => ({
+      method: 'POST',
+      url: `/v3/users/${p.userIds.own_user}/application_credentials`,
+      payload: { application_credential: { name: unique('app') } },
+    }),
+  },
+  {
+    action: 'list_application_credentials (own_user’s)',
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/application_credentials` }),
+  },
+  {
+    // Keystone 22's access rule policies have no admin_required: system readers and the owner.
+    action: 'list_access_rules (own_user’s)',
+    expected: expect([...SYSTEM_READERS, 'own_user'], 200),
+    request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/access_rules` }),
+  },
+  {
+    action: 'delete_application_credential (own_user’s)',
+    expected: expect([...ADMINS, 'own_user'], 204),
+    request: async () => ({
+      method: 'DELETE',
+      url: `/v3/users/${p.userIds.own_user}/application_credentials/${await ownAppCredential()}`,
+    }),
+  },
+];
+
+test('every persona against every action: the exact status', async () => {
+  const mismatches: string[] = [];
+  for (const row of rows)
+    for (const persona of PERSONAS) {
+      const { method, url, payload } = await row.request(persona);
+      const res = await api.call(method, url, payload, p.tokens[persona]);
+      if (res.status !== row.expected[persona])
+        mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${row.expected[persona]}`);
+    }
+  assert.deepEqual(mismatches, []);
+});
+
+test('what a reader may see is filtered to what it may see', async () => {
+  // A credential list shows the caller's own only; the system reader sees them all.
+  await ownCredential();
+  const own = await api.call('GET', '/v3/credentials', undefined, p.tokens.own_user);
+  assert.ok(own.body.credentials.length > 0);
+  assert.ok(own.body.credentials.every((c: Json) => c.user_id === p.userIds.own_user));
+  const other = await api.call('GET', '/v3/credentials', undefined, p.tokens.other_user);
+  assert.deepEqual(other.body.credentials, []);
+  // A domain reader's role assignments stay within its domain; another domain's are an empty list.
+  const elsewhere = await api.call(
+    'GET',
+    '/v3/role_assignments?scope.domain.id=default',
+    undefined,
+    p.tokens.domain_reader,
+  );
+  assert.equal(elsewhere.status, 200);
+  assert.deepEqual(elsewhere.body.role_assignments, []);
+  const domain = await api.call('GET', '/v3/role_assignments', undefined, p.tokens.domain_reader);
+  assert.ok(domain.body.role_assignments.length > 0);
+  for (const a of domain.body.role_assignments as Json[])
+    assert.ok(
+      a.scope.domain?.id === p.domainId || [p.projectId, p.ownProjectId].includes(a.scope.project?.id),
+      JSON.stringify(a),
+    );
+});

@@ -1,0 +1,94 @@
+/**
+ * The slow log, main-thread side. Every request in flight is registered; one that is still running
+ * after GATEWAY_SLOWLOG_TIMEOUT gets one slow-log line with method, URI, duration and worker:
+ * - while the event loop turns (the request waits on I/O or a timer), the request's own timer writes
+ *   it, `blocked: false`, with no stack: no JavaScript is running for it;
+ * - while the event loop is blocked, the watchdog thread (watchdog.ts) takes the JavaScript stack of
+ *   the blocked main thread and writes it, `blocked: true`, with the stack.
+ * Each request is logged and counted once, whoever notices first.
+ */
+import { openSync, writeSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { registryKey, type SlowEntry, type WatchdogData } from './watchdog.js';
+
+interface Tracked {
+  method: string;
+  uri: string;
+  started: number;
+  logged: boolean;
+}
+
+export interface Slowlog {
+  /** Registers a request; the returned function ends it. */
+  track(method: string, uri: string): () => void;
+  readonly count: number;
+}
+
+export function startSlowlog(options: {
+  timeoutMs: number;
+  path: string | null;
+  fields: Record<string, unknown>;
+}): Slowlog {
+  const { timeoutMs } = options;
+  const checkMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 5)));
+  const inFlight = new Set<Tracked>();
+  let count = 0;
+  const fd = options.path ? openSync(options.path, 'a') : 2;
+  const write = (fields: Record<string, unknown>) => {
+    const entry = { time: new Date().toISOString(), level: 'warn', msg: 'slow request', ...options.fields };
+    writeSync(fd, `${JSON.stringify({ ...entry, ...fields })}\n`);
+  };
+
+  // Called by the watchdog while this thread is paused: the requests now past the timeout.
+  (globalThis as Record<symbol, unknown>)[Symbol.for(registryKey)] = (): SlowEntry[] => {
+    const now = performance.now();
+    const out: SlowEntry[] = [];
+    for (const t of inFlight) {
+      if (t.logged || now - t.started < timeoutMs) continue;
+      t.logged = true;
+      count++;
+      out.push({ method: t.method, uri: t.uri, durationMs: Math.round(now - t.started) });
+    }
+    return out;
+  };
+
+  const beat = new SharedArrayBuffer(4);
+  const counter = new Int32Array(beat);
+  setInterval(() => Atomics.add(counter, 0, 1), checkMs).unref();
+  const watchdog: WatchdogData = {
+    beat,
+    slowlogTimeoutMs: timeoutMs,
+    checkMs,
+    slowlog: options.path,
+    fields: options.fields,
+  };
+  const thread = new Worker(new URL('./watchdog.js', import.meta.url), { workerData: { watchdog } });
+  thread.unref();
+  thread.on('error', (err) => write({ msg: 'slow log watchdog failed', err: String(err) }));
+
+  return {
+    track(method, uri) {
+      const t: Tracked = { method, uri, started: performance.now(), logged: false };
+      inFlight.add(t);
+      const timer = setTimeout(() => {
+        if (t.logged) return;
+        t.logged = true;
+        count++;
+        write({
+          method,
+          uri,
+          durationMs: Math.round(performance.now() - t.started),
+          blocked: false,
+          stack: [],
+        });
+      }, timeoutMs);
+      return () => {
+        clearTimeout(timer);
+        inFlight.delete(t);
+      };
+    },
+    get count() {
+      return count;
+    },
+  };
+}

@@ -268,14 +268,25 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
         silentMs: now - slot.lastBeat,
         inFlight: slot.beat?.inFlight,
       });
+      // Its last beat predates the block, so the slow log entries its watchdog wrote meanwhile were
+      // never reported: every request in flight on it (at least the one blocking it) ran past the
+      // slow log timeout, and is counted here.
+      if (config.slowlogTimeoutMs > 0 && config.slowlogTimeoutMs <= now - slot.lastBeat)
+        retiredSlow += Math.max(1, slot.beat?.inFlight ?? 0);
       const wasLeaving = slot.leaving;
       slot.leaving = true;
       slot.ready = false;
-      slot.worker.process.kill('SIGKILL');
-      if (!wasLeaving && !stopping) {
-        restarts++;
-        if (!ondemand) fork(generation);
+      const kill = () => slot.worker.process.kill('SIGKILL');
+      if (wasLeaving || stopping || ondemand) {
+        kill();
+        continue;
       }
+      restarts++;
+      // The replacement listens first: were the stuck worker the last one on the shared socket,
+      // killing it first would close the socket and refuse connections until the respawn.
+      const next = fork(generation);
+      next.onReady.push(kill);
+      setTimeout(kill, 5000).unref();
     }
   };
 

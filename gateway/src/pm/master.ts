@@ -34,6 +34,8 @@ interface Slot {
   utilization: number;
   /** ondemand: connections handed over since the last heartbeat. */
   handed: number;
+  /** Slow requests its watchdog logged (reported on the side channel). */
+  watchdogSlow: number;
   onReady: Array<() => void>;
 }
 
@@ -44,7 +46,9 @@ const DYNAMIC_TICK_MS = 1000;
 
 export async function runMaster(config: GatewayConfig, log: Logger): Promise<void> {
   cluster.schedulingPolicy = config.pmScheduling === 'round-robin' ? cluster.SCHED_RR : cluster.SCHED_NONE;
-  cluster.setupPrimary({ silent: false });
+  // fd 4 of each worker is a pipe to the master: its slow-log watchdog thread reports there, since
+  // the IPC channel belongs to the worker's main thread, which may be the one that is blocked.
+  cluster.setupPrimary({ silent: false, stdio: ['inherit', 'inherit', 'inherit', 'ipc', 'pipe'] });
   const { listen } = config;
   if (listen.kind === 'unix' && existsSync(listen.path)) rmSync(listen.path, { force: true });
   const ondemand = config.pm === 'ondemand';
@@ -113,6 +117,7 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
               leaving.reduce((n, s) => n + (s.beat?.acceptedConnections ?? 0), 0),
           slowRequests:
             retiredSlow +
+            [...slots.values()].reduce((n, s) => n + s.watchdogSlow, 0) +
             got.reduce((n, w) => n + w.slowRequests, 0) +
             leaving.reduce((n, s) => n + (s.beat?.slowRequests ?? 0), 0),
           listenQueue: queue.queue ?? 0,
@@ -134,7 +139,7 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
     });
 
   const fork = (gen: number): Slot => {
-    const worker = cluster.fork({ GATEWAY_WORKER_GENERATION: String(gen) });
+    const worker = cluster.fork({ GATEWAY_WORKER_GENERATION: String(gen), GATEWAY_WORKER_REPORT_FD: '4' });
     const slot: Slot = {
       worker,
       generation: gen,
@@ -144,9 +149,23 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
       beat: null,
       utilization: 0,
       handed: 0,
+      watchdogSlow: 0,
       onReady: [],
     };
     slots.set(worker.id, slot);
+    const report = worker.process.stdio[4] as NodeJS.ReadableStream | null | undefined;
+    let rest = '';
+    report?.on('data', (chunk: Buffer) => {
+      rest += chunk.toString();
+      const lines = rest.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          const n = (JSON.parse(line) as { slow?: unknown }).slow;
+          if (typeof n === 'number') slot.watchdogSlow += n;
+        } catch {}
+      }
+    });
     worker.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return;
       if (message.type === 'beat') {
@@ -222,7 +241,7 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
   const onExit = (slot: Slot, code: number | null, signal: NodeJS.Signals | null) => {
     slots.delete(slot.worker.id);
     retiredAccepted += slot.beat?.acceptedConnections ?? 0;
-    retiredSlow += slot.beat?.slowRequests ?? 0;
+    retiredSlow += (slot.beat?.slowRequests ?? 0) + slot.watchdogSlow;
     if (stopping) {
       if (slots.size === 0) process.exit(0);
       return;
@@ -268,11 +287,6 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
         silentMs: now - slot.lastBeat,
         inFlight: slot.beat?.inFlight,
       });
-      // Its last beat predates the block, so the slow log entries its watchdog wrote meanwhile were
-      // never reported: every request in flight on it (at least the one blocking it) ran past the
-      // slow log timeout, and is counted here.
-      if (config.slowlogTimeoutMs > 0 && config.slowlogTimeoutMs <= now - slot.lastBeat)
-        retiredSlow += Math.max(1, slot.beat?.inFlight ?? 0);
       const wasLeaving = slot.leaving;
       slot.leaving = true;
       slot.ready = false;
@@ -314,6 +328,8 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
       drain(slot);
     }
     if (Date.now() < notBefore) return;
+    if (decision.fork > 0)
+      log.info('starting workers', { count: decision.fork, pm: config.pm, total: workers.length });
     for (let i = 0; i < decision.fork; i++) fork(generation);
     if (config.pm === 'dynamic') spawnRate = decision.fork > 0 ? Math.min(MAX_SPAWN_RATE, spawnRate * 2) : 1;
   };
@@ -396,9 +412,16 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
   // --- signals ---------------------------------------------------------------------------------
   const reload = () => {
     if (stopping) return;
+    // As many as the newest generation has (a reload during a reload does not double the pool).
+    const newest = staying().filter((s) => s.generation === generation);
     generation++;
     const old = staying();
-    const count = ondemand ? old.filter((s) => s.ready).length : Math.max(initial, old.length);
+    const count =
+      config.pm === 'static'
+        ? config.pmMaxChildren
+        : ondemand
+          ? newest.filter((s) => s.ready).length
+          : Math.max(1, newest.length);
     log.info('reloading', { generation, replacing: old.length, starting: count });
     if (count === 0) {
       for (const slot of old) drain(slot);

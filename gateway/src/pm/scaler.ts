@@ -57,7 +57,9 @@ export function decide(workers: readonly WorkerSample[], s: ScaleSettings, spawn
   const busy = workers.filter((w) => isBusy(w, s)).length;
   if (s.mode === 'dynamic') {
     const spare = total - busy;
-    if (spare > s.maxSpare) {
+    // Nothing stops while a worker starts: on the shared socket, the one stopped could be the last
+    // one listening, and the socket would close until the new one listens.
+    if (spare > s.maxSpare && workers.every((w) => w.ready)) {
       // The least loaded spare worker: fewest in flight, then idle the longest.
       const victim = workers
         .filter((w) => w.ready && !isBusy(w, s))

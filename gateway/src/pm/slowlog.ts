@@ -5,7 +5,8 @@
  *   it, `blocked: false`, with no stack: no JavaScript is running for it;
  * - while the event loop is blocked, the watchdog thread (watchdog.ts) takes the JavaScript stack of
  *   the blocked main thread and writes it, `blocked: true`, with the stack.
- * Each request is logged and counted once, whoever notices first.
+ * Each request is logged once, whoever notices first. `count` counts this thread's lines; the
+ * watchdog reports its own to the master on a side channel that needs no turning event loop.
  */
 import { openSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -28,6 +29,8 @@ export function startSlowlog(options: {
   timeoutMs: number;
   path: string | null;
   fields: Record<string, unknown>;
+  /** A file descriptor to the master, for the watchdog's counts; null: none. */
+  reportFd: number | null;
 }): Slowlog {
   const { timeoutMs } = options;
   const checkMs = Math.max(10, Math.min(100, Math.floor(timeoutMs / 5)));
@@ -46,7 +49,6 @@ export function startSlowlog(options: {
     for (const t of inFlight) {
       if (t.logged || now - t.started < timeoutMs) continue;
       t.logged = true;
-      count++;
       out.push({ method: t.method, uri: t.uri, durationMs: Math.round(now - t.started) });
     }
     return out;
@@ -61,6 +63,7 @@ export function startSlowlog(options: {
     checkMs,
     slowlog: options.path,
     fields: options.fields,
+    reportFd: options.reportFd,
   };
   const thread = new Worker(new URL('./watchdog.js', import.meta.url), { workerData: { watchdog } });
   thread.unref();

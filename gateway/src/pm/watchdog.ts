@@ -20,6 +20,8 @@ export interface WatchdogData {
   /** Append to this file; null: the gateway log (stderr). */
   slowlog: string | null;
   fields: Record<string, unknown>;
+  /** Where to report how many requests this thread logged (`{"slow":N}` lines); null: nowhere. */
+  reportFd: number | null;
 }
 
 /** The global the main thread installs: marks and returns the requests now past the timeout. */
@@ -115,6 +117,11 @@ function run(data: WatchdogData): void {
           blocked: true,
           stack,
         });
+      if (data.reportFd !== null) {
+        try {
+          writeSync(data.reportFd, `${JSON.stringify({ slow: entries.length })}\n`);
+        } catch {}
+      }
       captured = true;
     } catch (err) {
       write('slow log stack capture failed', { err: String(err) });

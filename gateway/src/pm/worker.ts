@@ -144,6 +144,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
           timeoutMs: config.slowlogTimeoutMs,
           path: config.slowlog,
           fields: { role: 'worker', worker: workerId(), pid: process.pid },
+          reportFd: reportFd(),
         })
       : null;
   const started = Date.now();
@@ -269,4 +270,10 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
 
 function workerId(): number | undefined {
   return cluster.worker?.id;
+}
+
+/** The side channel to the master (see master.ts), if it gave one. */
+function reportFd(): number | null {
+  const fd = Number(process.env.GATEWAY_WORKER_REPORT_FD);
+  return Number.isInteger(fd) && fd > 2 ? fd : null;
 }

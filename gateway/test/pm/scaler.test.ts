@@ -44,6 +44,14 @@ describe('pool sizing', () => {
     assert.deepEqual(d, { fork: 0, stop: [4], maxChildrenReached: false });
   });
 
+  test('dynamic: no surplus worker stops while another is still starting', () => {
+    assert.deepEqual(decide([w(1, 0.1, 0, 500), w(2, 0, 0, 0, false), w(3, 0.1)], dynamic), {
+      fork: 0,
+      stop: [],
+      maxChildrenReached: false,
+    });
+  });
+
   test('dynamic: within min and max spare nothing changes', () => {
     assert.deepEqual(decide([w(1, 0.9, 2), w(2, 0.2, 1)], dynamic), {
       fork: 0,

@@ -2,10 +2,12 @@
  * The process manager's checks through a real nginx, in each protocol mode nginx speaks to the
  * pool (fastcgi, uwsgi, http), under short bounded autocannon loads on 127.0.0.1: reloads, a
  * killed worker, max requests, SIGTERM, a handler that blocks its event loop, and the status page's
- * counters. An ondemand pool behind nginx serves its first request and reloads without a failure.
+ * counters. An ondemand pool behind nginx serves its first request and reloads without a failure;
+ * in cgi mode (a process per request) reloads fail nothing either.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { send } from '../helpers/http-client.js';
 import { type RunningNginx, startNginx } from '../helpers/nginx.js';
 import { load, type RunningPool, sleep, startPool, until } from '../helpers/pool.js';
@@ -164,5 +166,31 @@ describe('ondemand pool behind nginx, fastcgi', () => {
     assert.equal(result.errors, 0, JSON.stringify(result));
     assert.equal(result.non2xx, 0, JSON.stringify(result));
     assert.ok(result.ok > 100, JSON.stringify(result));
+  });
+});
+
+describe('pool behind nginx, cgi', () => {
+  let gw: RunningPool;
+  let nginx: RunningNginx;
+  before(async () => {
+    const program = fileURLToPath(new URL('../helpers/cgi-plain.js', import.meta.url));
+    gw = await startPool('cgi', { GATEWAY_CGI_COMMAND: `${process.execPath} ${program}` });
+    nginx = await startNginx({ protocol: 'cgi', upstream: gw.upstream });
+  });
+  after(async () => {
+    gw.kill();
+    await nginx.stop();
+  });
+
+  test('SIGHUP three times under load: the CGI children in flight finish, nothing fails', async () => {
+    const result = await load(nginx.url, { seconds: 2, connections: 2, path: '/info' }, async () => {
+      for (let i = 0; i < 3; i++) {
+        await sleep(450);
+        gw.child.kill('SIGHUP');
+      }
+    });
+    assert.equal(result.errors, 0, JSON.stringify(result));
+    assert.equal(result.non2xx, 0, JSON.stringify(result));
+    assert.ok(result.ok > 3, JSON.stringify(result));
   });
 });

@@ -156,3 +156,17 @@ export async function load(
     total: result.requests.total,
   };
 }
+
+/**
+ * The status page's `slow requests` against the slow log: exactly the requests logged, each once.
+ * Status requests may turn slow themselves on a loaded machine, counted or not depending on when
+ * the count was taken, so call this once they have had time to be logged; they may add up to their
+ * number.
+ */
+export function checkSlowCount(pool: RunningPool, counted: number, statusPath = '/gateway/status'): void {
+  const slow = pool.lines.filter((l) => l.msg === 'slow request');
+  const own = slow.filter((l) => String(l.uri).startsWith(statusPath)).length;
+  const others = slow.length - own;
+  if (counted >= others && counted <= others + own) return;
+  throw new Error(`slow requests ${counted}, but the slow log has ${others} (+${own} status requests)`);
+}

@@ -304,12 +304,14 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
     }
   };
 
+  /** A worker whose beat is late is probably blocked: it counts as fully busy. */
+  const late = (slot: Slot) => slot.ready && Date.now() - slot.lastBeat > 3 * HEARTBEAT_MS;
   const sample = (slot: Slot): WorkerSample => ({
     id: slot.worker.id,
     ready: slot.ready,
     inFlight: slot.beat?.inFlight ?? 0,
-    utilization: slot.utilization,
-    idleMs: slot.handed > 0 ? 0 : (slot.beat?.idleMs ?? 0),
+    utilization: late(slot) ? 1 : slot.utilization,
+    idleMs: slot.handed > 0 || late(slot) ? 0 : (slot.beat?.idleMs ?? 0),
   });
 
   let spawnRate = 1;
@@ -338,11 +340,17 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
   const pending: Socket[] = [];
   let server: Server | null = null;
 
+  /**
+   * The least loaded serving worker. One whose beat is late (probably blocked) is taken only when
+   * no other worker is starting and none may be started: else the connection waits for a new one.
+   */
   const pick = (): Slot | null => {
     let best: Slot | null = null;
     let bestLoad = Number.POSITIVE_INFINITY;
+    const mayWait = staying().some((s) => !s.ready) || staying().length < config.pmMaxChildren;
     for (const slot of slots.values()) {
       if (!slot.ready || slot.leaving || !slot.worker.isConnected()) continue;
+      if (late(slot) && mayWait) continue;
       const load = (isBusy(sample(slot), scale) ? 1e6 : 0) + (slot.beat?.connections ?? 0) + slot.handed;
       if (load < bestLoad) {
         best = slot;

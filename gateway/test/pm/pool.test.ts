@@ -134,4 +134,21 @@ describe('process manager', () => {
     assert.equal(status['process manager'], 'ondemand');
     assert.ok(status['accepted conn'] >= 2 + 8, JSON.stringify(status));
   });
+
+  test('ondemand: a worker with a blocked event loop counts as busy, so a second one takes new connections', async () => {
+    const gw = await start({ GATEWAY_PM: 'ondemand', GATEWAY_PM_MAX_CHILDREN: '2' });
+    assert.equal((await send(`${gw.url}/hello`)).body.toString(), 'hello');
+    const [first] = gw.workers();
+    const blocked = send(`${gw.url}/block?ms=4000`);
+    await sleep(500);
+    const startedAt = Date.now();
+    const res = await send(`${gw.url}/hello`);
+    const waited = Date.now() - startedAt;
+    assert.equal(res.body.toString(), 'hello');
+    assert.equal((await blocked).body.toString(), 'unblocked');
+    assert.equal(gw.workers().length, 2);
+    assert.ok(gw.workers().includes(first as number));
+    // Answered by the second worker while the first was still blocked (it unblocks 3.5 s later).
+    assert.ok(waited < 3000, `${waited} ms`);
+  });
 });

@@ -6,7 +6,8 @@
  * - active: at least one request in flight (the status page's `active processes`);
  * - idle: no request in flight; `idleMs` is how long since its last request ended;
  * - busy: event-loop utilisation over the last interval at or above GATEWAY_PM_BUSY_UTILIZATION
- *   (another request would wait behind the ones it runs);
+ *   (another request would wait behind the ones it runs); the master also samples a worker whose
+ *   heartbeat is late (its loop is blocked) as fully utilised;
  * - spare: not busy (it can take more work at once). A worker still starting counts as spare.
  * dynamic keeps min_spare..max_spare spare workers within max_children (forking 1, 2, 4 ... up to 32
  * per tick while short, stopping one surplus worker per tick, as PHP-FPM); ondemand forks on a

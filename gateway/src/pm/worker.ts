@@ -225,7 +225,9 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
 
   const onReady = () => {
     send({ type: 'ready' });
-    setInterval(() => send(heartbeat()), HEARTBEAT_MS).unref();
+    setInterval(() => {
+      if (process.connected) send(heartbeat());
+    }, HEARTBEAT_MS).unref();
   };
   if (config.pm === 'ondemand') {
     // The master owns the listening socket and hands connections over.

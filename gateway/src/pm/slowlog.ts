@@ -1,8 +1,9 @@
 /**
  * The slow log, main-thread side. Every request in flight is registered; one that is still running
  * after GATEWAY_SLOWLOG_TIMEOUT gets one slow-log line with method, URI, duration and worker:
- * - while the event loop turns (the request waits on I/O or a timer), the request's own timer writes
- *   it, `blocked: false`, with no stack: no JavaScript is running for it;
+ * - while the event loop turns (the request waits on I/O or a timer), this thread's scan of the
+ *   requests in flight (every `checkMs`, no timer per request) writes it, `blocked: false`, with no
+ *   stack: no JavaScript is running for it;
  * - while the event loop is blocked, the watchdog thread (watchdog.ts) takes the JavaScript stack of
  *   the blocked main thread and writes it, `blocked: true`, with the stack.
  * Each request is logged once, whoever notices first. `count` counts this thread's lines; the
@@ -19,9 +20,17 @@ interface Tracked {
   logged: boolean;
 }
 
+export interface SlowlogEntry {
+  readonly method: string;
+  readonly uri: string;
+  readonly started: number;
+}
+
 export interface Slowlog {
-  /** Registers a request; the returned function ends it. */
-  track(method: string, uri: string): () => void;
+  /** Registers a request in flight. */
+  track(method: string, uri: string): SlowlogEntry;
+  /** The request has ended. */
+  end(entry: SlowlogEntry): void;
   readonly count: number;
 }
 
@@ -56,7 +65,22 @@ export function startSlowlog(options: {
 
   const beat = new SharedArrayBuffer(4);
   const counter = new Int32Array(beat);
-  setInterval(() => Atomics.add(counter, 0, 1), checkMs).unref();
+  setInterval(() => {
+    Atomics.add(counter, 0, 1);
+    const now = performance.now();
+    for (const t of inFlight) {
+      if (t.logged || now - t.started < timeoutMs) continue;
+      t.logged = true;
+      count++;
+      write({
+        method: t.method,
+        uri: t.uri,
+        durationMs: Math.round(now - t.started),
+        blocked: false,
+        stack: [],
+      });
+    }
+  }, checkMs).unref();
   const watchdog: WatchdogData = {
     beat,
     slowlogTimeoutMs: timeoutMs,
@@ -73,22 +97,10 @@ export function startSlowlog(options: {
     track(method, uri) {
       const t: Tracked = { method, uri, started: performance.now(), logged: false };
       inFlight.add(t);
-      const timer = setTimeout(() => {
-        if (t.logged) return;
-        t.logged = true;
-        count++;
-        write({
-          method,
-          uri,
-          durationMs: Math.round(performance.now() - t.started),
-          blocked: false,
-          stack: [],
-        });
-      }, timeoutMs);
-      return () => {
-        clearTimeout(timer);
-        inFlight.delete(t);
-      };
+      return t;
+    },
+    end(entry) {
+      inFlight.delete(entry as Tracked);
     },
     get count() {
       return count;

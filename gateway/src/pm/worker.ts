@@ -43,7 +43,7 @@ function wrapListener(
   return (req, res) => {
     const started = performance.now();
     counters.inFlight++;
-    const untrack = slowlog?.track(req.method ?? '-', req.url ?? '-');
+    const slow = slowlog?.track(req.method ?? '-', req.url ?? '-');
     let timer: NodeJS.Timeout | null = null;
     if (requestTerminateTimeoutMs > 0) {
       timer = setTimeout(() => {
@@ -63,7 +63,7 @@ function wrapListener(
     }
     res.once('close', () => {
       if (timer) clearTimeout(timer);
-      untrack?.();
+      if (slow) slowlog?.end(slow);
       const ended = performance.now();
       const durationMs = ended - started;
       counters.lastActivity = ended;

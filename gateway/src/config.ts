@@ -132,21 +132,28 @@ export const declarations = [
     name: 'GATEWAY_PM_MIN_SPARE_SERVERS',
     kind: 'int',
     default: '1',
-    help: 'dynamic: fewest idle workers',
+    help: 'dynamic: fewest spare workers (not busy, see below)',
   },
   {
     section: 'Process manager',
     name: 'GATEWAY_PM_MAX_SPARE_SERVERS',
     kind: 'int',
     default: null,
-    help: 'dynamic: most idle workers; default max_children',
+    help: 'dynamic: most spare workers; default max_children',
   },
   {
     section: 'Process manager',
     name: 'GATEWAY_PM_PROCESS_IDLE_TIMEOUT',
     kind: 'duration',
     default: '10s',
-    help: 'ondemand/dynamic: stop a worker idle this long',
+    help: 'ondemand: stop a worker with no request in flight for this long',
+  },
+  {
+    section: 'Process manager',
+    name: 'GATEWAY_PM_BUSY_UTILIZATION',
+    kind: 'int',
+    default: '75',
+    help: 'dynamic/ondemand: event-loop utilisation (percent) from which a worker counts as busy',
   },
   {
     section: 'Process manager',
@@ -291,6 +298,8 @@ export interface GatewayConfig {
   pmMinSpareServers: number;
   pmMaxSpareServers: number;
   pmProcessIdleTimeoutMs: number;
+  /** 0 to 1. */
+  pmBusyUtilization: number;
   pmMaxRequests: number;
   pmScheduling: 'shared' | 'round-robin';
   requestTerminateTimeoutMs: number;
@@ -387,6 +396,26 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     'GATEWAY_PM_START_SERVERS',
     Math.max(1, Math.floor((pmMinSpareServers + pmMaxSpareServers) / 2)),
   );
+  const pm = choice<PmMode>('GATEWAY_PM');
+  if (pm === 'dynamic') {
+    // PHP-FPM's own checks: min_spare <= start_servers <= max_spare <= max_children.
+    if (pmMaxSpareServers < 1 || pmMaxSpareServers > pmMaxChildren)
+      fail('GATEWAY_PM_MAX_SPARE_SERVERS', String(pmMaxSpareServers), `1 to max_children (${pmMaxChildren})`);
+    if (pmMinSpareServers > pmMaxSpareServers)
+      fail(
+        'GATEWAY_PM_MIN_SPARE_SERVERS',
+        String(pmMinSpareServers),
+        `at most max_spare (${pmMaxSpareServers})`,
+      );
+    if (pmStartServers < pmMinSpareServers || pmStartServers > pmMaxSpareServers)
+      fail(
+        'GATEWAY_PM_START_SERVERS',
+        String(pmStartServers),
+        `min_spare (${pmMinSpareServers}) to max_spare (${pmMaxSpareServers})`,
+      );
+  }
+  const busy = int('GATEWAY_PM_BUSY_UTILIZATION');
+  if (busy < 1 || busy > 100) fail('GATEWAY_PM_BUSY_UTILIZATION', String(busy), 'a percentage, 1 to 100');
   const statusPath = env.GATEWAY_STATUS_PATH ?? '/gateway/status';
   const pingPath = env.GATEWAY_PING_PATH ?? '/gateway/ping';
   for (const [name, path] of [
@@ -408,12 +437,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     fcgiMpxsConns: bool('GATEWAY_FCGI_MPXS_CONNS'),
     maxBufferedBody: int('GATEWAY_MAX_BUFFERED_BODY'),
     fcgiStderr: bool('GATEWAY_FCGI_STDERR'),
-    pm: choice<PmMode>('GATEWAY_PM'),
+    pm,
     pmMaxChildren,
     pmStartServers: Math.min(pmStartServers, pmMaxChildren),
     pmMinSpareServers,
     pmMaxSpareServers,
     pmProcessIdleTimeoutMs: duration('GATEWAY_PM_PROCESS_IDLE_TIMEOUT'),
+    pmBusyUtilization: busy / 100,
     pmMaxRequests: int('GATEWAY_PM_MAX_REQUESTS'),
     pmScheduling: choice<'shared' | 'round-robin'>('GATEWAY_PM_SCHEDULING'),
     requestTerminateTimeoutMs: duration('GATEWAY_REQUEST_TERMINATE_TIMEOUT'),

@@ -44,6 +44,7 @@ export const errorTable = {
   GW_ERR_HANDLER: 'the application threw while handling a request',
   GW_ERR_REQUEST_TIMEOUT: 'request exceeded the terminate timeout',
   GW_ERR_WORKER_EXIT: 'a worker exited unexpectedly',
+  GW_ERR_WORKER_STUCK: 'worker event loop stuck past the terminate timeout',
 } as const;
 
 export type GatewayErrorCode = keyof typeof errorTable;

@@ -61,4 +61,35 @@ describe('configuration', () => {
       );
     });
   }
+
+  // PHP-FPM refuses these dynamic pools at start-up; so does the gateway, naming the variable.
+  const badDynamic: Array<[string, Record<string, string>]> = [
+    [
+      'GATEWAY_PM_MIN_SPARE_SERVERS',
+      { GATEWAY_PM_MIN_SPARE_SERVERS: '3', GATEWAY_PM_MAX_SPARE_SERVERS: '2' },
+    ],
+    ['GATEWAY_PM_MAX_SPARE_SERVERS', { GATEWAY_PM_MAX_SPARE_SERVERS: '5' }],
+    ['GATEWAY_PM_START_SERVERS', { GATEWAY_PM_START_SERVERS: '4', GATEWAY_PM_MAX_SPARE_SERVERS: '2' }],
+  ];
+  for (const [name, env] of badDynamic) {
+    test(`dynamic with ${JSON.stringify(env)} stops start-up naming ${name}`, () => {
+      assert.throws(
+        () => loadConfig({ GATEWAY_PM: 'dynamic', GATEWAY_PM_MAX_CHILDREN: '4', ...env }),
+        (err) =>
+          isGatewayError(err, 'GW_ERR_CONFIG') && err.message.startsWith(`invalid configuration: ${name}=`),
+      );
+    });
+  }
+
+  test('dynamic defaults follow PHP-FPM: start_servers between min and max spare', () => {
+    const config = loadConfig({
+      GATEWAY_PM: 'dynamic',
+      GATEWAY_PM_MAX_CHILDREN: '5',
+      GATEWAY_PM_MAX_SPARE_SERVERS: '3',
+    });
+    assert.equal(config.pmMinSpareServers, 1);
+    assert.equal(config.pmStartServers, 2);
+    assert.equal(config.pmBusyUtilization, 0.75);
+    assert.throws(() => loadConfig({ GATEWAY_PM_BUSY_UTILIZATION: '0' }), /GATEWAY_PM_BUSY_UTILIZATION/);
+  });
 });

@@ -2,7 +2,8 @@
  * The pool status page, with PHP-FPM's field names and formats (text, ?json, ?openmetrics,
  * ?full), so existing dashboards and exporters read it unchanged, plus the gateway's own metrics.
  * "Active" in Node terms: a worker with at least one request in flight (a worker serves many
- * requests at once; PHP-FPM's one-request-per-process notion does not apply).
+ * requests at once; PHP-FPM's one-request-per-process notion does not apply). The listen-queue
+ * fields come from the kernel (listen-queue.ts).
  */
 
 export interface WorkerStatus {
@@ -24,6 +25,15 @@ export interface PoolStatus {
   processManager: string;
   protocol: string;
   startTime: number;
+  /** Pool-wide, including workers that have gone. */
+  acceptedConnections: number;
+  /** Pool-wide, including workers that have gone. */
+  slowRequests: number;
+  /** Connections waiting in the accept queue now (0 where the system does not show it). */
+  listenQueue: number;
+  maxListenQueue: number;
+  /** The accept queue's size. */
+  listenQueueLength: number;
   maxActiveProcesses: number;
   maxChildrenReached: number;
   restarts: number;
@@ -44,16 +54,16 @@ function poolFields(s: PoolStatus, now: number) {
     'process manager': s.processManager,
     'start time': Math.floor(s.startTime / 1000),
     'start since': Math.floor((now - s.startTime) / 1000),
-    'accepted conn': s.workers.reduce((n, w) => n + w.acceptedConnections, 0),
-    'listen queue': 0,
-    'max listen queue': 0,
-    'listen queue len': 0,
+    'accepted conn': s.acceptedConnections,
+    'listen queue': s.listenQueue,
+    'max listen queue': s.maxListenQueue,
+    'listen queue len': s.listenQueueLength,
     'idle processes': s.workers.length - active,
     'active processes': active,
     'total processes': s.workers.length,
     'max active processes': Math.max(s.maxActiveProcesses, active),
     'max children reached': s.maxChildrenReached,
-    'slow requests': s.workers.reduce((n, w) => n + w.slowRequests, 0),
+    'slow requests': s.slowRequests,
   };
 }
 
@@ -114,11 +124,13 @@ function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string
   metric('phpfpm_accepted_connections', 'counter', 'Connections accepted by the pool.', [
     [l, pool['accepted conn']],
   ]);
-  metric('phpfpm_listen_queue', 'gauge', 'Connections waiting in the listen queue.', [[l, 0]]);
-  metric('phpfpm_max_listen_queue', 'counter', 'Most connections ever waiting in the listen queue.', [
-    [l, 0],
+  metric('phpfpm_listen_queue', 'gauge', 'Connections waiting in the listen queue.', [
+    [l, pool['listen queue']],
   ]);
-  metric('phpfpm_listen_queue_length', 'gauge', 'Size of the listen queue.', [[l, 0]]);
+  metric('phpfpm_max_listen_queue', 'counter', 'Most connections ever waiting in the listen queue.', [
+    [l, pool['max listen queue']],
+  ]);
+  metric('phpfpm_listen_queue_length', 'gauge', 'Size of the listen queue.', [[l, pool['listen queue len']]]);
   metric('phpfpm_idle_processes', 'gauge', 'Workers with no request in flight.', [
     [l, pool['idle processes']],
   ]);

@@ -2,13 +2,16 @@
  * A pool worker: loads the app once, serves the configured protocol on the pool's socket, and
  * drains when the master says so (reload, recycle, stop).
  */
+import cluster from 'node:cluster';
 import type { RequestListener } from 'node:http';
+import { Socket } from 'node:net';
 import type { GatewayConfig } from '../config.js';
 import { errorTable, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createProtocolServer } from '../modes/index.js';
 import { loadApp } from './app.js';
-import type { MasterMessage, WorkerMessage } from './messages.js';
+import { HEARTBEAT_MS, type MasterMessage, type WorkerMessage } from './messages.js';
+import { type Slowlog, startSlowlog } from './slowlog.js';
 import { type PoolStatus, renderStatus, type WorkerStatus } from './status.js';
 
 function send(message: WorkerMessage): void {
@@ -18,8 +21,9 @@ function send(message: WorkerMessage): void {
 interface Counters {
   requests: number;
   inFlight: number;
-  slowRequests: number;
   lastRequest: WorkerStatus['lastRequest'];
+  /** performance.now() when the last request ended (or the worker started). */
+  lastActivity: number;
 }
 
 /**
@@ -33,11 +37,13 @@ function wrapListener(
   counters: Counters,
   poolStatus: () => Promise<PoolStatus>,
   onRequestDone: () => void,
+  slowlog: Slowlog | null,
 ): RequestListener {
-  const { pingPath, statusPath, slowlogTimeoutMs, requestTerminateTimeoutMs, accessLog } = config;
+  const { pingPath, statusPath, requestTerminateTimeoutMs, accessLog } = config;
   return (req, res) => {
     const started = performance.now();
     counters.inFlight++;
+    const slow = slowlog?.track(req.method ?? '-', req.url ?? '-');
     let timer: NodeJS.Timeout | null = null;
     if (requestTerminateTimeoutMs > 0) {
       timer = setTimeout(() => {
@@ -57,7 +63,10 @@ function wrapListener(
     }
     res.once('close', () => {
       if (timer) clearTimeout(timer);
-      const durationMs = performance.now() - started;
+      if (slow) slowlog?.end(slow);
+      const ended = performance.now();
+      const durationMs = ended - started;
+      counters.lastActivity = ended;
       counters.inFlight--;
       counters.requests++;
       counters.lastRequest = {
@@ -66,10 +75,6 @@ function wrapListener(
         durationMs,
         status: res.statusCode,
       };
-      if (slowlogTimeoutMs > 0 && durationMs >= slowlogTimeoutMs) {
-        counters.slowRequests++;
-        log.warn('slow request', { method: req.method, uri: req.url, durationMs: Math.round(durationMs) });
-      }
       if (accessLog) {
         log.info('access', {
           method: req.method,
@@ -132,7 +137,16 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       send({ type: 'recycle' });
     }
   };
-  const counters: Counters = { requests: 0, inFlight: 0, slowRequests: 0, lastRequest: null };
+  const counters: Counters = { requests: 0, inFlight: 0, lastRequest: null, lastActivity: performance.now() };
+  const slowlog =
+    config.slowlogTimeoutMs > 0
+      ? startSlowlog({
+          timeoutMs: config.slowlogTimeoutMs,
+          path: config.slowlog,
+          fields: { role: 'worker', worker: workerId(), pid: process.pid },
+          reportFd: reportFd(),
+        })
+      : null;
   const started = Date.now();
   const elu = performance.eventLoopUtilization();
   let server: ReturnType<typeof createProtocolServer> | null = null;
@@ -146,7 +160,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       acceptedConnections: stats?.acceptedConnections ?? 0,
       keepAliveReuses: stats?.keepAliveReuses ?? 0,
       aborted: stats?.aborted ?? 0,
-      slowRequests: counters.slowRequests,
+      slowRequests: slowlog?.count ?? 0,
       lastRequest: counters.lastRequest,
       memory: process.memoryUsage().rss,
       eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
@@ -163,25 +177,75 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
         if (waiting.delete(id)) reject(new Error('no answer from the master'));
       }, 2000).unref();
     });
-  process.on('message', (message: MasterMessage) => {
+  const listener = wrapListener(
+    config,
+    app?.handler ?? (() => {}),
+    log,
+    counters,
+    poolStatus,
+    onRequestDone,
+    slowlog,
+  );
+  server = createProtocolServer({ config, listener, log });
+  const protocolServer = server;
+
+  // The heartbeat: the master reads liveness (a stuck event loop stops it), load and idleness
+  // from it. Utilisation is measured over each interval.
+  let lastElu = performance.eventLoopUtilization();
+  const heartbeat = (): WorkerMessage => {
+    const now = performance.eventLoopUtilization();
+    const interval = performance.eventLoopUtilization(now, lastElu);
+    lastElu = now;
+    const stats = protocolServer.stats();
+    return {
+      type: 'beat',
+      inFlight: counters.inFlight,
+      connections: stats.connections,
+      utilization: interval.utilization,
+      idleMs: counters.inFlight > 0 ? 0 : Math.round(performance.now() - counters.lastActivity),
+      requests: counters.requests,
+      acceptedConnections: stats.acceptedConnections,
+      slowRequests: slowlog?.count ?? 0,
+    };
+  };
+
+  process.on('message', (message: MasterMessage, handle?: unknown) => {
     if (message?.type === 'collect') send({ type: 'stats', id: message.id, status: ownStatus() });
     else if (message?.type === 'status-reply') {
       waiting.get(message.id)?.(message.pool);
       waiting.delete(message.id);
-    }
+    } else if (message?.type === 'connection') {
+      // ondemand: the master accepted this connection and hands it over.
+      if (handle instanceof Socket) {
+        if (stopping) handle.destroy();
+        else protocolServer.server.emit('connection', handle);
+      }
+    } else if (message?.type === 'shutdown') void shutdown();
   });
-  const listener = wrapListener(config, app?.handler ?? (() => {}), log, counters, poolStatus, onRequestDone);
-  server = createProtocolServer({ config, listener, log });
 
-  server.server.once('error', (err: NodeJS.ErrnoException) => {
-    send({ type: 'listen-error', message: err.message, code: err.code });
-    process.exit(1);
-  });
-  const { listen } = config;
-  const onListening = () => send({ type: 'ready' });
-  if (listen.kind === 'unix')
-    server.server.listen({ path: listen.path, backlog: config.backlog }, onListening);
-  else server.server.listen({ port: listen.port, host: listen.host, backlog: config.backlog }, onListening);
+  const onReady = () => {
+    send({ type: 'ready' });
+    setInterval(() => {
+      if (process.connected) send(heartbeat());
+    }, HEARTBEAT_MS).unref();
+  };
+  if (config.pm === 'ondemand') {
+    // The master owns the listening socket and hands connections over.
+    onReady();
+  } else {
+    protocolServer.server.once('error', (err: NodeJS.ErrnoException) => {
+      send({ type: 'listen-error', message: err.message, code: err.code });
+      process.exit(1);
+    });
+    const { listen } = config;
+    if (listen.kind === 'unix')
+      protocolServer.server.listen({ path: listen.path, backlog: config.backlog }, onReady);
+    else
+      protocolServer.server.listen(
+        { port: listen.port, host: listen.host, backlog: config.backlog },
+        onReady,
+      );
+  }
 
   let stopping = false;
   const shutdown = async () => {
@@ -195,13 +259,23 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     await server?.close();
     await app?.close().catch((err: unknown) => log.warn('application close failed', { err }));
     clearTimeout(deadline);
-    // Exit directly: the server is closed, and disconnecting first races the master's reply.
-    process.exit(0);
+    // The last counters go to the master (its pool-wide totals), then exit directly: the server is
+    // closed, and disconnecting first races the master's reply.
+    if (process.connected) process.send?.(heartbeat(), undefined, {}, () => process.exit(0));
+    else process.exit(0);
+    setTimeout(() => process.exit(0), 1000).unref();
   };
-  process.on('message', (message: MasterMessage) => {
-    if (message?.type === 'shutdown') void shutdown();
-  });
   // The master owns signals; a worker ignores the terminal's SIGINT and is told over IPC.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void shutdown());
+}
+
+function workerId(): number | undefined {
+  return cluster.worker?.id;
+}
+
+/** The side channel to the master (see master.ts), if it gave one. */
+function reportFd(): number | null {
+  const fd = Number(process.env.GATEWAY_WORKER_REPORT_FD);
+  return Number.isInteger(fd) && fd > 2 ? fd : null;
 }

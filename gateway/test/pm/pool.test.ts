@@ -1,154 +1,42 @@
 /**
- * The process manager under a bounded load on 127.0.0.1: reloads, a killed worker, max requests
- * and SIGTERM fail no request that was not in flight on a dying worker; the status page agrees
- * with the load sent; the terminate timeout answers 504.
+ * The process manager on its own, in the gateway's HTTP mode, on 127.0.0.1 (reloads, a killed
+ * worker, max requests and SIGTERM under load are checked through nginx, per protocol, in
+ * nginx-pool.test.ts): the status page agrees with the load sent; the terminate timeout answers
+ * 504; a blocked event loop gets its stack in the slow log and its worker replaced; the listen
+ * queue shows connections the kernel holds; dynamic and ondemand pools grow and shrink.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { send } from '../helpers/http-client.js';
-import { freePort } from '../helpers/nginx.js';
-
-const bin = fileURLToPath(new URL('../../src/bin/gateway.js', import.meta.url));
-const app = fileURLToPath(new URL('./app.js', import.meta.url));
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
-
-async function startGateway(env: Record<string, string> = {}): Promise<Running> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [bin], {
-    env: {
-      ...process.env,
-      GATEWAY_PROTOCOL: 'http',
-      GATEWAY_LISTEN: `127.0.0.1:${port}`,
-      GATEWAY_APP: app,
-      GATEWAY_PM_MAX_CHILDREN: '2',
-      GATEWAY_ACCESS_LOG: 'false',
-      GATEWAY_GRACEFUL_TIMEOUT: '5s',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.resume();
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 100; i++) {
-    try {
-      if ((await send(`${url}/gateway/ping`)).status === 200) return { child, url, exited };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('the gateway did not start');
-}
-
-function workers(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
-async function load(url: string, seconds: number, during?: () => Promise<void> | void, amount?: number) {
-  const run = autocannon({
-    url: `${url}/slow?ms=5`,
-    connections: 8,
-    duration: seconds,
-    ...(amount ? { amount } : {}),
-  });
-  await during?.();
-  const result = await run;
-  return {
-    ok: result['2xx'],
-    non2xx: result.non2xx,
-    errors: result.errors + result.timeouts,
-    total: result.requests.total,
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { checkSlowCount, load, type RunningPool, sleep, startPool, until } from '../helpers/pool.js';
 
 describe('process manager', () => {
-  const started: Running[] = [];
+  const started: RunningPool[] = [];
+  const start = async (env: Record<string, string> = {}) => {
+    const pool = await startPool('http', env);
+    started.push(pool);
+    return { ...pool, url: `http://${pool.upstream}` };
+  };
   after(() => {
-    for (const r of started) r.child.kill('SIGKILL');
-  });
-
-  test('SIGHUP three times under load: zero failed requests, zero non-2xx', async () => {
-    const gw = await startGateway();
-    started.push(gw);
-    const before = workers(gw.child.pid as number);
-    const result = await load(gw.url, 4, async () => {
-      for (let i = 0; i < 3; i++) {
-        await sleep(900);
-        gw.child.kill('SIGHUP');
-      }
-    });
-    assert.equal(result.errors, 0);
-    assert.equal(result.non2xx, 0);
-    assert.ok(result.ok > 100, `${result.ok} requests`);
-    await sleep(500);
-    const after = workers(gw.child.pid as number);
-    assert.equal(after.length, 2);
-    assert.equal(after.filter((p) => before.includes(p)).length, 0, 'a new generation serves');
-  });
-
-  test('kill -9 of a worker under load: the pool is back to size within a second', async () => {
-    const gw = await startGateway();
-    started.push(gw);
-    const result = await load(gw.url, 3, async () => {
-      await sleep(1000);
-      const [victim] = workers(gw.child.pid as number);
-      process.kill(victim as number, 'SIGKILL');
-      await sleep(1000);
-      assert.equal(workers(gw.child.pid as number).length, 2);
-    });
-    // Only requests in flight on the killed worker may fail: at most the 8 connections' worth.
-    assert.ok(result.errors + result.non2xx <= 8, JSON.stringify(result));
-    assert.ok(result.ok > 100);
-    const metrics = (await send(`${gw.url}/gateway/status?openmetrics`)).body.toString();
-    assert.match(metrics, /^gatehouse_worker_restarts_total\{pool="www"\} 1$/m);
-  });
-
-  test('max requests 100 under load: workers recycle without a failed request', async () => {
-    const gw = await startGateway({ GATEWAY_PM_MAX_REQUESTS: '100' });
-    started.push(gw);
-    const first = workers(gw.child.pid as number);
-    const result = await load(gw.url, 3);
-    assert.equal(result.errors, 0);
-    assert.equal(result.non2xx, 0);
-    assert.ok(result.ok > 300, `${result.ok} requests, so several recycles`);
-    assert.equal(workers(gw.child.pid as number).filter((p) => first.includes(p)).length, 0);
+    for (const p of started) p.kill();
   });
 
   test('the status page counts what was sent', async () => {
-    const gw = await startGateway();
-    started.push(gw);
-    const result = await load(gw.url, 10, undefined, 1500);
+    const gw = await start();
+    const result = await load(gw.url, { seconds: 10, amount: 1500 });
     assert.equal(result.total, 1500);
     const status = JSON.parse((await send(`${gw.url}/gateway/status?json&full`)).body.toString());
     assert.equal(status['total processes'], 2);
     assert.equal(status['process manager'], 'static');
     const requests = status.processes.reduce((n: number, p: { requests: number }) => n + p.requests, 0);
-    // Every load request, plus the readiness ping; the status request itself is still in flight.
-    assert.equal(requests, result.total + 1);
+    // Every load request; the status request itself is still in flight.
+    assert.equal(requests, result.total);
     assert.ok(status['accepted conn'] >= 8);
   });
 
   test('the terminate timeout answers 504 and frees the worker', async () => {
-    const gw = await startGateway({ GATEWAY_REQUEST_TERMINATE_TIMEOUT: '300ms' });
-    started.push(gw);
+    const gw = await start({ GATEWAY_REQUEST_TERMINATE_TIMEOUT: '300ms' });
     const startedAt = Date.now();
     const res = await send(`${gw.url}/hang`);
     assert.equal(res.status, 504);
@@ -156,14 +44,111 @@ describe('process manager', () => {
     assert.equal((await send(`${gw.url}/hello`)).status, 200);
   });
 
-  test('SIGTERM under load: in-flight requests complete, then the gateway exits 0', async () => {
-    const gw = await startGateway();
-    const inFlight = send(`${gw.url}/slow?ms=800`);
+  test('a blocked event loop: the slow log shows its stack, and the stuck worker is replaced', async () => {
+    const gw = await start({
+      GATEWAY_PM_MAX_CHILDREN: '1',
+      GATEWAY_SLOWLOG_TIMEOUT: '200ms',
+      GATEWAY_REQUEST_TERMINATE_TIMEOUT: '1s',
+    });
+    const [stuck] = gw.workers();
+    const res = await send(`${gw.url}/block?ms=60000`).catch((err: Error) => err);
+    // The worker is killed with the request on it: the connection closes without an answer.
+    assert.ok(res instanceof Error, 'no answer from a killed worker');
+    const slow = await gw.waitFor((l) => l.msg === 'slow request' && l.uri === '/block?ms=60000');
+    assert.equal(slow.blocked, true);
+    assert.equal(slow.method, 'GET');
+    assert.ok((slow.durationMs as number) >= 200);
+    assert.equal(typeof slow.worker, 'number');
+    assert.match(String((slow.stack as string[])[0]), /^blockTheEventLoop \(file:.*\/pm\/app\.js:\d+:\d+\)$/);
+    const killed = await gw.waitFor((l) => l.code === 'GW_ERR_WORKER_STUCK');
+    assert.equal(killed.workerPid, stuck);
+    // The pool is freed: a fresh worker answers.
+    await until(() => gw.workers().length === 1 && gw.workers()[0] !== stuck, 2000, 'replacement');
+    assert.equal((await send(`${gw.url}/hello`)).body.toString(), 'hello');
+    const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
+    assert.ok(status['slow requests'] >= 1, 'counted, though its worker has gone');
+    await sleep(600);
+    checkSlowCount(gw, status['slow requests']);
+  });
+
+  test('a request waiting on a timer is slow-logged without a stack, the loop not blocked', async () => {
+    const gw = await start({ GATEWAY_SLOWLOG_TIMEOUT: '100ms' });
+    assert.equal((await send(`${gw.url}/slow?ms=300`)).status, 200);
+    const slow = await gw.waitFor((l) => l.msg === 'slow request');
+    assert.equal(slow.uri, '/slow?ms=300');
+    assert.equal(slow.blocked, false);
+    assert.deepEqual(slow.stack, []);
+    assert.ok((slow.durationMs as number) >= 100 && (slow.durationMs as number) < 300);
+  });
+
+  test('listen queue: connections the kernel holds while the only worker is blocked', async () => {
+    const gw = await start({ GATEWAY_PM_MAX_CHILDREN: '1', GATEWAY_BACKLOG: '64' });
+    const blocked = send(`${gw.url}/block?ms=1200`);
     await sleep(200);
-    gw.child.kill('SIGTERM');
-    const res = await inFlight;
-    assert.equal(res.status, 200);
-    assert.equal(res.body.toString(), 'slow');
-    assert.equal(await gw.exited, 0);
+    const waiting: Socket[] = [];
+    for (let i = 0; i < 5; i++) waiting.push(connect(gw.port, '127.0.0.1'));
+    assert.equal((await blocked).body.toString(), 'unblocked');
+    const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
+    for (const s of waiting) s.destroy();
+    assert.equal(status['listen queue len'], 64);
+    assert.ok(status['max listen queue'] >= 5, JSON.stringify(status));
+    assert.ok(status['listen queue'] >= 0 && status['listen queue'] <= 64);
+  });
+
+  test('dynamic: grows while its workers are busy, shrinks back to max spare when idle', async () => {
+    const gw = await start({
+      GATEWAY_PM: 'dynamic',
+      GATEWAY_PM_MAX_CHILDREN: '3',
+      GATEWAY_PM_START_SERVERS: '1',
+      GATEWAY_PM_MIN_SPARE_SERVERS: '1',
+      GATEWAY_PM_MAX_SPARE_SERVERS: '1',
+      GATEWAY_PM_BUSY_UTILIZATION: '50',
+    });
+    assert.equal(gw.workers().length, 1);
+    // Every request blocks its worker for 50 ms: utilisation near 1, so the pool forks.
+    const result = await load(gw.url, { seconds: 3, connections: 4, path: '/block?ms=50' }, async () => {
+      await until(() => gw.workers().length >= 2, 3500, 'dynamic growth');
+    });
+    assert.equal(result.errors + result.non2xx, 0, JSON.stringify(result));
+    await until(() => gw.workers().length === 1, 5000, 'dynamic shrink to max spare');
+    const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
+    assert.equal(status['process manager'], 'dynamic');
+    assert.equal(status['total processes'], 1);
+  });
+
+  test('ondemand: no worker until the first connection, which is served; idle workers stop', async () => {
+    const gw = await start({ GATEWAY_PM: 'ondemand', GATEWAY_PM_PROCESS_IDLE_TIMEOUT: '500ms' });
+    assert.deepEqual(gw.workers(), []);
+    const res = await send(`${gw.url}/hello`);
+    assert.equal(res.body.toString(), 'hello');
+    assert.equal(gw.workers().length, 1);
+    await until(() => gw.workers().length === 0, 3000, 'idle worker stopped');
+    // The socket stays with the master: the next connection starts a worker again.
+    assert.equal((await send(`${gw.url}/slow?ms=10`)).body.toString(), 'slow');
+    const result = await load(gw.url, { seconds: 2 }, async () => {
+      await sleep(700);
+      gw.child.kill('SIGHUP');
+    });
+    assert.equal(result.errors + result.non2xx, 0, JSON.stringify(result));
+    const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
+    assert.equal(status['process manager'], 'ondemand');
+    assert.ok(status['accepted conn'] >= 2 + 8, JSON.stringify(status));
+  });
+
+  test('ondemand: a worker with a blocked event loop counts as busy, so a second one takes new connections', async () => {
+    const gw = await start({ GATEWAY_PM: 'ondemand', GATEWAY_PM_MAX_CHILDREN: '2' });
+    assert.equal((await send(`${gw.url}/hello`)).body.toString(), 'hello');
+    const [first] = gw.workers();
+    const blocked = send(`${gw.url}/block?ms=4000`);
+    await sleep(500);
+    const startedAt = Date.now();
+    const res = await send(`${gw.url}/hello`);
+    const waited = Date.now() - startedAt;
+    assert.equal(res.body.toString(), 'hello');
+    assert.equal((await blocked).body.toString(), 'unblocked');
+    assert.equal(gw.workers().length, 2);
+    assert.ok(gw.workers().includes(first as number));
+    // Answered by the second worker while the first was still blocked (it unblocks 3.5 s later).
+    assert.ok(waited < 3000, `${waited} ms`);
   });
 });

@@ -138,22 +138,25 @@ in_time
 
 base="$standin/bookworm:$key"
 docker image inspect "$base" >/dev/null 2>&1 || docker import "$rootfs" "$base" >/dev/null
+# One build context per stand-in, so that only the node image is sent the Node installation.
 ctx="$work/standin"
-mkdir -p "$ctx/node/bin" "$ctx/node/lib/node_modules"
-cp scripts/standin/* "$ctx/"
+mkdir -p "$ctx/node/node/bin" "$ctx/node/node/lib/node_modules" "$ctx/nginx" "$ctx/postgres"
+cp scripts/standin/node.Dockerfile "$ctx/node/"
+cp scripts/standin/nginx.Dockerfile scripts/standin/nginx-entrypoint.sh scripts/standin/20-envsubst-on-templates.sh "$ctx/nginx/"
+cp scripts/standin/postgres.Dockerfile scripts/standin/postgres-entrypoint.sh "$ctx/postgres/"
 # The host's Node installation (Debian bookworm's nodejs is v18, too old): binary and npm.
 node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
-cp "$node_prefix/bin/node" "$ctx/node/bin/node"
-cp -r "$node_prefix/lib/node_modules/npm" "$ctx/node/lib/node_modules/npm"
+cp "$node_prefix/bin/node" "$ctx/node/node/bin/node"
+cp -r "$node_prefix/lib/node_modules/npm" "$ctx/node/node/lib/node_modules/npm"
 if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
-  cp "$NODE_EXTRA_CA_CERTS" "$ctx/extra-ca.pem"
+  cp "$NODE_EXTRA_CA_CERTS" "$ctx/node/extra-ca.pem"
 else
-  : >"$ctx/extra-ca.pem"
+  : >"$ctx/node/extra-ca.pem"
 fi
 for image in node nginx postgres; do
   say "building the stand-in $image image"
-  docker build -q --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image.Dockerfile" "$ctx" \
-    >"$work/standin-$image.log" 2>&1 || { cat "$work/standin-$image.log" >&2; fail "stand-in $image image"; }
+  docker build -q --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image/$image.Dockerfile" \
+    "$ctx/$image" >"$work/standin-$image.log" 2>&1 || { cat "$work/standin-$image.log" >&2; fail "stand-in $image image"; }
 done
 in_time
 
@@ -205,14 +208,14 @@ os() {
 
 check_stack() {
   local mode=$1 headers body
-  headers=$(curl -fsS -D - -o "$work/index.html" "$url/index.html") || fail "$mode: GET /index.html"
+  headers=$(curl -fsS -D - -o "$work/index.html" "$url/index.html" | tr -d '\r') || fail "$mode: GET /index.html"
   grep -q 'Gatehouse' "$work/index.html" || fail "$mode: the index page has no title"
   grep -qi '^x-content-type-options: nosniff' <<<"$headers" || fail "$mode: no security headers"
-  grep -qi '^server: nginx\r\?$' <<<"$headers" || fail "$mode: server_tokens is not off"
+  grep -qix 'server: nginx' <<<"$headers" || fail "$mode: server_tokens is not off"
   curl -fsS "$url/login.html" | grep -q 'id="login"' || fail "$mode: GET /login.html"
-  headers=$(curl -fsS -D - -o "$work/v3.json" "$url/v3") || fail "$mode: GET /v3"
+  headers=$(curl -fsS -D - -o "$work/v3.json" "$url/v3" | tr -d '\r') || fail "$mode: GET /v3"
   grep -q '"id":"v3' "$work/v3.json" || fail "$mode: GET /v3 answered $(head -c 200 "$work/v3.json")"
-  grep -qi "^x-gatehouse-protocol: $mode" <<<"$headers" || fail "$mode: nginx does not speak $mode"
+  grep -qix "x-gatehouse-protocol: $mode" <<<"$headers" || fail "$mode: nginx does not speak $mode"
   body=$(curl -s -o /dev/null -w '%{http_code}' "$url/gateway/status")
   [ "$body" = 403 ] || fail "$mode: the status page answered $body from outside, not 403"
   token=$(os token issue -f value -c id) || fail "$mode: openstack token issue"
@@ -229,14 +232,20 @@ password=$(admin_password)
 check_stack fastcgi
 in_time
 
-# Modes: only nginx and the gateway must restart; the database and the setup stay as they are.
+# Modes: nginx and the gateway are recreated in the new mode; the database keeps running. Compose
+# starts the one-shot setup again on every `up`: it must find nothing to do.
 db_before=$(started "$(container_of db)")
-migrate_before=$(started "$(container_of migrate)")
 for mode in uwsgi http cgi; do
+  nginx_before=$(container_of nginx) gateway_before=$(container_of gateway)
   GATEWAY_PROTOCOL=$mode compose up -d >"$work/up-$mode.log" 2>&1 || { cat "$work/up-$mode.log" >&2; fail "up ($mode)"; }
   wait_healthy 180
   [ "$(started "$(container_of db)")" = "$db_before" ] || fail "$mode: the database restarted"
-  [ "$(started "$(container_of migrate)")" = "$migrate_before" ] || fail "$mode: the setup ran again"
+  [ "$(container_of nginx)" != "$nginx_before" ] || fail "$mode: nginx was not recreated"
+  [ "$(container_of gateway)" != "$gateway_before" ] || fail "$mode: the gateway was not recreated"
+  setup_log=$(compose logs --no-color migrate)
+  [ "$(grep -c 'created keys in' <<<"$setup_log")" = 2 ] || fail "$mode: the setup created keys again"
+  [ "$(grep -c 'generated the admin password' <<<"$setup_log")" = 1 ] || fail "$mode: a second admin password"
+  grep -q 'the database is up to date' <<<"$setup_log" || fail "$mode: the setup did not find the schema current"
   check_stack "$mode"
   in_time
 done

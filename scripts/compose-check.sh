@@ -8,10 +8,12 @@
 #
 #  1. uses the running Docker engine, or starts one (and stops only what it started);
 #  2. builds the stand-in images (the debootstrap root filesystem is cached in
-#     $GATEHOUSE_CACHE_DIR, default /var/cache/gatehouse, while its checksum holds);
+#     $GATEHOUSE_CACHE_DIR, default /var/cache/gatehouse, and used while its checksum holds; the
+#     image imported from it is kept as well, so a second run starts from there);
 #  3. docker-compose build, up -d, waits for every service to be healthy, then checks the static
 #     page, the login page, GET /v3 and `openstack token issue` through the published port;
-#     switches to uwsgi, http and cgi (only nginx and the gateway restart) and checks again;
+#     switches to uwsgi, http and cgi (only nginx and the gateway restart) and checks again, then
+#     fastcgi over a unix socket on a volume nginx and the gateway share;
 #     scales the gateway to 2 and stops one replica under a short bounded load: no request may
 #     fail once it is gone; down and up again: the admin and a token issued before still work;
 #  4. tears everything down (down -v, the images it built), within COMPOSE_CHECK_TIMEOUT seconds.
@@ -116,28 +118,32 @@ say "Docker engine $(docker version -f '{{.Server.Version}}'), $(docker-compose 
 packages="ca-certificates,curl,gettext-base,gosu,nginx,postgresql-15,procps"
 key=$(printf 'bookworm minbase %s 1' "$packages" | sha256sum | cut -c1-16)
 rootfs="$cache/bookworm-$key.tar"
-if [ -f "$rootfs" ] && [ -f "$rootfs.sha256" ] && (cd "$cache" && sha256sum -c --status "$rootfs.sha256"); then
-  say "debootstrap root filesystem: cached ($rootfs)"
+base="$standin/bookworm:$key"
+if docker image inspect "$base" >/dev/null 2>&1; then
+  say "stand-in root filesystem: imported before ($base)"
 else
-  mkdir -p "$cache"
-  say "debootstrap bookworm ($packages)"
-  rm -f "$rootfs" "$rootfs.sha256"
-  target="$work/rootfs"
-  mkdir -p "$cache/debs"
-  debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" bookworm "$target" \
-    http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-    { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-  rm -rf "$target"/var/cache/apt/archives/*.deb "$target"/var/lib/apt/lists/* "$target"/usr/share/doc/* \
-    "$target"/usr/share/man/* "$target"/usr/share/locale/*
-  tar -C "$target" --numeric-owner -cf "$rootfs.tmp" .
-  mv "$rootfs.tmp" "$rootfs"
-  (cd "$cache" && sha256sum "$(basename "$rootfs")" >"$rootfs.sha256")
-  rm -rf "$target"
+  if [ -f "$rootfs" ] && [ -f "$rootfs.sha256" ] && (cd "$cache" && sha256sum -c --status "$rootfs.sha256"); then
+    say "debootstrap root filesystem: cached ($rootfs)"
+  else
+    mkdir -p "$cache/debs"
+    say "debootstrap bookworm ($packages)"
+    rm -f "$rootfs" "$rootfs.sha256"
+    target="$work/rootfs"
+    debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" bookworm "$target" \
+      http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+      { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+    rm -rf "$target"/var/cache/apt/archives/*.deb "$target"/var/lib/apt/lists/* "$target"/usr/share/doc/* \
+      "$target"/usr/share/man/* "$target"/usr/share/locale/*
+    tar -C "$target" --numeric-owner -cf "$rootfs.tmp" .
+    mv "$rootfs.tmp" "$rootfs"
+    (cd "$cache" && sha256sum "$(basename "$rootfs")" >"$rootfs.sha256")
+    rm -rf "$target"
+  fi
+  # Imported once from the checked archive, the image is the cache's other half: it is kept.
+  docker import "$rootfs" "$base" >/dev/null
 fi
 in_time
 
-base="$standin/bookworm:$key"
-docker image inspect "$base" >/dev/null 2>&1 || docker import "$rootfs" "$base" >/dev/null
 # One build context per stand-in, so that only the node image is sent the Node installation.
 ctx="$work/standin"
 mkdir -p "$ctx/node/node/bin" "$ctx/node/node/lib/node_modules" "$ctx/nginx" "$ctx/postgres"
@@ -155,7 +161,7 @@ else
 fi
 for image in node nginx postgres; do
   say "building the stand-in $image image"
-  docker build -q --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image/$image.Dockerfile" \
+  docker build -q --force-rm --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image/$image.Dockerfile" \
     "$ctx/$image" >"$work/standin-$image.log" 2>&1 || { cat "$work/standin-$image.log" >&2; fail "stand-in $image image"; }
 done
 in_time
@@ -173,7 +179,7 @@ compose() { docker-compose --project-directory "$root" -f "$root/docker-compose.
 
 say "docker-compose build"
 up=1
-compose build >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; fail "docker-compose build"; }
+compose build --force-rm >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; fail "docker-compose build"; }
 in_time
 
 container_of() { compose ps -q "$1" | head -n 1; }
@@ -249,6 +255,17 @@ for mode in uwsgi http cgi; do
   check_stack "$mode"
   in_time
 done
+
+# The unix-socket variant: nginx and the gateway share the socket on a volume.
+socket=unix:/run/gatehouse/gateway.sock
+GATEWAY_LISTEN=$socket GATEWAY_UPSTREAM=$socket compose up -d >"$work/up-unix.log" 2>&1 ||
+  { cat "$work/up-unix.log" >&2; fail "up (unix socket)"; }
+wait_healthy 180
+compose exec -T nginx sh -c 'grep -q "server unix:/run/gatehouse/gateway.sock" /etc/nginx/conf.d/gatehouse.conf' ||
+  fail "unix socket: nginx's upstream is not the socket"
+check_stack fastcgi
+say "fastcgi over the unix socket on the shared volume"
+in_time
 
 # Scale: two replicas, then one stopped under a short bounded load.
 say "fastcgi with --scale gateway=2"

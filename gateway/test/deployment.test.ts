@@ -77,7 +77,7 @@ describe('deployment files', () => {
     for (const [name, value] of env) assert.equal(compose.get(name), value ?? '', `${name}: defaults differ`);
   });
 
-  test("the nginx image sets every variable of the server template (envsubst leaves unset ones as they are)", () => {
+  test('the nginx image sets every variable of the server template (envsubst leaves unset ones as they are)', () => {
     const template = read('nginx/templates/gatehouse.conf.template');
     const used = new Set([...template.matchAll(/\$\{([A-Z][A-Z0-9_]*)\}/g)].map((m) => m[1] as string));
     const dockerfile = read('nginx/Dockerfile');

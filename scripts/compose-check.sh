@@ -169,6 +169,9 @@ in_time
 # --- 3. the stack ---------------------------------------------------------------------------------
 port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 url="http://127.0.0.1:$port"
+# Only what this script sets reaches the stack: the caller's DATABASE_URL, GATEWAY_* and the like
+# (scripts/test.sh exports its own DATABASE_URL) would otherwise be interpolated into it.
+for name in $(grep -o '\${[A-Z][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u); do unset "$name"; done
 export COMPOSE_PROJECT_NAME="$project"
 export NODE_IMAGE="$standin/node:$tag" NGINX_IMAGE="$standin/nginx:$tag" POSTGRES_IMAGE="$standin/postgres:$tag"
 export GATEHOUSE_IMAGE_PREFIX="gatehouse-check" GATEHOUSE_IMAGE_TAG="$tag"

@@ -1,11 +1,12 @@
 /**
  * docker/gatehouse-setup.sh, the compose file's one-shot migrate service, run natively against the
  * test PostgreSQL: every step on the first run, nothing to do on the second, the generated admin
- * password kept and usable; a failing step stops the setup with a non-zero exit.
+ * password kept and usable; a failing step stops the setup with a non-zero exit. And the image's
+ * entry point, which turns POSTGRES_PASSWORD_FILE into PGPASSWORD.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -78,5 +79,47 @@ describe('gatehouse-setup', async () => {
     assert.equal(run.code, 1);
     assert.match(run.stdout, /\[gatehouse-setup\] migrate failed/);
     assert.doesNotMatch(run.stdout, /bootstrap/);
+  });
+});
+
+describe('gatehouse-entrypoint', () => {
+  const entrypoint = join(repo, 'docker/gatehouse-entrypoint.sh');
+  const run = (env: Record<string, string>) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        'sh',
+        [entrypoint, 'sh', '-c', 'printf "%s|%s" "$PGPASSWORD" "$(env | grep -c ^POSTGRES_PASSWORD_FILE=)"'],
+        { env: { PATH: process.env.PATH ?? '', ...env } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+      );
+    });
+
+  test('POSTGRES_PASSWORD_FILE becomes PGPASSWORD for the command it runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entry-'));
+    try {
+      const file = join(dir, 'pg-password');
+      writeFileSync(file, 's3cret pass');
+      const result = await run({ PGPASSWORD: 'from-env', POSTGRES_PASSWORD_FILE: file });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, 's3cret pass|0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('without it, PGPASSWORD passes through unchanged', async () => {
+    const result = await run({ PGPASSWORD: 'from-env' });
+    assert.equal(result.stdout, 'from-env|0');
+  });
+
+  test('an unreadable POSTGRES_PASSWORD_FILE stops the container with one line naming it', async () => {
+    const result = await run({ POSTGRES_PASSWORD_FILE: '/nonexistent/pg-password' });
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      'gatehouse-entrypoint: POSTGRES_PASSWORD_FILE=/nonexistent/pg-password: expected a readable file\n',
+    );
+    assert.equal(result.stdout, '');
   });
 });

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# Builds and runs the Docker Compose stack exactly as a user would, on this machine only, and checks
+# it through the published port. No image is pulled from any registry: the three base images the
+# stack names (node, nginx, postgres) are replaced by stand-ins built from a debootstrapped Debian
+# bookworm (scripts/standin/), passed as the NODE_IMAGE / NGINX_IMAGE / POSTGRES_IMAGE variables.
+#
+#   scripts/compose-check.sh
+#
+#  1. uses the running Docker engine, or starts one (and stops only what it started);
+#  2. builds the stand-in images (the debootstrap root filesystem is cached in
+#     $GATEHOUSE_CACHE_DIR, default /var/cache/gatehouse, and used while its checksum holds; the
+#     image imported from it is kept as well, so a second run starts from there);
+#  3. docker-compose build, up -d, waits for every service to be healthy, then checks the static
+#     page, the login page, GET /v3 and `openstack token issue` through the published port;
+#     switches to uwsgi, http and cgi (only nginx and the gateway restart) and checks again, then
+#     fastcgi over a unix socket on a volume nginx and the gateway share;
+#     scales the gateway to 2 and stops one replica under a short bounded load: no request may
+#     fail once it is gone; down and up again: the admin and a token issued before still work;
+#  4. tears everything down (down -v, the images it built), within COMPOSE_CHECK_TIMEOUT seconds.
+#
+# Without a Docker engine (none running and none can be started) it prints one SKIP line and exits
+# 0, except with CI=true, where that is a failure. Everything listens on 127.0.0.1 or inside the
+# stack's own networks.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+cache=${GATEHOUSE_CACHE_DIR:-/var/cache/gatehouse}
+budget=${COMPOSE_CHECK_TIMEOUT:-1200}
+started_at=$SECONDS
+work=$(mktemp -d /tmp/gatehouse-compose-check.XXXXXX)
+chmod 755 "$work"
+engine_pid=""
+project="gatehouse-check-$$"
+tag="check-$$"
+standin="gatehouse-standin"
+up=0
+
+say() { printf '[compose-check] %s (%ss)\n' "$*" "$((SECONDS - started_at))" >&2; }
+fail() {
+  printf '[compose-check] FAILED: %s\n' "$*" >&2
+  if [ "$up" = 1 ]; then
+    compose ps >&2 || true
+    compose logs --no-color --tail 40 >&2 || true
+  fi
+  exit 1
+}
+skip() {
+  if [ "${CI:-}" = true ]; then fail "no Docker engine: $* (CI=true: the compose check must run)"; fi
+  printf '[compose-check] SKIP: no Docker engine (%s); the compose stack was not checked\n' "$*" >&2
+  exit 0
+}
+left() { echo $((budget - (SECONDS - started_at))); }
+in_time() { [ "$(left)" -gt 0 ] || fail "over the ${budget}s budget"; }
+
+cleanup() {
+  local code=$?
+  set +e
+  if [ "$up" = 1 ]; then
+    say "tearing down (down -v, the images it built)"
+    compose down -v --remove-orphans --rmi all >/dev/null 2>&1
+  fi
+  if docker info >/dev/null 2>&1; then
+    for image in "$standin/node:$tag" "$standin/nginx:$tag" "$standin/postgres:$tag"; do
+      docker image rm -f "$image" >/dev/null 2>&1
+    done
+    # The build stages' images (deps, prod-deps, build) are left untagged by the build.
+    docker image prune -f --filter "label=org.gatehouse.build-stage" >/dev/null 2>&1
+  fi
+  if [ -n "$engine_pid" ]; then
+    say "stopping the Docker engine it started (pid $engine_pid)"
+    kill -TERM "$engine_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$engine_pid" 2>/dev/null || break; sleep 0.2; done
+  fi
+  rm -rf "$work"
+  exit "$code"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- 1. a Docker engine ---------------------------------------------------------------------------
+need_packages() {
+  local missing=() p
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || return 1
+  say "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+}
+
+if ! docker info >/dev/null 2>&1; then
+  [ "$(id -u)" = 0 ] || skip "none is running, and starting one needs root"
+  if ! command -v dockerd >/dev/null; then
+    need_packages docker.io || skip "dockerd is not installed and could not be installed"
+  fi
+  say "starting a Docker engine"
+  dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
+  engine_pid=$!
+  for _ in $(seq 1 150); do
+    docker info >/dev/null 2>&1 && break
+    kill -0 "$engine_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if ! docker info >/dev/null 2>&1; then
+    tail -n 5 "$work/dockerd.log" | sed 's/^/[compose-check]   /' >&2
+    engine_pid=""
+    skip "dockerd did not start"
+  fi
+fi
+need_packages docker-compose debootstrap curl || fail "docker-compose, debootstrap and curl are needed"
+command -v openstack >/dev/null || fail "the openstack client is needed (apt-get install python3-openstackclient)"
+say "Docker engine $(docker version -f '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null || echo compose)"
+
+# --- 2. stand-in base images ----------------------------------------------------------------------
+# One root filesystem carries what the three stand-ins need; it is cached under a key made of the
+# package list, and checked against its recorded checksum before use.
+packages="ca-certificates,curl,gettext-base,gosu,nginx,postgresql-15,procps"
+key=$(printf 'bookworm minbase %s 1' "$packages" | sha256sum | cut -c1-16)
+rootfs="$cache/bookworm-$key.tar"
+base="$standin/bookworm:$key"
+if docker image inspect "$base" >/dev/null 2>&1; then
+  say "stand-in root filesystem: imported before ($base)"
+else
+  if [ -f "$rootfs" ] && [ -f "$rootfs.sha256" ] && (cd "$cache" && sha256sum -c --status "$rootfs.sha256"); then
+    say "debootstrap root filesystem: cached ($rootfs)"
+  else
+    mkdir -p "$cache/debs"
+    say "debootstrap bookworm ($packages)"
+    rm -f "$rootfs" "$rootfs.sha256"
+    target="$work/rootfs"
+    debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" bookworm "$target" \
+      http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
+      { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
+    rm -rf "$target"/var/cache/apt/archives/*.deb "$target"/var/lib/apt/lists/* "$target"/usr/share/doc/* \
+      "$target"/usr/share/man/* "$target"/usr/share/locale/*
+    tar -C "$target" --numeric-owner -cf "$rootfs.tmp" .
+    mv "$rootfs.tmp" "$rootfs"
+    (cd "$cache" && sha256sum "$(basename "$rootfs")" >"$rootfs.sha256")
+    rm -rf "$target"
+  fi
+  # Imported once from the checked archive, the image is the cache's other half: it is kept.
+  docker import "$rootfs" "$base" >/dev/null
+fi
+in_time
+
+# One build context per stand-in, so that only the node image is sent the Node installation.
+ctx="$work/standin"
+mkdir -p "$ctx/node/node/bin" "$ctx/node/node/lib/node_modules" "$ctx/nginx" "$ctx/postgres"
+cp scripts/standin/node.Dockerfile "$ctx/node/"
+cp scripts/standin/nginx.Dockerfile scripts/standin/nginx-entrypoint.sh scripts/standin/20-envsubst-on-templates.sh "$ctx/nginx/"
+cp scripts/standin/postgres.Dockerfile scripts/standin/postgres-entrypoint.sh "$ctx/postgres/"
+# The host's Node installation (Debian bookworm's nodejs is v18, too old): binary and npm.
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+cp "$node_prefix/bin/node" "$ctx/node/node/bin/node"
+cp -r "$node_prefix/lib/node_modules/npm" "$ctx/node/node/lib/node_modules/npm"
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$ctx/node/extra-ca.pem"
+else
+  : >"$ctx/node/extra-ca.pem"
+fi
+for image in node nginx postgres; do
+  say "building the stand-in $image image"
+  docker build -q --force-rm --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image/$image.Dockerfile" \
+    "$ctx/$image" >"$work/standin-$image.log" 2>&1 || { cat "$work/standin-$image.log" >&2; fail "stand-in $image image"; }
+done
+in_time
+
+# --- 3. the stack ---------------------------------------------------------------------------------
+port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+url="http://127.0.0.1:$port"
+# Only what this script sets reaches the stack: the caller's DATABASE_URL, GATEWAY_* and the like
+# (scripts/test.sh exports its own DATABASE_URL) would otherwise be interpolated into it.
+for name in $(grep -o '\${[A-Z][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u); do unset "$name"; done
+export COMPOSE_PROJECT_NAME="$project"
+export NODE_IMAGE="$standin/node:$tag" NGINX_IMAGE="$standin/nginx:$tag" POSTGRES_IMAGE="$standin/postgres:$tag"
+export GATEHOUSE_IMAGE_PREFIX="gatehouse-check" GATEHOUSE_IMAGE_TAG="$tag"
+export GATEHOUSE_HTTP_BIND=127.0.0.1 GATEHOUSE_HTTP_PORT="$port" IDENTITY_PUBLIC_ENDPOINT="$url"
+# Never a .env from the working tree: the defaults are what is checked.
+: >"$work/empty.env"
+compose() { docker-compose --project-directory "$root" -f "$root/docker-compose.yml" --env-file "$work/empty.env" "$@"; }
+
+say "docker-compose build"
+up=1
+compose build --force-rm >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; fail "docker-compose build"; }
+in_time
+
+container_of() { compose ps -q "$1" | head -n 1; }
+# Waits until every running container of the stack is healthy (migrate: exited 0).
+wait_healthy() {
+  local deadline=$((SECONDS + ${1:-180})) ids id state health pending
+  while :; do
+    pending=""
+    ids=$(compose ps -q)
+    for id in $ids; do
+      state=$(docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{.State.ExitCode}}' "$id")
+      case "$state" in
+        *migrate*" exited - 0") ;;
+        *" running healthy "*) ;;
+        *" exited "* | *" dead "*) fail "container stopped: $state" ;;
+        *) pending="$pending ${state%% *}" ;;
+      esac
+    done
+    [ -n "$ids" ] && [ -z "$pending" ] && return 0
+    [ "$SECONDS" -lt "$deadline" ] || fail "not healthy in time:$pending"
+    sleep 1
+  done
+}
+
+admin_password() {
+  compose logs --no-color migrate 2>/dev/null | sed -n 's/.*generated the admin password: \([^ ]*\) .*/\1/p' | tail -n 1
+}
+os() {
+  openstack --os-auth-url "$url/v3" --os-identity-api-version 3 --os-username admin --os-password "$password" \
+    --os-project-name admin --os-user-domain-name Default --os-project-domain-name Default "$@"
+}
+
+check_stack() {
+  local mode=$1 headers body
+  headers=$(curl -fsS -D - -o "$work/index.html" "$url/index.html" | tr -d '\r') || fail "$mode: GET /index.html"
+  grep -q 'Gatehouse' "$work/index.html" || fail "$mode: the index page has no title"
+  grep -qi '^x-content-type-options: nosniff' <<<"$headers" || fail "$mode: no security headers"
+  grep -qix 'server: nginx' <<<"$headers" || fail "$mode: server_tokens is not off"
+  curl -fsS "$url/login.html" | grep -q 'id="login"' || fail "$mode: GET /login.html"
+  headers=$(curl -fsS -D - -o "$work/v3.json" "$url/v3" | tr -d '\r') || fail "$mode: GET /v3"
+  grep -q '"id":"v3' "$work/v3.json" || fail "$mode: GET /v3 answered $(head -c 200 "$work/v3.json")"
+  grep -qix "x-gatehouse-protocol: $mode" <<<"$headers" || fail "$mode: nginx does not speak $mode"
+  body=$(curl -s -o /dev/null -w '%{http_code}' "$url/gateway/status")
+  [ "$body" = 403 ] || fail "$mode: the status page answered $body from outside, not 403"
+  token=$(os token issue -f value -c id) || fail "$mode: openstack token issue"
+  [ -n "$token" ] || fail "$mode: openstack token issue printed no token"
+  say "$mode: static page, login page, GET /v3 and openstack token issue through $url"
+}
+started() { docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$1"; }
+
+say "docker-compose up -d (fastcgi)"
+compose up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "docker-compose up"; }
+wait_healthy 240
+password=$(admin_password)
+[ -n "$password" ] || fail "migrate printed no generated admin password"
+check_stack fastcgi
+in_time
+
+# Modes: nginx and the gateway are recreated in the new mode; the database keeps running. Compose
+# starts the one-shot setup again on every `up`: it must find nothing to do.
+db_before=$(started "$(container_of db)")
+for mode in uwsgi http cgi; do
+  nginx_before=$(container_of nginx) gateway_before=$(container_of gateway)
+  GATEWAY_PROTOCOL=$mode compose up -d >"$work/up-$mode.log" 2>&1 || { cat "$work/up-$mode.log" >&2; fail "up ($mode)"; }
+  wait_healthy 180
+  [ "$(started "$(container_of db)")" = "$db_before" ] || fail "$mode: the database restarted"
+  [ "$(container_of nginx)" != "$nginx_before" ] || fail "$mode: nginx was not recreated"
+  [ "$(container_of gateway)" != "$gateway_before" ] || fail "$mode: the gateway was not recreated"
+  setup_log=$(compose logs --no-color migrate)
+  [ "$(grep -c 'created keys in' <<<"$setup_log")" = 2 ] || fail "$mode: the setup created keys again"
+  [ "$(grep -c 'generated the admin password' <<<"$setup_log")" = 1 ] || fail "$mode: a second admin password"
+  grep -q 'the database is up to date' <<<"$setup_log" || fail "$mode: the setup did not find the schema current"
+  check_stack "$mode"
+  in_time
+done
+
+# The unix-socket variant: nginx and the gateway share the socket on a volume.
+socket=unix:/run/gatehouse/gateway.sock
+GATEWAY_LISTEN=$socket GATEWAY_UPSTREAM=$socket compose up -d >"$work/up-unix.log" 2>&1 ||
+  { cat "$work/up-unix.log" >&2; fail "up (unix socket)"; }
+wait_healthy 180
+compose exec -T nginx sh -c 'grep -q "server unix:/run/gatehouse/gateway.sock" /etc/nginx/conf.d/gatehouse.conf' ||
+  fail "unix socket: nginx's upstream is not the socket"
+check_stack fastcgi
+say "fastcgi over the unix socket on the shared volume"
+in_time
+
+# Scale: two replicas, then one stopped under a short bounded load.
+say "fastcgi with --scale gateway=2"
+compose up -d --scale gateway=2 >"$work/up-scale.log" 2>&1 || { cat "$work/up-scale.log" >&2; fail "up --scale"; }
+wait_healthy 180
+mapfile -t replicas < <(compose ps -q gateway)
+[ "${#replicas[@]}" = 2 ] || fail "expected 2 gateway replicas, found ${#replicas[@]}"
+# nginx must send requests to both: the gateway's access log shows who served what.
+for _ in $(seq 1 40); do
+  for _ in $(seq 1 20); do curl -fsS -o /dev/null "$url/v3"; done
+  served=0
+  for id in "${replicas[@]}"; do
+    docker logs "$id" 2>&1 | grep -q '"uri":"/v3"' && served=$((served + 1))
+  done
+  [ "$served" = 2 ] && break
+  sleep 0.5
+done
+[ "$served" = 2 ] || fail "nginx did not spread requests over both replicas"
+say "both replicas serve requests"
+# Load tests on this machine take turns (flock /tmp/bench.lock); the load is 12 s, bounded.
+flock -w "$(left)" /tmp/bench.lock node scripts/compose-load.mjs "$url/v3" 12 4 3 "${replicas[1]}" >"$work/load.json" ||
+  fail "load while a replica stopped: $(cat "$work/load.json")"
+say "one replica stopped under load: $(cat "$work/load.json")"
+in_time
+
+# Down and up: the database and the key repositories are on volumes.
+say "down and up again"
+compose down >"$work/down.log" 2>&1 || fail "docker-compose down"
+compose up -d >"$work/up-again.log" 2>&1 || { cat "$work/up-again.log" >&2; fail "up after down"; }
+wait_healthy 240
+status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens")
+[ "$status" = 200 ] || fail "a token issued before down does not validate after up ($status)"
+curl -fsS -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens" | grep -q '"name":"admin"' ||
+  fail "the token's admin user did not survive"
+check_stack fastcgi
+say "the admin and a token issued before down survived down and up"
+say "PASSED in $((SECONDS - started_at))s"

@@ -80,32 +80,65 @@ export function nativeStack(root, { workers }) {
   };
 }
 
+/** `docker compose` (v2) where the plugin is there, else Debian's `docker-compose` (1.29). */
+function composeCommand() {
+  if (spawnSync('docker', ['compose', 'version']).status === 0) return ['docker', 'compose'];
+  if (spawnSync('docker-compose', ['version']).status === 0) return ['docker-compose'];
+  return null;
+}
+
 /** Why the compose stack cannot be used here, or null when it can. */
 export function composeUnavailable(root) {
   if (spawnSync('docker', ['--version']).status !== 0) return 'Docker is not installed';
-  if (spawnSync('docker', ['compose', 'version']).status !== 0) return 'the Docker compose plugin is missing';
+  if (!composeCommand()) return 'neither docker compose nor docker-compose is installed';
   if (!['docker-compose.yml', 'compose.yaml', 'compose.yml'].some((f) => existsSync(join(root, f))))
-    return 'this checkout has no compose file yet';
+    return 'this checkout has no compose file';
   if (spawnSync('docker', ['info'], { timeout: 10_000 }).status !== 0)
     return 'the Docker daemon is not running';
   return null;
 }
 
+/** Waits until every container of the stack is healthy (the one-shot migrate: exited 0). */
+function waitHealthy(compose, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    const ids = compose(['ps', '-q']).stdout.trim().split('\n').filter(Boolean);
+    const states = ids.map((id) =>
+      spawnSync(
+        'docker',
+        [
+          'inspect',
+          '-f',
+          '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}-{{end}} {{.State.ExitCode}}',
+          id,
+        ],
+        { encoding: 'utf8' },
+      ).stdout.trim(),
+    );
+    const pending = states.filter((st) => !/ running healthy /.test(st) && !/migrate.* exited - 0$/.test(st));
+    if (ids.length > 0 && pending.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`the compose stack is not healthy in time: ${pending.join(', ')}`);
+    spawnSync('sleep', ['1']);
+  }
+}
+
 /**
- * The compose stack (docker-compose.yml: services nginx, gateway, db). A mode is selected with
- * GATEWAY_PROTOCOL, as in .env; `up -d --wait` recreates what changed and waits for the
- * healthchecks. A stack that was already running is put back in its own mode afterwards; one this
- * benchmark started is taken down again.
+ * The compose stack (docker-compose.yml: services nginx, gateway, migrate, db). A mode is
+ * selected with GATEWAY_PROTOCOL, as in .env; `up -d` recreates what changed, then the
+ * healthchecks are awaited. A stack that was already running is put back in its own mode
+ * afterwards; one this benchmark started is taken down again (its volumes kept).
  */
 export function composeStack(root) {
+  const command = composeCommand();
   const compose = (args, env = {}) =>
-    spawnSync('docker', ['compose', ...args], {
+    spawnSync(command[0], [...command.slice(1), ...args], {
       cwd: root,
       encoding: 'utf8',
       env: { ...process.env, ...env },
       timeout: 600_000,
     });
-  const wasRunning = compose(['ps', '--status', 'running', '-q', 'gateway']).stdout.trim() !== '';
+  const wasRunning = compose(['ps', '-q', 'gateway']).stdout.trim() !== '';
   let touched = false;
   const dotenv = existsSync(join(root, '.env')) ? exports(readFileSync(join(root, '.env'), 'utf8')) : {};
   return {
@@ -115,14 +148,22 @@ export function composeStack(root) {
     identityBuilt: true,
     start(mode) {
       touched = true;
-      const r = compose(['up', '-d', '--wait'], { GATEWAY_PROTOCOL: mode });
-      if (r.status !== 0) throw new Error(`docker compose up (${mode}) failed:\n${r.stderr.trim()}`);
+      const r = compose(['up', '-d'], { GATEWAY_PROTOCOL: mode });
+      if (r.status !== 0) throw new Error(`${command.join(' ')} up (${mode}) failed:\n${r.stderr.trim()}`);
+      waitHealthy(compose, 240);
       const port = compose(['port', 'nginx', '80']).stdout.trim().split('\n')[0] ?? '';
       const url =
         process.env.BENCH_COMPOSE_URL ?? `http://127.0.0.1:${port.slice(port.lastIndexOf(':') + 1)}`;
       if (!isLoopbackUrl(url)) throw new Error(`the compose stack's address ${url} is not on this machine`);
       const password =
-        process.env.OS_PASSWORD ?? process.env.IDENTITY_ADMIN_PASSWORD ?? dotenv.IDENTITY_ADMIN_PASSWORD;
+        process.env.OS_PASSWORD ??
+        process.env.IDENTITY_ADMIN_PASSWORD ??
+        dotenv.IDENTITY_ADMIN_PASSWORD ??
+        /generated the admin password: (\S+)/.exec(compose(['logs', '--no-color', 'migrate']).stdout)?.[1];
+      if (!password)
+        throw new Error(
+          "the compose stack's admin password is unknown: set OS_PASSWORD (or IDENTITY_ADMIN_PASSWORD in .env)",
+        );
       return {
         url,
         creds: credsFrom({ ...process.env, OS_PASSWORD: password }),
@@ -134,8 +175,10 @@ export function composeStack(root) {
     },
     stop() {
       if (!touched) return;
-      if (wasRunning) compose(['up', '-d', '--wait']);
-      else compose(['down']);
+      if (wasRunning) {
+        compose(['up', '-d']);
+        waitHealthy(compose, 240);
+      } else compose(['down']);
       touched = false;
     },
   };

@@ -95,11 +95,14 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     reply.header('x-openstack-request-id', request.id);
   });
 
+  // Keystone reads JSON bodies only: any other type is its 400 "Expecting to find application/json".
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError | IdentityError, request, reply) => {
     let err: IdentityError;
     if (error instanceof IdentityError) err = error;
-    else if (error.validation)
-      err = new IdentityError('IDN_ERR_VALIDATION', `Invalid input: ${error.message}.`);
+    else if (error.validation) err = new IdentityError('IDN_ERR_VALIDATION', schemaMessage(error));
+    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      err = new IdentityError('IDN_ERR_VALIDATION', expecting('application/json', 'Content-Type header'));
     else if (error.statusCode && errorCodeForStatus[error.statusCode]) {
       err = new IdentityError(
         errorCodeForStatus[error.statusCode] as IdentityErrorCode,
@@ -144,11 +147,27 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   return app;
 }
 
+/** Keystone's ValidationError text (keystone/exception.py). */
+const expecting = (attribute: string, target: string) =>
+  `Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`;
+
+/**
+ * A schema failure worded as Keystone's validator words it: "Invalid input for field
+ * 'user/name': …" where the failure has a path inside the body, the bare message otherwise.
+ */
+function schemaMessage(error: FastifyError): string {
+  const first = error.validation?.[0];
+  const path = first?.instancePath.replace(/^\//, '') ?? '';
+  const message = first?.message ?? error.message;
+  return error.validationContext === 'body' && path !== ''
+    ? `Invalid input for field '${path}': ${message}`
+    : `Invalid input for ${error.validationContext ?? 'request'}: ${message}`;
+}
+
 /** fastify's own messages for client errors are safe to show; anything else gets a generic one. */
 function publicMessage(error: FastifyError): string {
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-    return 'The request body is not valid JSON.';
+    return expecting('valid JSON', 'request body');
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'Request Entity Too Large';
-  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'The request body must be application/json.';
   return error.message;
 }

@@ -337,11 +337,33 @@ describe('integrity', () => {
     const before = await Promise.all(tables.map(count));
     const raw = (url: string, payload: string) =>
       app.inject({ method: 'POST', url, headers: { ...admin, 'content-type': 'application/json' }, payload });
-    assertKeystoneError(await raw('/v3/users', '{"user": {"name": "x",'), 400, /not valid JSON/);
+    assertKeystoneError(
+      await raw('/v3/users', '{"user": {"name": "x",'),
+      400,
+      /^Expecting to find valid JSON in request body\./,
+    );
     assertKeystoneError(await raw('/v3/projects', '[1, 2]'), 400);
     assertKeystoneError(await call('POST', '/v3/users', { user: { name: 5 } }), 400);
-    assertKeystoneError(await call('POST', '/v3/users', { user: { name: 'x', enabled: 'yes' } }), 400);
-    assertKeystoneError(await call('POST', '/v3/projects', { project: { name: 'p'.repeat(65) } }), 400);
+    assertKeystoneError(
+      await call('POST', '/v3/users', { user: { name: 'x', enabled: 'yes' } }),
+      400,
+      /^Invalid input for field 'user\/enabled': /,
+    );
+    assertKeystoneError(
+      await call('POST', '/v3/projects', { project: { name: 'p'.repeat(65) } }),
+      400,
+      /^Invalid input for field 'project\/name': /,
+    );
+    assertKeystoneError(
+      await app.inject({
+        method: 'POST',
+        url: '/v3/users',
+        headers: { ...admin, 'content-type': 'text/plain' },
+        payload: 'x',
+      }),
+      400,
+      /^Expecting to find application\/json in Content-Type header\./,
+    );
     assertKeystoneError(await call('POST', '/v3/domains', { domain: { name: 'd'.repeat(65) } }), 400);
     assertKeystoneError(await call('POST', '/v3/groups', { group: { name: 'g'.repeat(65) } }), 400);
     assertKeystoneError(await call('POST', '/v3/users', { user: { name: 'u'.repeat(256) } }), 400);

@@ -223,7 +223,8 @@ export class FastcgiSession {
 
       return;
     }
-    this.#socket.setTimeout(0);
+    // The idle timer stays armed (its handler leaves a connection with requests alone): re-arming
+    // it around every request costs more than the check.
     this.#clearGrace();
     this.#requests.set(id, new FastcgiRequest(this, id, keepConn));
   }
@@ -377,7 +378,6 @@ export class FastcgiSession {
       this.#endSocket();
     } else {
       this.#flush();
-      this.#socket.setTimeout(this.#options.limits.idleTimeoutMs);
     }
   }
 

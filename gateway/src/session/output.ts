@@ -3,6 +3,9 @@
  * write (small output is copied once; large output goes out as one writev without copying), so
  * a response head, its body and the records that end it cost one syscall. Writers learn about
  * congestion from the return value and wait with onWritable().
+ *
+ * Nothing is registered on the socket until a writer has to wait: a connection that carries one
+ * small response (every uwsgi connection) pays for no listeners.
  */
 import type { Socket } from 'node:net';
 
@@ -14,16 +17,16 @@ export class OutputQueue {
   #bytes = 0;
   #scheduled = false;
   #waiting: Array<() => void> = [];
-  #closed = false;
+  #listening = false;
   readonly #flushLater = () => this.flush();
+  readonly #release = () => {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const callback of waiting) callback();
+  };
 
   constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on('drain', () => this.#release());
-    socket.on('close', () => {
-      this.#closed = true;
-      this.#release();
-    });
   }
 
   /** Queues bytes; false when the connection is congested. */
@@ -42,31 +45,56 @@ export class OutputQueue {
 
   flush(): void {
     this.#scheduled = false;
-    if (this.#pieces.length === 0 || this.#closed) return;
+    this.#write(null);
+  }
+
+  /**
+   * The last bytes of the connection: flushes what is queued and closes the socket once it has
+   * been handed to the kernel (which still delivers it, then a FIN). Only for a connection whose
+   * input is complete: closing with unread input would send a reset instead.
+   */
+  close(): void {
+    this.#scheduled = false;
+    const socket = this.#socket;
+    if (socket.destroyed) return;
+    if (this.#pieces.length > 0) this.#write(() => socket.destroy());
+    else if (socket.writableLength === 0) socket.destroy();
+    else socket.end();
+  }
+
+  #write(callback: (() => void) | null): void {
+    if (this.#pieces.length === 0 || this.#socket.destroyed) return;
     const pieces = this.#pieces;
     const bytes = this.#bytes;
     this.#pieces = [];
     this.#bytes = 0;
-    if (pieces.length === 1) {
-      this.#socket.write(pieces[0] as Buffer);
-    } else if (bytes < FLUSH_THRESHOLD) {
-      this.#socket.write(Buffer.concat(pieces, bytes));
-    } else {
-      this.#socket.cork();
-      for (const piece of pieces) this.#socket.write(piece);
-      this.#socket.uncork();
+    const socket = this.#socket;
+    if (pieces.length === 1 || bytes < FLUSH_THRESHOLD) {
+      const data = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, bytes);
+      if (callback) socket.write(data, callback);
+      else socket.write(data);
+      return;
     }
+    socket.cork();
+    const last = pieces.length - 1;
+    for (let i = 0; i < last; i++) socket.write(pieces[i] as Buffer);
+    if (callback) socket.write(pieces[last] as Buffer, callback);
+    else socket.write(pieces[last] as Buffer);
+    socket.uncork();
   }
 
   /** Calls back now, or once the connection drains (or closes). */
   onWritable(callback: () => void): void {
-    if (this.#closed || !this.#socket.writableNeedDrain) callback();
-    else this.#waiting.push(callback);
-  }
-
-  #release(): void {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const callback of waiting) callback();
+    const socket = this.#socket;
+    if (socket.destroyed || !socket.writableNeedDrain) {
+      callback();
+      return;
+    }
+    this.#waiting.push(callback);
+    if (!this.#listening) {
+      this.#listening = true;
+      socket.on('drain', this.#release);
+      socket.on('close', this.#release);
+    }
   }
 }

@@ -30,6 +30,12 @@ export interface NodeResponderOptions {
 const noop = () => {};
 const destroySocket = (socket: ExchangeSocket) => socket.destroy();
 
+/** What node:http does once a response has finished on a connection that stays open. */
+function emitResponseClose(res: ServerResponse): void {
+  res.destroyed = true;
+  res.emit('close');
+}
+
 function answerBadRequest(channel: ResponseChannel, format: HeadFormat): RequestHandle {
   const body = '{"error":"bad request"}';
   const status = format === 'cgi' ? 'Status: 400 Bad Request\r\n' : 'HTTP/1.1 400 Bad Request\r\n';
@@ -45,6 +51,8 @@ function answerBadRequest(channel: ResponseChannel, format: HeadFormat): Request
 
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
+  /** Per connection, its ExchangeSocket while no request uses it. */
+  const idle = new WeakMap<object, ExchangeSocket>();
   return (params: CgiParams, channel: ResponseChannel, context: RequestContext): RequestHandle => {
     const format: HeadFormat = context.protocol === 'fastcgi' ? 'cgi' : 'http';
     let head: ReturnType<typeof buildRequestHead>;
@@ -55,7 +63,15 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       return answerBadRequest(channel, format);
     }
 
-    const socket = new ExchangeSocket(head, channel, format);
+    const { connection } = context;
+    let socket = connection ? idle.get(connection) : undefined;
+    if (socket && connection) {
+      idle.delete(connection);
+      socket.begin(head, channel);
+    } else {
+      socket = new ExchangeSocket(head, channel, format);
+    }
+    const exchange = socket;
     // ExchangeSocket is a Duplex with net.Socket's surface where a request listener can see it.
     const netSocket = socket as unknown as Socket;
     const req = new GatewayIncomingMessage(netSocket);
@@ -78,9 +94,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res.shouldKeepAlive = false;
     res.sendDate = false;
     res.assignSocket(netSocket);
-    socket.on('drain', () => {
-      if (res.writableNeedDrain) res.emit('drain');
-    });
+    socket.response = res;
 
     let finished = false;
     res.on('finish', () => {
@@ -88,9 +102,17 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       channel.end();
       // Body the app never read is discarded, as node:http does.
       if (!req.readableEnded) req.resume();
+      exchange.response = null;
+      if (connection && !exchange.destroyed && !idle.has(connection)) {
+        // The connection stays open: the socket serves its next request, as under node:http.
+        res.detachSocket(netSocket);
+        idle.set(connection, exchange);
+        process.nextTick(emitResponseClose, res);
+        return;
+      }
       // 'finish' runs inside the socket's write callback; destroying the socket there would make
       // the stream fail its own bookkeeping (an error object per request). Close it after.
-      process.nextTick(destroySocket, socket);
+      process.nextTick(destroySocket, exchange);
     });
 
     const run = () => {
@@ -138,7 +160,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
           req.emit('aborted');
         }
         req.destroy();
-        socket.destroy();
+        exchange.destroy();
       },
     };
   };

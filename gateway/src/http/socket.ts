@@ -3,6 +3,9 @@
  * exactly as it writes to a net.Socket, and it carries the client's addresses from the CGI
  * meta-variables. Its writable side receives the rendered HTTP response; the head is rewritten for
  * the protocol and everything goes to the session's ResponseChannel with backpressure.
+ *
+ * Like a kept-alive net.Socket under node:http, one ExchangeSocket serves the successive requests
+ * of a connection: `begin()` points it at the next request's addresses and channel.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
 import { ChunkedBodyDecoder } from '../cgi/chunked.js';
@@ -14,16 +17,22 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 type WriteCallback = (error?: Error | null) => void;
 
+function forwardDrain(this: ExchangeSocket): void {
+  if (this.response?.writableNeedDrain) this.response.emit('drain');
+}
+
 export class ExchangeSocket extends Duplex {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  /** Set (true) only for HTTPS requests, as a TLSSocket would be. */
-  readonly encrypted?: true;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  remoteFamily: string | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  /** True only for HTTPS requests, as on a TLSSocket. */
+  encrypted: true | undefined;
   /** Response status, once the head has been written. */
   status = 0;
+  /** The response being written; it gets this socket's 'drain', as node:http forwards it. */
+  response: { readonly writableNeedDrain: boolean; emit(event: 'drain'): boolean } | null = null;
 
   #channel: ResponseChannel;
   #format: HeadFormat;
@@ -38,12 +47,27 @@ export class ExchangeSocket extends Duplex {
     super({ allowHalfOpen: true, decodeStrings: false, emitClose: true } as DuplexOptions);
     this.#channel = channel;
     this.#format = format;
+    this.#assign(head);
+    this.on('drain', forwardDrain);
+  }
+
+  /** Takes the next request of the connection; the previous response must have finished. */
+  begin(head: RequestHead, channel: ResponseChannel): void {
+    this.#channel = channel;
+    this.#pendingHead = null;
+    this.#headDone = false;
+    this.#chunked = null;
+    this.status = 0;
+    this.#assign(head);
+  }
+
+  #assign(head: RequestHead): void {
     this.remoteAddress = head.remoteAddress;
     this.remotePort = head.remotePort;
     this.remoteFamily = head.remoteAddress?.includes(':') ? 'IPv6' : head.remoteAddress ? 'IPv4' : undefined;
     this.localAddress = head.localAddress;
     this.localPort = head.localPort;
-    if (head.encrypted) this.encrypted = true;
+    this.encrypted = head.encrypted ? true : undefined;
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {

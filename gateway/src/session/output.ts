@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 
 const FLUSH_THRESHOLD = 64 * 1024;
+const destroySocket = (socket: Socket) => socket.destroy();
 
 export class OutputQueue {
   readonly #socket: Socket;
@@ -57,7 +58,9 @@ export class OutputQueue {
     this.#scheduled = false;
     const socket = this.#socket;
     if (socket.destroyed) return;
-    if (this.#pieces.length > 0) this.#write(() => socket.destroy());
+    // Destroying a stream inside its own write callback fails the write's bookkeeping (an error
+    // object per connection): close right after it instead.
+    if (this.#pieces.length > 0) this.#write(() => process.nextTick(destroySocket, socket));
     else if (socket.writableLength === 0) socket.destroy();
     else socket.end();
   }

@@ -261,11 +261,7 @@ export class FastcgiSession {
     stats.requestsInFlight++;
     const reused = this.#served > 0;
     if (reused) stats.keepAliveReuses++;
-    request.handle = this.#options.responder(params, request, {
-      protocol: 'fastcgi',
-      reused,
-      connection: this,
-    });
+    request.handle = this.#options.responder(params, request, { protocol: 'fastcgi', reused });
   }
 
   #onStdin(request: FastcgiRequest, data: Buffer): void {

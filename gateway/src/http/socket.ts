@@ -42,7 +42,11 @@ export class ExchangeSocket extends Duplex {
   /** Response status, once the head has been written. */
   status = 0;
   /** The response being written; it gets this socket's 'drain', as node:http forwards it. */
-  response: { readonly writableNeedDrain: boolean; emit(event: 'drain'): boolean } | null = null;
+  response: {
+    readonly writableNeedDrain: boolean;
+    readonly writableEnded: boolean;
+    emit(event: 'drain'): boolean;
+  } | null = null;
 
   #channel: ResponseChannel;
   #format: HeadFormat;
@@ -155,10 +159,18 @@ export class ExchangeSocket extends Duplex {
 
   #body(data: Buffer): void {
     if (this.#chunked) {
-      for (const piece of this.#chunked.push(data)) this.#channel.write(piece);
+      for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#endFollows());
     } else if (data.length > 0) {
-      this.#channel.write(data);
+      this.#channel.write(data, this.#endFollows());
     }
+  }
+
+  /**
+   * Once the app has ended its response, what it wrote last is on its way here and the response's
+   * 'finish' (which ends the channel, and flushes) follows.
+   */
+  #endFollows(): boolean {
+    return this.response?.writableEnded === true;
   }
 
   /** Returns false when `chunk` does not hold a complete head (the Buffer path takes over). */
@@ -181,7 +193,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
       if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
       return true;
     }
@@ -209,7 +221,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
       return buffer;
     }
   }

@@ -30,18 +30,32 @@ export class OutputQueue {
     this.#socket = socket;
   }
 
-  /** Queues bytes; false when the connection is congested. */
+  /** Queues bytes, flushed at the end of this turn of the event loop; false when congested. */
   push(...pieces: Buffer[]): boolean {
-    for (const piece of pieces) {
-      this.#pieces.push(piece);
-      this.#bytes += piece.length;
-    }
+    this.#add(pieces);
     if (this.#bytes >= FLUSH_THRESHOLD) this.flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushLater);
     }
     return !this.#socket.writableNeedDrain;
+  }
+
+  /**
+   * Queues bytes that a flush() or close() already on its way will carry (the last bytes of a
+   * response): no flush is scheduled for them, unless they fill the queue.
+   */
+  hold(...pieces: Buffer[]): boolean {
+    this.#add(pieces);
+    if (this.#bytes >= FLUSH_THRESHOLD) this.flush();
+    return !this.#socket.writableNeedDrain;
+  }
+
+  #add(pieces: Buffer[]): void {
+    for (const piece of pieces) {
+      this.#pieces.push(piece);
+      this.#bytes += piece.length;
+    }
   }
 
   flush(): void {

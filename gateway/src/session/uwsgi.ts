@@ -101,9 +101,9 @@ export class UwsgiSession implements ResponseChannel {
     }
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, endFollows = false): boolean {
     if (this.aborted) return true;
-    return this.#out.push(chunk);
+    return endFollows ? this.#out.hold(chunk) : this.#out.push(chunk);
   }
 
   onWritable(callback: () => void): void {

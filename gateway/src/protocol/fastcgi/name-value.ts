@@ -40,8 +40,9 @@ export function forEachNameValuePair(
   // One latin1 decode for the whole block (a byte is a character), then cheap slices: decoding
   // each name and value on its own costs a native call apiece.
   const text = buf.toString('latin1');
-  // NULs are rare: one native scan decides whether any string needs the careful slice.
-  const hasNul = buf.indexOf(0) !== -1;
+  // NULs are rare in names and values, but every empty value has a length byte of 0: track the
+  // next NUL, so only a pair whose strings hold one takes the careful slice.
+  let nextNul = buf.indexOf(0);
   let at = 0;
   while (at < end) {
     const nameField = at;
@@ -69,7 +70,8 @@ export function forEachNameValuePair(
     if (nameEnd > end) throw runsPast('name', nameLength, end - at, baseOffset + nameField);
     const valueEnd = nameEnd + valueLength;
     if (valueEnd > end) throw runsPast('value', valueLength, end - nameEnd, baseOffset + valueField);
-    if (hasNul) {
+    while (nextNul !== -1 && nextNul < at) nextNul = buf.indexOf(0, nextNul + 1);
+    if (nextNul !== -1 && nextNul < valueEnd) {
       onPair(checkedSlice(text, at, nameEnd, baseOffset), checkedSlice(text, nameEnd, valueEnd, baseOffset));
     } else {
       onPair(text.slice(at, nameEnd), text.slice(nameEnd, valueEnd));

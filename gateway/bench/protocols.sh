@@ -2,8 +2,9 @@
 # The gateway's own cost, end to end, in one run through the same nginx with the same number of
 # Node processes: the hello app over FastCGI (keep-alive, TCP and unix socket), uwsgi (TCP and
 # unix socket, both worker-sharing policies), plain HTTP behind proxy_pass (keep-alive) and CGI,
-# against nginx serving a static file. For each: requests/s and latency from wrk, and the CPU
-# each group of processes spent per request, read from /proc during the run.
+# against nginx serving a static file, and uWSGI with a Python hello (TCP and unix socket) as the
+# peer of uwsgi mode. For each: requests/s and latency from wrk, and the CPU each group of
+# processes spent per request, read from /proc during the run.
 #
 #   gateway/bench/protocols.sh [DURATION_SECONDS] [CONNECTIONS]
 #
@@ -14,8 +15,21 @@ duration=${1:-10}
 connections=${2:-64}
 workers=${BENCH_WORKERS:-2}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-exec 9>/tmp/bench.lock
-flock 9
+# Hold /tmp/bench.lock for the run, unless the caller already does (`flock /tmp/bench.lock
+# gateway/bench/protocols.sh`): a second lock on a new descriptor would wait for the caller forever.
+lock_held_by_caller() {
+  local inode pid=$$
+  inode=$(stat -c %i /tmp/bench.lock 2>/dev/null) || return 1
+  while [ "$pid" -gt 1 ]; do
+    grep -qE "^[0-9]+: FLOCK +ADVISORY +WRITE +$pid +[0-9a-f]+:[0-9a-f]+:$inode " /proc/locks && return 0
+    pid=$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$pid/stat")
+  done
+  return 1
+}
+if ! lock_held_by_caller; then
+  exec 9>/tmp/bench.lock
+  flock 9
+fi
 
 hello="$root/gateway/dist/examples/hello/index.js"
 hello_cgi="node $root/gateway/dist/examples/hello/cgi.js"
@@ -77,7 +91,7 @@ start_uwsgi_python() {
 }
 stop_peer() { [ -n "$peer_pid" ] && kill -INT "$peer_pid" 2>/dev/null; wait "$peer_pid" 2>/dev/null || true; peer_pid=""; }
 
-variants=${BENCH_VARIANTS:-static fastcgi fastcgi-unix http uwsgi uwsgi-unix uwsgi-rr cgi}
+variants=${BENCH_VARIANTS:-static fastcgi fastcgi-unix http uwsgi uwsgi-unix uwsgi-rr uwsgi-python uwsgi-python-unix cgi}
 for v in $variants; do
   case "$v" in
     static) run static /index.html --protocol http ;;
@@ -94,6 +108,13 @@ for v in $variants; do
       start_uwsgi_python --socket "127.0.0.1:$port"
       run "peer: uWSGI, Python hello (TCP)" /hello --protocol uwsgi --upstream "127.0.0.1:$port"
       stop_peer ;;
+    uwsgi-python-unix)
+      command -v uwsgi >/dev/null || { echo "| uWSGI: not installed (apt-get install uwsgi-core uwsgi-plugin-python3) |"; continue; }
+      peer_dir=$(mktemp -d)
+      start_uwsgi_python --socket "$peer_dir/uwsgi.sock"
+      run "peer: uWSGI, Python hello (unix)" /hello --protocol uwsgi --upstream "unix:$peer_dir/uwsgi.sock"
+      stop_peer
+      rm -rf "$peer_dir" ;;
   esac
 done
 echo

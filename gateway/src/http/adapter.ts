@@ -28,7 +28,15 @@ export interface NodeResponderOptions {
 }
 
 const noop = () => {};
+/** About the requests a worker has in flight at once behind nginx's upstream keep-alive. */
+const MAX_IDLE_SOCKETS = 64;
 const destroySocket = (socket: ExchangeSocket) => socket.destroy();
+
+/** What node:http does once a response has finished on a connection that stays open. */
+function emitResponseClose(res: ServerResponse): void {
+  res.destroyed = true;
+  res.emit('close');
+}
 
 function answerBadRequest(channel: ResponseChannel, format: HeadFormat): RequestHandle {
   const body = '{"error":"bad request"}';
@@ -45,6 +53,10 @@ function answerBadRequest(channel: ResponseChannel, format: HeadFormat): Request
 
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
+  // Sockets whose response has finished, for the next request of any connection: node:http keeps
+  // one socket per connection; here a connection to nginx is already shared by its clients, and
+  // a uwsgi connection carries a single request, so sockets outlive connections.
+  const idle: ExchangeSocket[] = [];
   return (params: CgiParams, channel: ResponseChannel, context: RequestContext): RequestHandle => {
     const format: HeadFormat = context.protocol === 'fastcgi' ? 'cgi' : 'http';
     let head: ReturnType<typeof buildRequestHead>;
@@ -55,7 +67,10 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       return answerBadRequest(channel, format);
     }
 
-    const socket = new ExchangeSocket(head, channel, format);
+    let socket = idle.pop();
+    if (socket) socket.begin(head, channel);
+    else socket = new ExchangeSocket(head, channel, format);
+    const exchange = socket;
     // ExchangeSocket is a Duplex with net.Socket's surface where a request listener can see it.
     const netSocket = socket as unknown as Socket;
     const req = new GatewayIncomingMessage(netSocket);
@@ -78,9 +93,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res.shouldKeepAlive = false;
     res.sendDate = false;
     res.assignSocket(netSocket);
-    socket.on('drain', () => {
-      if (res.writableNeedDrain) res.emit('drain');
-    });
+    socket.response = res;
 
     let finished = false;
     res.on('finish', () => {
@@ -88,9 +101,18 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       channel.end();
       // Body the app never read is discarded, as node:http does.
       if (!req.readableEnded) req.resume();
+      exchange.response = null;
+      if (!exchange.destroyed && idle.length < MAX_IDLE_SOCKETS) {
+        // The socket serves a later request, as a kept-alive socket does under node:http.
+        res.detachSocket(netSocket);
+        exchange.release();
+        idle.push(exchange);
+        process.nextTick(emitResponseClose, res);
+        return;
+      }
       // 'finish' runs inside the socket's write callback; destroying the socket there would make
       // the stream fail its own bookkeeping (an error object per request). Close it after.
-      process.nextTick(destroySocket, socket);
+      process.nextTick(destroySocket, exchange);
     });
 
     const run = () => {
@@ -138,7 +160,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
           req.emit('aborted');
         }
         req.destroy();
-        socket.destroy();
+        exchange.destroy();
       },
     };
   };

@@ -3,6 +3,9 @@
  * exactly as it writes to a net.Socket, and it carries the client's addresses from the CGI
  * meta-variables. Its writable side receives the rendered HTTP response; the head is rewritten for
  * the protocol and everything goes to the session's ResponseChannel with backpressure.
+ *
+ * Like a kept-alive net.Socket under node:http, an ExchangeSocket serves request after request:
+ * `begin()` points it at the next request's addresses and channel.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
 import { ChunkedBodyDecoder } from '../cgi/chunked.js';
@@ -14,16 +17,36 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 type WriteCallback = (error?: Error | null) => void;
 
+/** The channel of a socket between requests: everything written is dropped. */
+const RELEASED: ResponseChannel = {
+  aborted: true,
+  write: () => true,
+  onWritable: (callback) => callback(),
+  end: () => {},
+  writeStderr: () => {},
+  resumeInput: () => {},
+};
+
+function forwardDrain(this: ExchangeSocket): void {
+  if (this.response?.writableNeedDrain) this.response.emit('drain');
+}
+
 export class ExchangeSocket extends Duplex {
-  readonly remoteAddress: string | undefined;
-  readonly remotePort: number | undefined;
-  readonly remoteFamily: string | undefined;
-  readonly localAddress: string | undefined;
-  readonly localPort: number | undefined;
-  /** Set (true) only for HTTPS requests, as a TLSSocket would be. */
-  readonly encrypted?: true;
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  remoteFamily: string | undefined;
+  localAddress: string | undefined;
+  localPort: number | undefined;
+  /** True only for HTTPS requests, as on a TLSSocket. */
+  encrypted: true | undefined;
   /** Response status, once the head has been written. */
   status = 0;
+  /** The response being written; it gets this socket's 'drain', as node:http forwards it. */
+  response: {
+    readonly writableNeedDrain: boolean;
+    readonly writableEnded: boolean;
+    emit(event: 'drain'): boolean;
+  } | null = null;
 
   #channel: ResponseChannel;
   #format: HeadFormat;
@@ -38,12 +61,33 @@ export class ExchangeSocket extends Duplex {
     super({ allowHalfOpen: true, decodeStrings: false, emitClose: true } as DuplexOptions);
     this.#channel = channel;
     this.#format = format;
+    this.#assign(head);
+    this.on('drain', forwardDrain);
+  }
+
+  /** Lets go of the finished request's channel (and through it, its connection). */
+  release(): void {
+    this.#channel = RELEASED;
+    this.response = null;
+  }
+
+  /** Takes the next request; the previous response must have finished. */
+  begin(head: RequestHead, channel: ResponseChannel): void {
+    this.#channel = channel;
+    this.#pendingHead = null;
+    this.#headDone = false;
+    this.#chunked = null;
+    this.status = 0;
+    this.#assign(head);
+  }
+
+  #assign(head: RequestHead): void {
     this.remoteAddress = head.remoteAddress;
     this.remotePort = head.remotePort;
     this.remoteFamily = head.remoteAddress?.includes(':') ? 'IPv6' : head.remoteAddress ? 'IPv4' : undefined;
     this.localAddress = head.localAddress;
     this.localPort = head.localPort;
-    if (head.encrypted) this.encrypted = true;
+    this.encrypted = head.encrypted ? true : undefined;
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
@@ -115,10 +159,18 @@ export class ExchangeSocket extends Duplex {
 
   #body(data: Buffer): void {
     if (this.#chunked) {
-      for (const piece of this.#chunked.push(data)) this.#channel.write(piece);
+      for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#endFollows());
     } else if (data.length > 0) {
-      this.#channel.write(data);
+      this.#channel.write(data, this.#endFollows());
     }
+  }
+
+  /**
+   * Once the app has ended its response, what it wrote last is on its way here and the response's
+   * 'finish' (which ends the channel, and flushes) follows.
+   */
+  #endFollows(): boolean {
+    return this.response?.writableEnded === true;
   }
 
   /** Returns false when `chunk` does not hold a complete head (the Buffer path takes over). */
@@ -141,7 +193,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
       if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
       return true;
     }
@@ -169,7 +221,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'));
+      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
       return buffer;
     }
   }

@@ -96,9 +96,9 @@ class FastcgiRequest implements ResponseChannel {
     this.#aborted = true;
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, endFollows = false): boolean {
     if (this.aborted) return true;
-    return this.#session.appendStream(RecordType.Stdout, this.id, chunk);
+    return this.#session.appendStream(RecordType.Stdout, this.id, chunk, endFollows);
   }
 
   onWritable(callback: () => void): void {
@@ -223,7 +223,8 @@ export class FastcgiSession {
 
       return;
     }
-    this.#socket.setTimeout(0);
+    // The idle timer stays armed (its handler leaves a connection with requests alone): re-arming
+    // it around every request costs more than the check.
     this.#clearGrace();
     this.#requests.set(id, new FastcgiRequest(this, id, keepConn));
   }
@@ -326,7 +327,9 @@ export class FastcgiSession {
   }
 
   /** Queues stream data as records: a header, the data itself (not copied here) and padding. */
-  appendStream(type: StreamRecordType, requestId: number, data: Buffer): boolean {
+  appendStream(type: StreamRecordType, requestId: number, data: Buffer, endFollows = false): boolean {
+    const out = this.#out;
+    const add = endFollows ? out.hold : out.push;
     let writable = true;
     for (let at = 0; at < data.length; at += FCGI_MAX_CONTENT_LENGTH) {
       const piece =
@@ -336,12 +339,13 @@ export class FastcgiSession {
       const padding = paddingFor(piece.length);
       writable =
         padding > 0
-          ? this.#out.push(
+          ? add.call(
+              out,
               encodeHeader(type, requestId, piece.length, padding),
               piece,
               ZEROS.subarray(0, padding),
             )
-          : this.#out.push(encodeHeader(type, requestId, piece.length, padding), piece);
+          : add.call(out, encodeHeader(type, requestId, piece.length, padding), piece);
     }
     return writable;
   }
@@ -377,7 +381,6 @@ export class FastcgiSession {
       this.#endSocket();
     } else {
       this.#flush();
-      this.#socket.setTimeout(this.#options.limits.idleTimeoutMs);
     }
   }
 

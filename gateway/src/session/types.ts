@@ -9,9 +9,10 @@ export interface ResponseChannel {
   /**
    * Response bytes, head first, as the protocol carries them (a CGI head for FastCGI, an HTTP
    * head for uwsgi). Returns false when the connection is congested; `onWritable` is then called
-   * once it drains.
+   * once it drains. `endFollows`: `end()` comes next, so the bytes may wait for its flush rather
+   * than be flushed on their own at the end of this turn of the event loop.
    */
-  write(chunk: Buffer): boolean;
+  write(chunk: Buffer, endFollows?: boolean): boolean;
   onWritable(callback: () => void): void;
   /** The response is complete. */
   end(): void;

@@ -30,6 +30,8 @@ export class UwsgiSession implements ResponseChannel {
   #ended = false;
   #closed = false;
   #paused = false;
+  /** The whole request (vars and CONTENT_LENGTH body bytes) has been read. */
+  #inputDone = false;
   readonly #out: OutputQueue;
 
   constructor(socket: Socket, options: UwsgiSessionOptions) {
@@ -80,7 +82,8 @@ export class UwsgiSession implements ResponseChannel {
     if (event.kind === 'vars') {
       const params: string[] = [];
       for (const [name, value] of event.vars) params.push(name, value);
-      this.#socket.setTimeout(0);
+      // The idle timer stays armed: its handler leaves a connection with a request alone, and
+      // re-arming it costs more than the check.
       this.#options.stats.requestsInFlight++;
       this.#handle = this.#options.responder(params, this, { protocol: 'uwsgi', reused: false });
       return;
@@ -88,6 +91,7 @@ export class UwsgiSession implements ResponseChannel {
     const handle = this.#handle;
     if (!handle) return;
     if (event.kind === 'end') {
+      this.#inputDone = true;
       handle.endBody();
       return;
     }
@@ -97,9 +101,9 @@ export class UwsgiSession implements ResponseChannel {
     }
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, endFollows = false): boolean {
     if (this.aborted) return true;
-    return this.#out.push(chunk);
+    return endFollows ? this.#out.hold(chunk) : this.#out.push(chunk);
   }
 
   onWritable(callback: () => void): void {
@@ -112,10 +116,17 @@ export class UwsgiSession implements ResponseChannel {
     const { stats } = this.#options;
     stats.requestsInFlight--;
     stats.requestsTotal++;
+    if (this.#closed) return;
+    if (this.#inputDone) {
+      // Nothing more can arrive: close as soon as the response is written, as uWSGI does; the
+      // kernel still delivers it, then a FIN. No shutdown, and no waiting for nginx's FIN.
+      this.#out.close();
+      return;
+    }
     this.#out.flush();
     // Keep reading what nginx still sends (an unread body) so closing never turns into a reset.
     this.resumeInput();
-    if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
+    if (!this.#socket.writableEnded) this.#socket.end();
   }
 
   writeStderr(chunk: Buffer): void {

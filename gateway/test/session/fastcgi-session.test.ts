@@ -151,6 +151,57 @@ describe('FastCGI session', () => {
     client.close();
   });
 
+  test('requests that follow each other on a connection each get their own socket view and close', async () => {
+    const seen: Array<{
+      ip: string | undefined;
+      port: number | undefined;
+      encrypted: boolean;
+      closed: boolean;
+    }> = [];
+    const sockets = new Set<unknown>();
+    const recorder = await startGateway({
+      protocol: 'fastcgi',
+      listener: (req, res) => {
+        const entry = {
+          ip: req.socket.remoteAddress,
+          port: req.socket.remotePort,
+          encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+          closed: false,
+        };
+        seen.push(entry);
+        sockets.add(req.socket);
+        res.on('close', () => {
+          entry.closed = res.writableFinished;
+        });
+        res.end(`${entry.ip} ${entry.port}`);
+      },
+    });
+    const client = await FastcgiClient.connect(recorder.address);
+    const clients: Array<Record<string, string>> = [
+      { REMOTE_ADDR: '198.51.100.4', REMOTE_PORT: '40000', HTTPS: 'on' },
+      { REMOTE_ADDR: '2001:db8::7', REMOTE_PORT: '40001' },
+      { REMOTE_ADDR: '203.0.113.9', REMOTE_PORT: '40002', HTTPS: 'on' },
+    ];
+    for (const extra of clients) {
+      const r = await client.request({ requestId: 1, keepConn: true, params: params('/who', extra) });
+      assert.equal(
+        parseCgiResponse(r.stdout).body.toString(),
+        `${extra['REMOTE_ADDR']} ${extra['REMOTE_PORT']}`,
+      );
+    }
+    await waitFor(() => seen.length === 3 && seen.every((entry) => entry.closed));
+    assert.deepEqual(
+      seen.map(({ ip, port, encrypted }) => ({ ip, port, encrypted })),
+      clients.map((c) => ({
+        ip: c['REMOTE_ADDR'],
+        port: Number(c['REMOTE_PORT']),
+        encrypted: c['HTTPS'] === 'on',
+      })),
+    );
+    client.close();
+    await recorder.close();
+  });
+
   test('ABORT_REQUEST ends the request at once and the app sees the abort', async () => {
     aborts.length = 0;
     const client = await FastcgiClient.connect(gateway.address);

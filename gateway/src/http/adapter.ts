@@ -28,8 +28,6 @@ export interface NodeResponderOptions {
 }
 
 const noop = () => {};
-/** About the requests a worker has in flight at once behind nginx's upstream keep-alive. */
-const MAX_IDLE_SOCKETS = 64;
 const destroySocket = (socket: ExchangeSocket) => socket.destroy();
 
 /** What node:http does once a response has finished on a connection that stays open. */
@@ -53,10 +51,8 @@ function answerBadRequest(channel: ResponseChannel, format: HeadFormat): Request
 
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
-  // Sockets whose response has finished, for the next request of any connection: node:http keeps
-  // one socket per connection; here a connection to nginx is already shared by its clients, and
-  // a uwsgi connection carries a single request, so sockets outlive connections.
-  const idle: ExchangeSocket[] = [];
+  /** Per connection, its ExchangeSocket while no request uses it. */
+  const idle = new WeakMap<object, ExchangeSocket>();
   return (params: CgiParams, channel: ResponseChannel, context: RequestContext): RequestHandle => {
     const format: HeadFormat = context.protocol === 'fastcgi' ? 'cgi' : 'http';
     let head: ReturnType<typeof buildRequestHead>;
@@ -67,9 +63,14 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       return answerBadRequest(channel, format);
     }
 
-    let socket = idle.pop();
-    if (socket) socket.begin(head, channel);
-    else socket = new ExchangeSocket(head, channel, format);
+    const { connection } = context;
+    let socket = connection ? idle.get(connection) : undefined;
+    if (socket && connection) {
+      idle.delete(connection);
+      socket.begin(head, channel);
+    } else {
+      socket = new ExchangeSocket(head, channel, format);
+    }
     const exchange = socket;
     // ExchangeSocket is a Duplex with net.Socket's surface where a request listener can see it.
     const netSocket = socket as unknown as Socket;
@@ -102,11 +103,10 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       // Body the app never read is discarded, as node:http does.
       if (!req.readableEnded) req.resume();
       exchange.response = null;
-      if (!exchange.destroyed && idle.length < MAX_IDLE_SOCKETS) {
-        // The socket serves a later request, as a kept-alive socket does under node:http.
+      if (connection && !exchange.destroyed && !idle.has(connection)) {
+        // The connection stays open: the socket serves its next request, as under node:http.
         res.detachSocket(netSocket);
-        exchange.release();
-        idle.push(exchange);
+        idle.set(connection, exchange);
         process.nextTick(emitResponseClose, res);
         return;
       }

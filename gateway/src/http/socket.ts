@@ -4,8 +4,8 @@
  * meta-variables. Its writable side receives the rendered HTTP response; the head is rewritten for
  * the protocol and everything goes to the session's ResponseChannel with backpressure.
  *
- * Like a kept-alive net.Socket under node:http, an ExchangeSocket serves request after request:
- * `begin()` points it at the next request's addresses and channel.
+ * Like a kept-alive net.Socket under node:http, one ExchangeSocket serves the successive requests
+ * of a connection: `begin()` points it at the next request's addresses and channel.
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
 import { ChunkedBodyDecoder } from '../cgi/chunked.js';
@@ -16,16 +16,6 @@ import type { ResponseChannel } from '../session/types.js';
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 type WriteCallback = (error?: Error | null) => void;
-
-/** The channel of a socket between requests: everything written is dropped. */
-const RELEASED: ResponseChannel = {
-  aborted: true,
-  write: () => true,
-  onWritable: (callback) => callback(),
-  end: () => {},
-  writeStderr: () => {},
-  resumeInput: () => {},
-};
 
 function forwardDrain(this: ExchangeSocket): void {
   if (this.response?.writableNeedDrain) this.response.emit('drain');
@@ -65,13 +55,7 @@ export class ExchangeSocket extends Duplex {
     this.on('drain', forwardDrain);
   }
 
-  /** Lets go of the finished request's channel (and through it, its connection). */
-  release(): void {
-    this.#channel = RELEASED;
-    this.response = null;
-  }
-
-  /** Takes the next request; the previous response must have finished. */
+  /** Takes the next request of the connection; the previous response must have finished. */
   begin(head: RequestHead, channel: ResponseChannel): void {
     this.#channel = channel;
     this.#pendingHead = null;

@@ -261,7 +261,11 @@ export class FastcgiSession {
     stats.requestsInFlight++;
     const reused = this.#served > 0;
     if (reused) stats.keepAliveReuses++;
-    request.handle = this.#options.responder(params, request, { protocol: 'fastcgi', reused });
+    request.handle = this.#options.responder(params, request, {
+      protocol: 'fastcgi',
+      reused,
+      connection: this,
+    });
   }
 
   #onStdin(request: FastcgiRequest, data: Buffer): void {

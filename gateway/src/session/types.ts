@@ -38,6 +38,12 @@ export interface RequestContext {
   protocol: 'fastcgi' | 'uwsgi';
   /** Whether this connection already carried an earlier request. */
   reused: boolean;
+  /**
+   * The same object for every request of one connection that can carry several (FastCGI), so a
+   * responder may keep per-connection objects across them; absent where a connection carries
+   * one request (uwsgi).
+   */
+  connection?: object;
 }
 
 /** Starts answering a request once its meta-variables are complete. Must not throw. */

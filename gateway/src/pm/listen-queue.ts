@@ -5,8 +5,12 @@
  *
  * /proc/net/tcp and tcp6 show, for a socket in state LISTEN (0A), the current accept-queue length
  * as rx_queue. Unix sockets have no such column in /proc/net/unix, so their queue reads 0.
+ *
+ * The kernel lists listening sockets first, then every other one, TIME_WAIT included: under a
+ * connection-per-request protocol that is hundreds of thousands of lines, so the table is read
+ * only up to the first socket that is not listening.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import type { ListenAddress } from '../config.js';
 
 const LISTEN = '0A';
@@ -27,6 +31,35 @@ export function acceptQueueFromProc(table: string, port: number): number | null 
     queue += Number.parseInt(rx, 16);
   }
   return found ? queue : null;
+}
+
+const CHUNK = 16 * 1024;
+
+/** The header and the LISTEN lines at the head of a /proc/net/tcp(6) table. */
+export function readListeningHead(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let text = '';
+    let checked = 0; // lines of `text` already known to be the header or LISTEN
+    for (;;) {
+      const n = readSync(fd, buffer, 0, CHUNK, null);
+      if (n === 0) return text;
+      text += buffer.toString('latin1', 0, n);
+      const lines = text.split('\n');
+      for (let i = Math.max(1, checked); i < lines.length - 1; i++) {
+        if ((lines[i] as string).trim().split(/\s+/)[3] !== LISTEN) return lines.slice(0, i).join('\n');
+        checked = i + 1;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function read(path: string): string {
@@ -54,8 +87,8 @@ export function readListenQueue(listen: ListenAddress, backlog: number): ListenQ
   const length = effectiveBacklog(backlog);
   if (listen.kind === 'unix') return { queue: null, length };
   const v6 = listen.host.includes(':');
-  let queue = acceptQueueFromProc(read(v6 ? '/proc/net/tcp6' : '/proc/net/tcp'), listen.port);
+  let queue = acceptQueueFromProc(readListeningHead(v6 ? '/proc/net/tcp6' : '/proc/net/tcp'), listen.port);
   // A socket bound to :: also takes IPv4 connections; one bound to 0.0.0.0 only shows in tcp.
-  if (queue === null && !v6) queue = acceptQueueFromProc(read('/proc/net/tcp6'), listen.port);
+  if (queue === null && !v6) queue = acceptQueueFromProc(readListeningHead('/proc/net/tcp6'), listen.port);
   return { queue, length };
 }

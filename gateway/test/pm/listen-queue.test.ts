@@ -1,9 +1,16 @@
 /** The accept queue from /proc/net/tcp: parsed from the kernel's own format, then read live. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { acceptQueueFromProc, effectiveBacklog, readListenQueue } from '../../src/pm/listen-queue.js';
+import {
+  acceptQueueFromProc,
+  effectiveBacklog,
+  readListeningHead,
+  readListenQueue,
+} from '../../src/pm/listen-queue.js';
 
 // Lines as Linux prints them (net/ipv4/tcp_ipv4.c, get_tcp4_sock): a LISTEN socket on
 // 127.0.0.1:9000 with 3 connections waiting, one on 0.0.0.0:9000 with 2, an established connection
@@ -21,6 +28,32 @@ describe('listen queue', () => {
     assert.equal(acceptQueueFromProc(table, 8080), 9);
     assert.equal(acceptQueueFromProc(table, 9001), null);
     assert.equal(acceptQueueFromProc('', 9000), null);
+  });
+
+  test('only the head of the table is read: the kernel lists listening sockets first', () => {
+    // Two listeners, then 20,000 TIME_WAIT (06) lines, as a connection-per-request load leaves.
+    const lines = table.split('\n');
+    const timeWait = (i: number) =>
+      `${String(i + 2).padStart(4)}: 0100007F:2328 0100007F:${(0x8000 + i).toString(16).toUpperCase()} 06 00000000:00000000 03:00000F9E 00000000     0        0 0 3 0000000000000000`;
+    const big = [
+      lines[0],
+      lines[1],
+      lines[2],
+      ...Array.from({ length: 20_000 }, (_, i) => timeWait(i)),
+      '',
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'listen-queue-'));
+    try {
+      writeFileSync(join(dir, 'tcp'), big);
+      const head = readListeningHead(join(dir, 'tcp'));
+      assert.deepEqual(head.split('\n'), [lines[0], lines[1], lines[2]]);
+      assert.equal(acceptQueueFromProc(head, 9000), 5);
+      writeFileSync(join(dir, 'listeners-only'), [lines[0], lines[1], ''].join('\n'));
+      assert.equal(acceptQueueFromProc(readListeningHead(join(dir, 'listeners-only')), 9000), 3);
+      assert.equal(readListeningHead(join(dir, 'missing')), '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the queue size is the backlog capped by somaxconn', () => {

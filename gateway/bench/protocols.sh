@@ -15,21 +15,9 @@ duration=${1:-10}
 connections=${2:-64}
 workers=${BENCH_WORKERS:-2}
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-# Hold /tmp/bench.lock for the run, unless the caller already does (`flock /tmp/bench.lock
-# gateway/bench/protocols.sh`): a second lock on a new descriptor would wait for the caller forever.
-lock_held_by_caller() {
-  local inode pid=$$
-  inode=$(stat -c %i /tmp/bench.lock 2>/dev/null) || return 1
-  while [ "$pid" -gt 1 ]; do
-    grep -qE "^[0-9]+: FLOCK +ADVISORY +WRITE +$pid +[0-9a-f]+:[0-9a-f]+:$inode " /proc/locks && return 0
-    pid=$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$pid/stat")
-  done
-  return 1
-}
-if ! lock_held_by_caller; then
-  exec 9>/tmp/bench.lock
-  flock 9
-fi
+# shellcheck source=../../scripts/lib/bench-lock.sh
+. "$(dirname "$0")/../../scripts/lib/bench-lock.sh"
+hold_bench_lock
 
 hello="$root/gateway/dist/examples/hello/index.js"
 hello_cgi="node $root/gateway/dist/examples/hello/cgi.js"

@@ -14,19 +14,9 @@ set -euo pipefail
 [ $# -eq 4 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 secs=$1; conns=$2; shift 2
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
-lock_held_by_caller() {
-  local inode pid=$$
-  inode=$(stat -c %i /tmp/bench.lock 2>/dev/null) || return 1
-  while [ "$pid" -gt 1 ]; do
-    grep -qE "^[0-9]+: FLOCK +ADVISORY +WRITE +$pid +[0-9a-f]+:[0-9a-f]+:$inode " /proc/locks && return 0
-    pid=$(awk '{ sub(/.*\) /, ""); print $2 }' "/proc/$pid/stat")
-  done
-  return 1
-}
-if ! lock_held_by_caller; then
-  exec 9>/tmp/bench.lock
-  flock 9
-fi
+# shellcheck source=../../scripts/lib/bench-lock.sh
+. "$(dirname "$0")/../../scripts/lib/bench-lock.sh"
+hold_bench_lock
 export NGINX_ACCESS_LOG=off GATEWAY_ACCESS_LOG=false GATEWAY_LOG_LEVEL=warn
 tick=$(getconf CLK_TCK)
 # Clock ticks of the given pids: field 14 (utime) + 15 (stime), or one of them.

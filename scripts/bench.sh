@@ -17,7 +17,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 case " $* " in
   *" --compare "*) exec node "$root/scripts/bench/run.mjs" "$@" ;;
 esac
-exec 9>/tmp/bench.lock
-flock 9
-# This shell holds the lock; the driver and the servers it starts do not inherit it.
+# shellcheck source=lib/bench-lock.sh
+. "$root/scripts/lib/bench-lock.sh"
+hold_bench_lock
+# This shell (or its caller) holds the lock; the driver and the servers it starts do not inherit it.
 node "$root/scripts/bench/run.mjs" "$@" 9>&-

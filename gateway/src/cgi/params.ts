@@ -12,10 +12,8 @@ export interface RequestHead {
   url: string;
   httpVersionMajor: number;
   httpVersionMinor: number;
-  /** Header names and values alternating, as node:http's `rawHeaders`. */
+  /** Header names and values alternating, as node:http's `rawHeaders` (`headersOf` combines them). */
   rawHeaders: string[];
-  /** Headers as node:http's `req.headers`, duplicates combined by the same rules. */
-  headers: Record<string, string | string[]>;
   remoteAddress: string | undefined;
   remotePort: number | undefined;
   localAddress: string | undefined;
@@ -28,17 +26,65 @@ export interface RequestHead {
 }
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Methods that need no check against the token grammar. */
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
+const VERSION = /^HTTP\/(\d)\.(\d)$/;
 
-const headerNames = new Map<string, string>();
+// What a meta-variable is to the request head: one of these, or (for HTTP_*) the header name.
+const IGNORED = 0;
+const REQUEST_METHOD = 1;
+const REQUEST_URI = 2;
+const SCRIPT_NAME = 3;
+const PATH_INFO = 4;
+const QUERY_STRING = 5;
+const SERVER_PROTOCOL = 6;
+const CONTENT_LENGTH = 7;
+const CONTENT_TYPE = 8;
+const HTTPS = 9;
+const REMOTE_ADDR = 10;
+const REMOTE_PORT = 11;
+const SERVER_ADDR = 12;
+const SERVER_PORT = 13;
+const SERVER_NAME = 14;
+const META: Record<string, number> = {
+  REQUEST_METHOD,
+  REQUEST_URI,
+  SCRIPT_NAME,
+  PATH_INFO,
+  QUERY_STRING,
+  SERVER_PROTOCOL,
+  CONTENT_LENGTH,
+  CONTENT_TYPE,
+  HTTPS,
+  REMOTE_ADDR,
+  REMOTE_PORT,
+  SERVER_ADDR,
+  SERVER_PORT,
+  SERVER_NAME,
+};
 
-/** `HTTP_X_AUTH_TOKEN` → `x-auth-token` (cached: the same few names arrive on every request). */
+/** `HTTP_X_AUTH_TOKEN` → `x-auth-token`. */
 export function headerNameOf(variable: string): string {
-  let name = headerNames.get(variable);
-  if (name === undefined) {
-    name = variable.slice(5).toLowerCase().replaceAll('_', '-');
-    if (headerNames.size < 1024) headerNames.set(variable, name);
+  return variable.slice(5).toLowerCase().replaceAll('_', '-');
+}
+
+/**
+ * The same few dozen names arrive on every request: each is classified once, so a request costs
+ * one map lookup per meta-variable (not a string comparison against every name handled).
+ */
+const kinds = new Map<string, number | string>();
+function kindOf(name: string): number | string {
+  let kind = kinds.get(name);
+  if (kind === undefined) {
+    if (name.startsWith('HTTP_')) {
+      // CONTENT_* travel as their own meta-variables; nginx sends the HTTP_ copies too.
+      kind = name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE' ? IGNORED : headerNameOf(name);
+    } else {
+      kind = Object.hasOwn(META, name) ? (META[name] as number) : IGNORED;
+    }
+    if (kinds.size < 1024) kinds.set(name, kind);
   }
-  return name;
+  return kind;
 }
 
 function port(value: string | undefined): number | undefined {
@@ -67,63 +113,61 @@ export function buildRequestHead(params: CgiParams): RequestHead {
   let hasTransferEncoding = false;
 
   for (let i = 0; i + 1 < params.length; i += 2) {
-    const name = params[i] as string;
+    const kind = kindOf(params[i] as string);
     const value = params[i + 1] as string;
-    if (name.charCodeAt(0) === 72 /* H */ && name.startsWith('HTTP_')) {
-      // CONTENT_* travel as their own meta-variables; nginx sends the HTTP_ copies too.
-      if (name === 'HTTP_CONTENT_LENGTH' || name === 'HTTP_CONTENT_TYPE') continue;
-      if (name === 'HTTP_HOST') hasHost = true;
-      else if (name === 'HTTP_TRANSFER_ENCODING') hasTransferEncoding = true;
-      rawHeaders.push(headerNameOf(name), value);
+    if (typeof kind === 'string') {
+      if (kind === 'host') hasHost = true;
+      else if (kind === 'transfer-encoding') hasTransferEncoding = true;
+      rawHeaders.push(kind, value);
       continue;
     }
-    switch (name) {
-      case 'REQUEST_METHOD':
+    switch (kind) {
+      case REQUEST_METHOD:
         method = value;
         break;
-      case 'REQUEST_URI':
+      case REQUEST_URI:
         requestUri = value;
         break;
-      case 'SCRIPT_NAME':
+      case SCRIPT_NAME:
         scriptName = value;
         break;
-      case 'PATH_INFO':
+      case PATH_INFO:
         pathInfo = value;
         break;
-      case 'QUERY_STRING':
+      case QUERY_STRING:
         queryString = value;
         break;
-      case 'SERVER_PROTOCOL':
+      case SERVER_PROTOCOL:
         protocol = value;
         break;
-      case 'CONTENT_LENGTH':
+      case CONTENT_LENGTH:
         contentLength = value;
         break;
-      case 'CONTENT_TYPE':
+      case CONTENT_TYPE:
         contentType = value;
         break;
-      case 'HTTPS':
+      case HTTPS:
         https = value;
         break;
-      case 'REMOTE_ADDR':
+      case REMOTE_ADDR:
         remoteAddress = value;
         break;
-      case 'REMOTE_PORT':
+      case REMOTE_PORT:
         remotePort = value;
         break;
-      case 'SERVER_ADDR':
+      case SERVER_ADDR:
         serverAddr = value;
         break;
-      case 'SERVER_PORT':
+      case SERVER_PORT:
         serverPort = value;
         break;
-      case 'SERVER_NAME':
+      case SERVER_NAME:
         serverName = value;
         break;
     }
   }
 
-  if (!METHOD.test(method))
+  if (!KNOWN_METHODS.has(method) && !METHOD.test(method))
     throw new GatewayError('GW_ERR_CGI_PARAMS', `REQUEST_METHOD ${JSON.stringify(method)}`);
   // nginx sends CONTENT_TYPE and CONTENT_LENGTH even when empty; an empty one is no header at all
   // (as content-length: '' fastify would answer 415 or 400).
@@ -147,16 +191,23 @@ export function buildRequestHead(params: CgiParams): RequestHead {
     );
   }
 
-  const headers = headersOf(rawHeaders);
-  const version = /^HTTP\/(\d)\.(\d)$/.exec(protocol);
+  let major = 1;
+  let minor = 1;
+  if (protocol === 'HTTP/1.0') minor = 0;
+  else if (protocol !== 'HTTP/1.1') {
+    const version = VERSION.exec(protocol);
+    if (version) {
+      major = Number(version[1]);
+      minor = Number(version[2]);
+    }
+  }
   const url = requestUri ?? `${scriptName}${pathInfo}${queryString ? `?${queryString}` : ''}`;
   return {
     method,
     url: url === '' ? '/' : url,
-    httpVersionMajor: version ? Number(version[1]) : 1,
-    httpVersionMinor: version ? Number(version[2]) : 1,
+    httpVersionMajor: major,
+    httpVersionMinor: minor,
     rawHeaders,
-    headers,
     remoteAddress,
     remotePort: port(remotePort),
     localAddress: serverAddr,

@@ -5,7 +5,7 @@
  */
 import { IncomingMessage, type RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { buildRequestHead, type CgiParams } from '../cgi/params.js';
+import { buildRequestHead, type CgiParams, headersOf } from '../cgi/params.js';
 import type { HeadFormat } from '../cgi/response.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -19,6 +19,25 @@ class GatewayIncomingMessage extends IncomingMessage {
   override _read(size: number): void {
     super._read(size);
     this.onDemand?.();
+  }
+}
+
+/** The method node:http's parser hands a request its raw headers with. */
+type AddHeaderLines = (rawHeaders: string[], count: number) => void;
+const addHeaderLines = (IncomingMessage.prototype as unknown as { _addHeaderLines?: AddHeaderLines })
+  ._addHeaderLines;
+
+/**
+ * Gives a request its headers the way node:http's parser does: `rawHeaders` now, `headers` and
+ * `headersDistinct` built from them by IncomingMessage itself on first use (a listener that never
+ * reads them never pays for them, and duplicates combine by node:http's own rules). On a Node
+ * without that method, `headers` is built here, by the same rules.
+ */
+function setHeaders(req: IncomingMessage, rawHeaders: string[]): void {
+  if (addHeaderLines) addHeaderLines.call(req, rawHeaders, rawHeaders.length);
+  else {
+    req.rawHeaders = rawHeaders;
+    req.headers = headersOf(rawHeaders) as IncomingMessage['headers'];
   }
 }
 
@@ -49,10 +68,112 @@ function answerBadRequest(channel: ResponseChannel, format: HeadFormat): Request
   return { body: () => true, endBody: noop, abort: noop };
 }
 
+/**
+ * One request on its way through the listener: the handle the session drives (body, end of body,
+ * abort), and what the response's 'finish' does. One object per request rather than a closure
+ * apiece.
+ */
+class NodeExchange implements RequestHandle {
+  finished = false;
+  readonly #req: GatewayIncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #socket: ExchangeSocket;
+  readonly #channel: ResponseChannel;
+  readonly #connection: object | undefined;
+  readonly #idle: WeakMap<object, ExchangeSocket>;
+
+  constructor(
+    req: GatewayIncomingMessage,
+    res: ServerResponse,
+    socket: ExchangeSocket,
+    channel: ResponseChannel,
+    connection: object | undefined,
+    idle: WeakMap<object, ExchangeSocket>,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#socket = socket;
+    this.#channel = channel;
+    this.#connection = connection;
+    this.#idle = idle;
+  }
+
+  onFinish(): void {
+    this.finished = true;
+    this.#channel.end();
+    const req = this.#req;
+    const socket = this.#socket;
+    const connection = this.#connection;
+    // Body the app never read is discarded, as node:http does.
+    if (!req.readableEnded) req.resume();
+    socket.response = null;
+    if (connection && !socket.destroyed && !this.#idle.has(connection)) {
+      // The connection stays open: the socket serves its next request, as under node:http.
+      this.#res.detachSocket(socket as unknown as Socket);
+      this.#idle.set(connection, socket);
+      process.nextTick(emitResponseClose, this.#res);
+      return;
+    }
+    // 'finish' runs inside the socket's write callback; destroying the socket there would make
+    // the stream fail its own bookkeeping (an error object per request). Close it after.
+    process.nextTick(destroySocket, socket);
+  }
+
+  body(chunk: Buffer): boolean {
+    const req = this.#req;
+    if (req.destroyed || req.readableEnded) return true;
+    if (req.push(chunk)) return true;
+    const channel = this.#channel;
+    req.onDemand = () => {
+      req.onDemand = null;
+      channel.resumeInput();
+    };
+    return false;
+  }
+
+  endBody(): void {
+    const req = this.#req;
+    if (req.destroyed || req.complete) return;
+    req.complete = true;
+    req.push(null);
+  }
+
+  abort(): void {
+    if (this.finished) return;
+    const req = this.#req;
+    if (!req.complete) req.emit('aborted');
+    req.destroy();
+    this.#socket.destroy();
+  }
+}
+
+const kExchange = Symbol('exchange');
+type TrackedResponse = ServerResponse & { [kExchange]: NodeExchange };
+
+function onResponseFinish(this: TrackedResponse): void {
+  this[kExchange].onFinish();
+}
+
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
   /** Per connection, its ExchangeSocket while no request uses it. */
   const idle = new WeakMap<object, ExchangeSocket>();
+
+  const failed = (exchange: NodeExchange, res: ServerResponse, url: string, err: unknown) => {
+    log.error('request listener failed', {
+      err: new GatewayError('GW_ERR_HANDLER', undefined, {}, err),
+      url,
+    });
+    if (exchange.finished) return;
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.setHeader('content-type', 'text/plain');
+      res.end('Internal Server Error');
+    } else {
+      res.destroy();
+    }
+  };
+
   return (params: CgiParams, channel: ResponseChannel, context: RequestContext): RequestHandle => {
     const format: HeadFormat = context.protocol === 'fastcgi' ? 'cgi' : 'http';
     let head: ReturnType<typeof buildRequestHead>;
@@ -71,7 +192,6 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     } else {
       socket = new ExchangeSocket(head, channel, format);
     }
-    const exchange = socket;
     // ExchangeSocket is a Duplex with net.Socket's surface where a request listener can see it.
     const netSocket = socket as unknown as Socket;
     const req = new GatewayIncomingMessage(netSocket);
@@ -80,14 +200,13 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     req.httpVersionMajor = head.httpVersionMajor;
     req.httpVersionMinor = head.httpVersionMinor;
     req.httpVersion = `${head.httpVersionMajor}.${head.httpVersionMinor}`;
-    req.rawHeaders = head.rawHeaders;
-    req.headers = head.headers as IncomingMessage['headers'];
+    setHeaders(req, head.rawHeaders);
     if (!head.hasBody) {
       req.push(null);
       req.complete = true;
     }
 
-    const res = new ServerResponse(req);
+    const res = new ServerResponse(req) as unknown as TrackedResponse;
     // The web server frames the client's response: never chunk, never promise keep-alive, and
     // leave Date to it (nginx replaces an upstream Date anyway).
     res.useChunkedEncodingByDefault = false;
@@ -96,72 +215,16 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res.assignSocket(netSocket);
     socket.response = res;
 
-    let finished = false;
-    res.on('finish', () => {
-      finished = true;
-      channel.end();
-      // Body the app never read is discarded, as node:http does.
-      if (!req.readableEnded) req.resume();
-      exchange.response = null;
-      if (connection && !exchange.destroyed && !idle.has(connection)) {
-        // The connection stays open: the socket serves its next request, as under node:http.
-        res.detachSocket(netSocket);
-        idle.set(connection, exchange);
-        process.nextTick(emitResponseClose, res);
-        return;
-      }
-      // 'finish' runs inside the socket's write callback; destroying the socket there would make
-      // the stream fail its own bookkeeping (an error object per request). Close it after.
-      process.nextTick(destroySocket, exchange);
-    });
+    const exchange = new NodeExchange(req, res, socket, channel, connection, idle);
+    res[kExchange] = exchange;
+    res.on('finish', onResponseFinish);
 
-    const run = () => {
-      try {
-        const result = listener(req, res) as unknown;
-        if (result instanceof Promise) result.catch(onHandlerError);
-      } catch (err) {
-        onHandlerError(err);
-      }
-    };
-    const onHandlerError = (err: unknown) => {
-      log.error('request listener failed', {
-        err: new GatewayError('GW_ERR_HANDLER', undefined, {}, err),
-        url: head.url,
-      });
-      if (finished) return;
-      if (!res.headersSent) {
-        res.statusCode = 500;
-        res.setHeader('content-type', 'text/plain');
-        res.end('Internal Server Error');
-      } else {
-        res.destroy();
-      }
-    };
-    run();
-
-    return {
-      body(chunk: Buffer): boolean {
-        if (req.destroyed || req.readableEnded) return true;
-        if (req.push(chunk)) return true;
-        req.onDemand = () => {
-          req.onDemand = null;
-          channel.resumeInput();
-        };
-        return false;
-      },
-      endBody(): void {
-        if (req.destroyed || req.complete) return;
-        req.complete = true;
-        req.push(null);
-      },
-      abort(): void {
-        if (finished) return;
-        if (!req.complete) {
-          req.emit('aborted');
-        }
-        req.destroy();
-        exchange.destroy();
-      },
-    };
+    try {
+      const result = listener(req, res) as unknown;
+      if (result instanceof Promise) result.catch((err: unknown) => failed(exchange, res, head.url, err));
+    } catch (err) {
+      failed(exchange, res, head.url, err);
+    }
+    return exchange;
   };
 }

@@ -14,6 +14,8 @@ export interface Recorded {
 
 export interface ExchangeOptions {
   params: Record<string, string>;
+  /** Meta-variables appended after `params` as they are, repeats included (name, value, …). */
+  extraParams?: string[];
   body?: Buffer[];
   context?: RequestContext;
   /** Make the channel report congestion for this many writes. */
@@ -110,7 +112,9 @@ export function runExchange(
         return ended;
       },
     };
-    const params = Object.entries(options.params).flat();
+    const params = Object.entries(options.params)
+      .flat()
+      .concat(options.extraParams ?? []);
     const handle = responder(params, channel, options.context ?? { protocol: 'fastcgi', reused: false });
     abortFn = () => handle.abort();
     (async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import type { RequestListener } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createNodeResponder } from '../../src/http/adapter.js';
@@ -133,6 +134,48 @@ for (const [name, make] of apps) {
 }
 
 describe('adapter edge cases', () => {
+  test('req.headers and req.headersDistinct are what node:http makes of the same header lines', async () => {
+    const lines: Array<[string, string]> = [
+      ['X-Dup', 'a'],
+      ['X-Dup', 'b'],
+      ['Cookie', 'a=1'],
+      ['Cookie', 'b=2'],
+      ['Referer', 'http://one.test/'],
+      ['Referer', 'http://two.test/'],
+      ['Accept', 'text/html'],
+      ['Accept', 'application/json'],
+    ];
+    const seen = (req: IncomingMessage) => ({
+      headers: { ...req.headers },
+      distinct: { ...req.headersDistinct },
+      raw: req.rawHeaders.length,
+    });
+    // node:http's view, from a real request with these lines on the wire.
+    const oracle = await new Promise<ReturnType<typeof seen>>((resolve, reject) => {
+      const server = createServer((req, res) => {
+        resolve(seen(req));
+        res.end();
+        server.close();
+      }).listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        const wire = lines.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+        connect(port, '127.0.0.1')
+          .on('error', reject)
+          .end(`GET /info HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: test\r\n${wire}\r\n`);
+      });
+    });
+    let ours: ReturnType<typeof seen> | undefined;
+    const listener: RequestListener = (req, res) => {
+      ours = seen(req);
+      res.end();
+    };
+    await runExchange(createNodeResponder({ listener, log }), {
+      params: nginxParams('GET', '/info'),
+      extraParams: lines.flatMap(([name, value]) => [`HTTP_${name.toUpperCase()}`, value]),
+    });
+    assert.deepEqual(ours, oracle);
+  });
+
   test('an app that throws gets a 500, not a crash', async () => {
     const res = await runExchange(createNodeResponder({ listener: plain, log }), {
       params: nginxParams('GET', '/throw'),

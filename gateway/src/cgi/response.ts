@@ -8,6 +8,11 @@ export type HeadFormat = 'cgi' | 'http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
+/** Lower-cased first letters of the hop-by-hop names: other lines are kept without a closer look. */
+const HOP_BY_HOP_INITIALS = new Set([...HOP_BY_HOP].map((name) => name.charCodeAt(0)));
+
+const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: (.*))?$/;
+
 export interface RewrittenHead {
   head: string;
   status: number;
@@ -18,34 +23,61 @@ export interface RewrittenHead {
 /**
  * Rewrites a rendered HTTP/1.x response head (status line through the blank line) into the
  * given format. Returns null when the head is not an HTTP response head.
+ *
+ * Header lines are copied as runs of the rendered string: only a line that starts like a
+ * hop-by-hop name is looked at, and only those lines are cut (usually just the `Connection:
+ * close` ServerResponse adds on a connection it is told not to keep).
  */
 export function rewriteResponseHead(rendered: string, format: HeadFormat): RewrittenHead | null {
   const lineEnd = rendered.indexOf('\r\n');
-  const match = /^HTTP\/\d\.\d (\d{3})(?: (.*))?$/.exec(
-    lineEnd === -1 ? rendered : rendered.slice(0, lineEnd),
-  );
-  if (!match) return null;
-  const status = Number(match[1]);
-  const reason = match[2] ?? '';
-  let out =
-    format === 'cgi'
-      ? `Status: ${status}${reason ? ` ${reason}` : ''}\r\n`
-      : `HTTP/1.1 ${status} ${reason}\r\n`;
+  const status = statusOf(lineEnd === -1 ? rendered : rendered.slice(0, lineEnd));
+  if (!status) return null;
+  let out = format === 'cgi' ? status.cgi : status.http;
   let chunked = false;
   let start = lineEnd + 2;
+  let kept = start;
   for (;;) {
     const end = rendered.indexOf('\r\n', start);
     if (end === -1 || end === start) break;
-    const line = rendered.slice(start, end);
-    start = end + 2;
-    const colon = line.indexOf(':');
-    const name = (colon === -1 ? line : line.slice(0, colon)).trim().toLowerCase();
-    if (HOP_BY_HOP.has(name)) {
-      if (name === 'transfer-encoding' && /chunked/i.test(line.slice(colon + 1))) chunked = true;
-      continue;
+    if (HOP_BY_HOP_INITIALS.has(rendered.charCodeAt(start) | 0x20)) {
+      const colon = rendered.indexOf(':', start);
+      const nameEnd = colon === -1 || colon > end ? end : colon;
+      const name = rendered.slice(start, nameEnd).trim().toLowerCase();
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'transfer-encoding' && /chunked/i.test(rendered.slice(nameEnd + 1, end))) chunked = true;
+        out += rendered.slice(kept, start);
+        kept = end + 2;
+      }
     }
-    out += `${line}\r\n`;
+    start = end + 2;
   }
+  out += rendered.slice(kept, start);
   if (format === 'http') out += 'Connection: close\r\n';
-  return { head: `${out}\r\n`, status, chunked };
+  return { head: `${out}\r\n`, status: status.code, chunked };
+}
+
+interface StatusLine {
+  code: number;
+  /** `Status: 200 OK` and `HTTP/1.1 200 OK`, each with its line end. */
+  cgi: string;
+  http: string;
+}
+
+/** Parsed status lines: a server answers with a handful of distinct ones. */
+const statusLines = new Map<string, StatusLine>();
+
+function statusOf(line: string): StatusLine | null {
+  let status = statusLines.get(line);
+  if (status) return status;
+  const match = STATUS_LINE.exec(line);
+  if (!match) return null;
+  const code = Number(match[1]);
+  const reason = match[2] ?? '';
+  status = {
+    code,
+    cgi: `Status: ${code}${reason ? ` ${reason}` : ''}\r\n`,
+    http: `HTTP/1.1 ${code} ${reason}\r\n`,
+  };
+  if (statusLines.size < 256) statusLines.set(line, status);
+  return status;
 }

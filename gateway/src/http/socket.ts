@@ -111,18 +111,41 @@ export class ExchangeSocket extends Duplex {
 
   override _read(): void {}
 
-  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
-    this.#take(chunk, encoding);
-    this.#channel.onWritable(callback as () => void);
+  /**
+   * ServerResponse's writes go straight to the protocol, not through the Writable's buffer: the
+   * channel queues them for the turn's single flush anyway. As on a net.Socket, the callback runs
+   * asynchronously once the bytes are taken (at once, or when a congested connection drains) and
+   * the return value is false while the connection is congested, with 'drain' to follow.
+   */
+  override write(
+    chunk: Buffer | string,
+    encoding?: BufferEncoding | WriteCallback | null,
+    callback?: WriteCallback,
+  ): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = null;
+    }
+    // A destroyed or ended socket: the Writable reports the error as it would.
+    if (this.destroyed || this.writableEnded) return super.write(chunk, encoding ?? 'utf8', callback);
+    this.#take(chunk, encoding ?? 'utf8');
+    let sync = true;
+    let writable = false;
+    this.#channel.onWritable(() => {
+      if (sync) {
+        writable = true;
+        if (callback) process.nextTick(callback);
+        return;
+      }
+      callback?.();
+      this.emit('drain');
+    });
+    sync = false;
+    return writable;
   }
 
-  override _writev(
-    chunks: Array<{ chunk: Buffer | string; encoding: BufferEncoding }>,
-    callback: WriteCallback,
-  ): void {
-    for (const { chunk, encoding } of chunks) this.#take(chunk, encoding);
-    // Writes go straight through; the callback waits while the connection is congested, so the
-    // Writable's own buffer (and ServerResponse.write's return value) carry the backpressure.
+  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
+    this.#take(chunk, encoding);
     this.#channel.onWritable(callback as () => void);
   }
 
@@ -176,9 +199,19 @@ export class ExchangeSocket extends Duplex {
       if (head.status >= 100 && head.status < 200) continue; // interim responses cannot cross
       this.#headDone = true;
       this.status = head.status;
-      if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
-      if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
+      if (head.chunked) {
+        this.#chunked = new ChunkedBodyDecoder();
+        this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
+        if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
+        return true;
+      }
+      // ServerResponse.end(string) renders head and body as one string: they leave as one Buffer.
+      const body = start < chunk.length ? chunk.slice(start) : '';
+      const headLength = head.head.length;
+      const data = Buffer.allocUnsafe(headLength + (body ? Buffer.byteLength(body, encoding) : 0));
+      data.write(head.head, 0, headLength, 'latin1');
+      if (body) data.write(body, headLength, encoding);
+      this.#channel.write(data, this.#endFollows());
       return true;
     }
   }

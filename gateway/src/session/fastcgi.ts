@@ -52,7 +52,10 @@ export interface SessionOptions {
 
 /** How long a draining connection stays open for a request already on its way. */
 const DRAIN_IDLE_GRACE_MS = 1000;
-const ZEROS = Buffer.alloc(8);
+/** Padding of each length a record can need, shared by every record (never written to). */
+const PADDING = Array.from({ length: 8 }, (_, n) => Buffer.alloc(n));
+/** Stream data up to this size is copied into its record rather than queued as a view. */
+const COPY_LIMIT = 2048;
 
 /** The empty STDOUT record that ends the stream, then END_REQUEST: built once per id and status. */
 const endRecords = new Map<number, Buffer>();
@@ -330,10 +333,15 @@ export class FastcgiSession {
     return this.#out.push(...buffers);
   }
 
-  /** Queues stream data as records: a header, the data itself (not copied here) and padding. */
+  /**
+   * Queues stream data as records. Small data is copied into one record buffer (one allocation
+   * instead of a header and a padding view); larger data is not copied here: a header, the data
+   * itself and padding.
+   */
   appendStream(type: StreamRecordType, requestId: number, data: Buffer, endFollows = false): boolean {
     const out = this.#out;
     const add = endFollows ? out.hold : out.push;
+    if (data.length <= COPY_LIMIT) return add.call(out, encodeRecord(type, requestId, data));
     let writable = true;
     for (let at = 0; at < data.length; at += FCGI_MAX_CONTENT_LENGTH) {
       const piece =
@@ -347,7 +355,7 @@ export class FastcgiSession {
               out,
               encodeHeader(type, requestId, piece.length, padding),
               piece,
-              ZEROS.subarray(0, padding),
+              PADDING[padding] as Buffer,
             )
           : add.call(out, encodeHeader(type, requestId, piece.length, padding), piece);
     }

@@ -27,6 +27,7 @@ export function serveCgiRequest(listener: RequestListener, io: CgiIo = {}): Prom
     let ended = false;
     const channel: ResponseChannel = {
       write: (chunk) => stdout.write(chunk),
+      flush: () => {},
       onWritable: (callback) => {
         if (stdout.writableNeedDrain) stdout.once('drain', callback);
         else callback();

@@ -17,6 +17,8 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 type WriteCallback = (error?: Error | null) => void;
 
+const flushChannel = (channel: ResponseChannel) => channel.flush();
+
 function forwardDrain(this: ExchangeSocket): void {
   if (this.response?.writableNeedDrain) this.response.emit('drain');
 }
@@ -43,6 +45,8 @@ export class ExchangeSocket extends Duplex {
   #pendingHead: Buffer | null = null;
   #headDone = false;
   #chunked: ChunkedBodyDecoder | null = null;
+  /** Bytes went to the channel held while this socket was corked. */
+  #held = false;
 
   constructor(head: RequestHead, channel: ResponseChannel, format: HeadFormat) {
     // The request body reaches the app through IncomingMessage, never through this socket's readable
@@ -61,6 +65,7 @@ export class ExchangeSocket extends Duplex {
     this.#pendingHead = null;
     this.#headDone = false;
     this.#chunked = null;
+    this.#held = false;
     this.status = 0;
     this.#assign(head);
   }
@@ -166,18 +171,37 @@ export class ExchangeSocket extends Duplex {
 
   #body(data: Buffer): void {
     if (this.#chunked) {
-      for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#endFollows());
+      for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#hold());
     } else if (data.length > 0) {
-      this.#channel.write(data, this.#endFollows());
+      this.#channel.write(data, this.#hold());
     }
   }
 
   /**
-   * Once the app has ended its response, what it wrote last is on its way here and the response's
-   * 'finish' (which ends the channel, and flushes) follows.
+   * Whether bytes written now may wait in the channel. ServerResponse corks this socket around
+   * its writes (end() among them) and uncorks it once they are all in: what arrives while corked
+   * is held, and flushed after the uncork (see uncork()). Once the app has ended its response,
+   * the response's 'finish' (which ends the channel, and flushes) follows anyway.
    */
-  #endFollows(): boolean {
+  #hold(): boolean {
+    if (this.writableCorked > 0) {
+      this.#held = true;
+      return true;
+    }
     return this.response?.writableEnded === true;
+  }
+
+  /**
+   * The flush of what was written while corked waits for the ticks already queued: when the
+   * uncork ends a response, its 'finish' is one of them and carries the held bytes out with the
+   * end of the request, in one write.
+   */
+  override uncork(): void {
+    super.uncork();
+    if (this.#held && this.writableCorked === 0) {
+      this.#held = false;
+      process.nextTick(flushChannel, this.#channel);
+    }
   }
 
   /** Returns false when `chunk` does not hold a complete head (the Buffer path takes over). */
@@ -201,7 +225,7 @@ export class ExchangeSocket extends Duplex {
       this.status = head.status;
       if (head.chunked) {
         this.#chunked = new ChunkedBodyDecoder();
-        this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
+        this.#channel.write(Buffer.from(head.head, 'latin1'), this.#hold());
         if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
         return true;
       }
@@ -211,7 +235,7 @@ export class ExchangeSocket extends Duplex {
       const data = Buffer.allocUnsafe(headLength + (body ? Buffer.byteLength(body, encoding) : 0));
       data.write(head.head, 0, headLength, 'latin1');
       if (body) data.write(body, headLength, encoding);
-      this.#channel.write(data, this.#endFollows());
+      this.#channel.write(data, this.#hold());
       return true;
     }
   }
@@ -238,7 +262,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#endFollows());
+      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#hold());
       return buffer;
     }
   }

@@ -99,9 +99,13 @@ class FastcgiRequest implements ResponseChannel {
     this.#aborted = true;
   }
 
-  write(chunk: Buffer, endFollows = false): boolean {
+  write(chunk: Buffer, hold = false): boolean {
     if (this.aborted) return true;
-    return this.#session.appendStream(RecordType.Stdout, this.id, chunk, endFollows);
+    return this.#session.appendStream(RecordType.Stdout, this.id, chunk, hold);
+  }
+
+  flush(): void {
+    this.#session.flush();
   }
 
   onWritable(callback: () => void): void {
@@ -338,9 +342,9 @@ export class FastcgiSession {
    * instead of a header and a padding view); larger data is not copied here: a header, the data
    * itself and padding.
    */
-  appendStream(type: StreamRecordType, requestId: number, data: Buffer, endFollows = false): boolean {
+  appendStream(type: StreamRecordType, requestId: number, data: Buffer, hold = false): boolean {
     const out = this.#out;
-    const add = endFollows ? out.hold : out.push;
+    const add = hold ? out.hold : out.push;
     if (data.length <= COPY_LIMIT) return add.call(out, encodeRecord(type, requestId, data));
     let writable = true;
     for (let at = 0; at < data.length; at += FCGI_MAX_CONTENT_LENGTH) {
@@ -366,6 +370,11 @@ export class FastcgiSession {
     this.#out.flush();
   }
 
+  /** Writes what is queued now. */
+  flush(): void {
+    if (!this.#closed) this.#out.flush();
+  }
+
   onWritable(callback: () => void): void {
     this.#out.onWritable(callback);
   }
@@ -386,9 +395,15 @@ export class FastcgiSession {
       stats.requestsTotal++;
     }
     this.#served++;
-    this.queue([endOfRequest(request.id, protocolStatus)]);
-    if (this.#pausedForInput && this.#requests.size === 0) this.resumeInput();
-    if (this.#requests.size > 0) return;
+    const records = endOfRequest(request.id, protocolStatus);
+    if (this.#requests.size > 0) {
+      // Other requests share the connection: these records leave with this turn's flush.
+      this.#out.push(records);
+      return;
+    }
+    // Flushed right below, by #endSocket() or #flush().
+    this.#out.hold(records);
+    if (this.#pausedForInput) this.resumeInput();
     if (!request.keepConn || this.#peerEnded || this.#draining) {
       this.#endSocket();
     } else {

@@ -9,10 +9,12 @@ export interface ResponseChannel {
   /**
    * Response bytes, head first, as the protocol carries them (a CGI head for FastCGI, an HTTP
    * head for uwsgi). Returns false when the connection is congested; `onWritable` is then called
-   * once it drains. `endFollows`: `end()` comes next, so the bytes may wait for its flush rather
+   * once it drains. `hold`: a `flush()` or `end()` follows, so the bytes may wait for it rather
    * than be flushed on their own at the end of this turn of the event loop.
    */
-  write(chunk: Buffer, endFollows?: boolean): boolean;
+  write(chunk: Buffer, hold?: boolean): boolean;
+  /** Sends what `write(…, true)` held. */
+  flush(): void;
   onWritable(callback: () => void): void;
   /** The response is complete. */
   end(): void;

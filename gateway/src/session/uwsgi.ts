@@ -101,9 +101,13 @@ export class UwsgiSession implements ResponseChannel {
     }
   }
 
-  write(chunk: Buffer, endFollows = false): boolean {
+  write(chunk: Buffer, hold = false): boolean {
     if (this.aborted) return true;
-    return endFollows ? this.#out.hold(chunk) : this.#out.push(chunk);
+    return hold ? this.#out.hold(chunk) : this.#out.push(chunk);
+  }
+
+  flush(): void {
+    if (!this.#closed) this.#out.flush();
   }
 
   onWritable(callback: () => void): void {

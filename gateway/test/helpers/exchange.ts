@@ -94,6 +94,7 @@ export function runExchange(
         }
         return true;
       },
+      flush() {},
       onWritable(callback) {
         if (congested > 0) waiting.push(callback);
         else setImmediate(callback);

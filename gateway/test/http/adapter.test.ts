@@ -183,6 +183,59 @@ describe('adapter edge cases', () => {
     assert.equal(res.status, 500);
   });
 
+  test('what a streaming response writes leaves before its end, each piece in one flush', async () => {
+    // The channel records what has actually been sent: bytes written without `hold`, and held
+    // bytes once flush() or end() comes.
+    let held: string[] = [];
+    const sent: string[] = [];
+    const send = () => {
+      if (held.length > 0) sent.push(held.join(''));
+      held = [];
+    };
+    let resume: () => void = () => {};
+    const secondWrite = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    let sentBeforeSecond: string[] = [];
+    const listener: RequestListener = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first;');
+      setTimeout(() => {
+        sentBeforeSecond = [...sent];
+        res.end('second');
+        resume();
+      }, 20);
+    };
+    const ended = new Promise<void>((resolve) => {
+      const handle = createNodeResponder({ listener, log })(
+        Object.entries(nginxParams('GET', '/stream')).flat(),
+        {
+          write(chunk, hold) {
+            held.push(chunk.toString('latin1'));
+            if (!hold) send();
+            return true;
+          },
+          flush: send,
+          onWritable: (callback) => callback(),
+          end() {
+            send();
+            resolve();
+          },
+          writeStderr() {},
+          resumeInput() {},
+          aborted: false,
+        },
+        { protocol: 'fastcgi', reused: false },
+      );
+      handle.endBody();
+    });
+    await secondWrite;
+    await ended;
+    assert.equal(sentBeforeSecond.length, 1, 'the head and the first piece left before the end');
+    assert.match(sentBeforeSecond[0] as string, /^Status: 200 OK\r\n[^]*\r\n\r\nfirst;$/);
+    assert.deepEqual(sent.slice(1), ['second']);
+  });
+
   test('an app that asks for chunked framing has it removed', async () => {
     const res = await runExchange(createNodeResponder({ listener: plain, log }), {
       params: nginxParams('GET', '/chunked'),

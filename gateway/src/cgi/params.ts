@@ -87,6 +87,11 @@ function kindOf(name: string): number | string {
   return kind;
 }
 
+/** The names of the last request by position (the first MAX_REMEMBERED), and what they were. */
+const MAX_REMEMBERED = 128;
+const lastNames: string[] = [];
+const lastKinds: Array<number | string> = [];
+
 function port(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
@@ -113,7 +118,19 @@ export function buildRequestHead(params: CgiParams): RequestHead {
   let hasTransferEncoding = false;
 
   for (let i = 0; i + 1 < params.length; i += 2) {
-    const kind = kindOf(params[i] as string);
+    const name = params[i] as string;
+    // The web server sends its names in the same order every time: the name at this position
+    // last time is usually this one, and comparing two strings is cheaper than hashing one.
+    const slot = i >> 1;
+    let kind: number | string;
+    if (name === lastNames[slot]) kind = lastKinds[slot] as number | string;
+    else {
+      kind = kindOf(name);
+      if (slot < MAX_REMEMBERED) {
+        lastNames[slot] = name;
+        lastKinds[slot] = kind;
+      }
+    }
     const value = params[i + 1] as string;
     if (typeof kind === 'string') {
       if (kind === 'host') hasHost = true;

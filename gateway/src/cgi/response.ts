@@ -66,9 +66,18 @@ interface StatusLine {
 /** Parsed status lines: a server answers with a handful of distinct ones. */
 const statusLines = new Map<string, StatusLine>();
 
+/** The last status line seen: most responses repeat it, and comparing beats hashing. */
+let lastLine = '';
+let lastStatus: StatusLine | null = null;
+
 function statusOf(line: string): StatusLine | null {
+  if (line === lastLine) return lastStatus;
   let status = statusLines.get(line);
-  if (status) return status;
+  if (status) {
+    lastLine = line;
+    lastStatus = status;
+    return status;
+  }
   const match = STATUS_LINE.exec(line);
   if (!match) return null;
   const code = Number(match[1]);

@@ -8,8 +8,18 @@ export type HeadFormat = 'cgi' | 'http';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
-/** Lower-cased first letters of the hop-by-hop names: other lines are kept without a closer look. */
-const HOP_BY_HOP_INITIALS = new Set([...HOP_BY_HOP].map((name) => name.charCodeAt(0)));
+/**
+ * The first letters of the hop-by-hop names, as bits from `a` (either case maps onto them): a
+ * line starting with any other character is kept without a closer look.
+ */
+const HOP_BY_HOP_INITIALS = [...HOP_BY_HOP].reduce(
+  (bits, name) => bits | (1 << (name.charCodeAt(0) - 97)),
+  0,
+);
+const mayBeHopByHop = (code: number) => {
+  const letter = (code | 0x20) - 97;
+  return letter >= 0 && letter < 26 && (HOP_BY_HOP_INITIALS & (1 << letter)) !== 0;
+};
 
 const STATUS_LINE = /^HTTP\/\d\.\d (\d{3})(?: (.*))?$/;
 
@@ -39,7 +49,7 @@ export function rewriteResponseHead(rendered: string, format: HeadFormat): Rewri
   for (;;) {
     const end = rendered.indexOf('\r\n', start);
     if (end === -1 || end === start) break;
-    if (HOP_BY_HOP_INITIALS.has(rendered.charCodeAt(start) | 0x20)) {
+    if (mayBeHopByHop(rendered.charCodeAt(start))) {
       const colon = rendered.indexOf(':', start);
       const nameEnd = colon === -1 || colon > end ? end : colon;
       const name = rendered.slice(start, nameEnd).trim().toLowerCase();

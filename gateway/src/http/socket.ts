@@ -47,6 +47,8 @@ export class ExchangeSocket extends Duplex {
   #chunked: ChunkedBodyDecoder | null = null;
   /** Bytes went to the channel held while this socket was corked. */
   #held = false;
+  /** A rewritten head waiting, while corked, for the body bytes that follow it. */
+  #headOut: string | null = null;
 
   constructor(head: RequestHead, channel: ResponseChannel, format: HeadFormat) {
     // The request body reaches the app through IncomingMessage, never through this socket's readable
@@ -66,6 +68,7 @@ export class ExchangeSocket extends Duplex {
     this.#headDone = false;
     this.#chunked = null;
     this.#held = false;
+    this.#headOut = null;
     this.status = 0;
     this.#assign(head);
   }
@@ -155,7 +158,8 @@ export class ExchangeSocket extends Duplex {
   }
 
   #take(chunk: Buffer | string, encoding: BufferEncoding): void {
-    if (this.#channel.aborted) return;
+    // ServerResponse.end() writes '' to learn when everything before it has gone.
+    if (chunk.length === 0 || this.#channel.aborted) return;
     if (!this.#headDone) {
       // ServerResponse renders its whole head as one string and writes it first: rewrite it as a
       // string, with no round trip through a Buffer.
@@ -173,8 +177,26 @@ export class ExchangeSocket extends Duplex {
     if (this.#chunked) {
       for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#hold());
     } else if (data.length > 0) {
-      this.#channel.write(data, this.#hold());
+      const head = this.#headOut;
+      if (head === null) {
+        this.#channel.write(data, this.#hold());
+        return;
+      }
+      // The head waited for the first body bytes: they leave together, as one piece.
+      this.#headOut = null;
+      const joined = Buffer.allocUnsafe(head.length + data.length);
+      joined.write(head, 0, head.length, 'latin1');
+      data.copy(joined, head.length);
+      this.#channel.write(joined, this.#hold());
     }
+  }
+
+  /** Sends a head still waiting for body bytes. */
+  #releaseHead(): void {
+    const head = this.#headOut;
+    if (head === null) return;
+    this.#headOut = null;
+    this.#channel.write(Buffer.from(head, 'latin1'), this.#hold());
   }
 
   /**
@@ -198,7 +220,12 @@ export class ExchangeSocket extends Duplex {
    */
   override uncork(): void {
     super.uncork();
-    if (this.#held && this.writableCorked === 0) {
+    if (this.writableCorked > 0) return;
+    if (this.#headOut !== null) {
+      this.#held = true;
+      this.#releaseHead();
+    }
+    if (this.#held) {
       this.#held = false;
       process.nextTick(flushChannel, this.#channel);
     }
@@ -227,6 +254,12 @@ export class ExchangeSocket extends Duplex {
         this.#chunked = new ChunkedBodyDecoder();
         this.#channel.write(Buffer.from(head.head, 'latin1'), this.#hold());
         if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
+        return true;
+      }
+      if (start === chunk.length && this.writableCorked > 0) {
+        // ServerResponse writes a Buffer body after the head: while corked, the head waits for it.
+        this.#headOut = head.head;
+        this.#held = true;
         return true;
       }
       // ServerResponse.end(string) renders head and body as one string: they leave as one Buffer.

@@ -35,8 +35,8 @@ export interface RewrittenHead {
  * given format. Returns null when the head is not an HTTP response head.
  *
  * Header lines are copied as runs of the rendered string: only a line that starts like a
- * hop-by-hop name is looked at, and only those lines are cut (usually just the `Connection:
- * close` ServerResponse adds on a connection it is told not to keep).
+ * hop-by-hop name is looked at, and only those lines are cut (the adapter keeps ServerResponse
+ * from adding a Connection header of its own, so usually there are none).
  */
 export function rewriteResponseHead(rendered: string, format: HeadFormat): RewrittenHead | null {
   const lineEnd = rendered.indexOf('\r\n');

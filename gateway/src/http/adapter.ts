@@ -212,6 +212,8 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res.useChunkedEncodingByDefault = false;
     res.shouldKeepAlive = false;
     res.sendDate = false;
+    // Nor a Connection header of its own, which the protocol head would only have to drop.
+    res.removeHeader('connection');
     res.assignSocket(netSocket);
     socket.response = res;
 

@@ -47,6 +47,8 @@ export class ExchangeSocket extends Duplex {
   #chunked: ChunkedBodyDecoder | null = null;
   /** Bytes went to the channel held while this socket was corked. */
   #held = false;
+  /** Whether the channel took every piece of the current write() without congestion. */
+  #accepted = true;
   /** A rewritten head waiting, while corked, for the body bytes that follow it. */
   #headOut: string | null = null;
 
@@ -136,20 +138,22 @@ export class ExchangeSocket extends Duplex {
     }
     // A destroyed or ended socket: the Writable reports the error as it would.
     if (this.destroyed || this.writableEnded) return super.write(chunk, encoding ?? 'utf8', callback);
+    this.#accepted = true;
     this.#take(chunk, encoding ?? 'utf8');
-    let sync = true;
-    let writable = false;
+    if (this.#accepted) {
+      if (callback) process.nextTick(callback);
+      return true;
+    }
     this.#channel.onWritable(() => {
-      if (sync) {
-        writable = true;
-        if (callback) process.nextTick(callback);
-        return;
-      }
       callback?.();
       this.emit('drain');
     });
-    sync = false;
-    return writable;
+    return false;
+  }
+
+  /** Hands bytes to the channel, noting whether it takes more at once. */
+  #send(data: Buffer, hold: boolean): void {
+    if (!this.#channel.write(data, hold)) this.#accepted = false;
   }
 
   override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
@@ -175,11 +179,11 @@ export class ExchangeSocket extends Duplex {
 
   #body(data: Buffer): void {
     if (this.#chunked) {
-      for (const piece of this.#chunked.push(data)) this.#channel.write(piece, this.#hold());
+      for (const piece of this.#chunked.push(data)) this.#send(piece, this.#hold());
     } else if (data.length > 0) {
       const head = this.#headOut;
       if (head === null) {
-        this.#channel.write(data, this.#hold());
+        this.#send(data, this.#hold());
         return;
       }
       // The head waited for the first body bytes: they leave together, as one piece.
@@ -187,7 +191,7 @@ export class ExchangeSocket extends Duplex {
       const joined = Buffer.allocUnsafe(head.length + data.length);
       joined.write(head, 0, head.length, 'latin1');
       data.copy(joined, head.length);
-      this.#channel.write(joined, this.#hold());
+      this.#send(joined, this.#hold());
     }
   }
 
@@ -196,7 +200,7 @@ export class ExchangeSocket extends Duplex {
     const head = this.#headOut;
     if (head === null) return;
     this.#headOut = null;
-    this.#channel.write(Buffer.from(head, 'latin1'), this.#hold());
+    this.#send(Buffer.from(head, 'latin1'), this.#hold());
   }
 
   /**
@@ -252,7 +256,7 @@ export class ExchangeSocket extends Duplex {
       this.status = head.status;
       if (head.chunked) {
         this.#chunked = new ChunkedBodyDecoder();
-        this.#channel.write(Buffer.from(head.head, 'latin1'), this.#hold());
+        this.#send(Buffer.from(head.head, 'latin1'), this.#hold());
         if (start < chunk.length) this.#body(Buffer.from(chunk.slice(start), encoding));
         return true;
       }
@@ -268,7 +272,7 @@ export class ExchangeSocket extends Duplex {
       const data = Buffer.allocUnsafe(headLength + (body ? Buffer.byteLength(body, encoding) : 0));
       data.write(head.head, 0, headLength, 'latin1');
       if (body) data.write(body, headLength, encoding);
-      this.#channel.write(data, this.#hold());
+      this.#send(data, this.#hold());
       return true;
     }
   }
@@ -295,7 +299,7 @@ export class ExchangeSocket extends Duplex {
       this.#headDone = true;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
-      this.#channel.write(Buffer.from(head.head, 'latin1'), this.#hold());
+      this.#send(Buffer.from(head.head, 'latin1'), this.#hold());
       return buffer;
     }
   }

@@ -195,12 +195,12 @@ export class ExchangeSocket extends Duplex {
     }
   }
 
-  /** Sends a head still waiting for body bytes. */
+  /** Sends a head that waited for body bytes in vain (held: the uncork's flush follows). */
   #releaseHead(): void {
     const head = this.#headOut;
     if (head === null) return;
     this.#headOut = null;
-    this.#send(Buffer.from(head, 'latin1'), this.#hold());
+    this.#send(Buffer.from(head, 'latin1'), true);
   }
 
   /**

@@ -17,26 +17,10 @@ import {
   RecordType,
 } from '../src/protocol/fastcgi/index.js';
 import { encodeRequest, UwsgiDecoder } from '../src/protocol/uwsgi/index.js';
+import { nginxParams } from './nginx-request.js';
 
-/** The parameters nginx sends for a GET (our snippet) with a few headers. */
-const params: Array<[string, string]> = Object.entries({
-  QUERY_STRING: '',
-  REQUEST_METHOD: 'GET',
-  CONTENT_TYPE: '',
-  CONTENT_LENGTH: '',
-  SCRIPT_NAME: '/v3/auth/tokens',
-  REQUEST_URI: '/v3/auth/tokens',
-  DOCUMENT_URI: '/v3/auth/tokens',
-  SERVER_PROTOCOL: 'HTTP/1.1',
-  REQUEST_SCHEME: 'http',
-  GATEWAY_INTERFACE: 'CGI/1.1',
-  SERVER_SOFTWARE: 'nginx',
-  REMOTE_ADDR: '127.0.0.1',
-  REMOTE_PORT: '51234',
-  SERVER_ADDR: '127.0.0.1',
-  SERVER_PORT: '8080',
-  SERVER_NAME: 'localhost',
-  HTTP_HOST: '127.0.0.1:8080',
+/** The parameters nginx sends for a token validation, with the headers the client sends. */
+const params = nginxParams('/v3/auth/tokens', {
   HTTP_X_REQUEST_ID: '9c64e17272a52072ac79b52c2ade3ae0',
   HTTP_USER_AGENT: 'python-keystoneclient',
   HTTP_ACCEPT: 'application/json',

@@ -32,29 +32,12 @@ import {
   Role,
 } from '../src/protocol/fastcgi/index.js';
 import { FastcgiSession } from '../src/session/fastcgi.js';
+import { nginxParams } from './nginx-request.js';
 
 const WARM_UP = 20_000;
 
-/** What nginx sends for `GET /hello` with the gateway's fastcgi_params and a few headers. */
-const params: Array<[string, string]> = Object.entries({
-  QUERY_STRING: '',
-  REQUEST_METHOD: 'GET',
-  CONTENT_TYPE: '',
-  CONTENT_LENGTH: '',
-  SCRIPT_NAME: '/hello',
-  REQUEST_URI: '/hello',
-  DOCUMENT_URI: '/hello',
-  DOCUMENT_ROOT: '/usr/share/nginx/html',
-  SERVER_PROTOCOL: 'HTTP/1.1',
-  REQUEST_SCHEME: 'http',
-  GATEWAY_INTERFACE: 'CGI/1.1',
-  SERVER_SOFTWARE: 'nginx/1.22.1',
-  REMOTE_ADDR: '127.0.0.1',
-  REMOTE_PORT: '51234',
-  SERVER_ADDR: '127.0.0.1',
-  SERVER_PORT: '8080',
-  SERVER_NAME: 'localhost',
-  HTTP_HOST: '127.0.0.1:8080',
+/** What nginx sends for `GET /hello` with a few headers. */
+const params = nginxParams('/hello', {
   HTTP_USER_AGENT: 'wrk',
   HTTP_ACCEPT: '*/*',
   HTTP_X_REQUEST_ID: '9c64e17272a52072ac79b52c2ade3ae0',

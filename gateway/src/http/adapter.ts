@@ -1,7 +1,8 @@
 /**
  * Runs a standard Node request listener for a protocol session: builds a real
- * http.IncomingMessage and http.ServerResponse (public APIs only), feeds the request body in with
- * backpressure, and turns the rendered response into protocol bytes via ExchangeSocket.
+ * http.IncomingMessage and http.ServerResponse (public APIs, and the one method node:http's own
+ * parser gives a request its headers with), feeds the request body in with backpressure, and
+ * turns the rendered response into protocol bytes via ExchangeSocket.
  */
 import { IncomingMessage, type RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

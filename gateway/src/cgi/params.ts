@@ -64,13 +64,13 @@ const META: Record<string, number> = {
 };
 
 /** `HTTP_X_AUTH_TOKEN` → `x-auth-token`. */
-export function headerNameOf(variable: string): string {
+function headerNameOf(variable: string): string {
   return variable.slice(5).toLowerCase().replaceAll('_', '-');
 }
 
 /**
- * The same few dozen names arrive on every request: each is classified once, so a request costs
- * one map lookup per meta-variable (not a string comparison against every name handled).
+ * The same few dozen names arrive on every request: each is classified once, and found again
+ * with one map lookup (when the guess by position in buildRequestHead misses).
  */
 const kinds = new Map<string, number | string>();
 function kindOf(name: string): number | string {

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { applicationCredentialRoutes } from './api/application-credentials.js';
 import { authRoutes } from './api/auth.js';
+import { keystoneBodies } from './api/body.js';
 import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
@@ -20,7 +21,7 @@ import { roleRoutes } from './api/roles.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
-import { IdentityError, type IdentityErrorCode } from './errors.js';
+import { expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { createServices, type Services } from './services.js';
 import { listenForInvalidations } from './token/cache.js';
 
@@ -95,14 +96,13 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     reply.header('x-openstack-request-id', request.id);
   });
 
-  // Keystone reads JSON bodies only: any other type is its 400 "Expecting to find application/json".
-  app.removeContentTypeParser('text/plain');
+  keystoneBodies(app);
   app.setErrorHandler((error: FastifyError | IdentityError, request, reply) => {
     let err: IdentityError;
     if (error instanceof IdentityError) err = error;
     else if (error.validation) err = new IdentityError('IDN_ERR_VALIDATION', schemaMessage(error));
     else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
-      err = new IdentityError('IDN_ERR_VALIDATION', expecting('application/json', 'Content-Type header'));
+      err = expectedAttribute('application/json', 'Content-Type header');
     else if (error.statusCode && errorCodeForStatus[error.statusCode]) {
       err = new IdentityError(
         errorCodeForStatus[error.statusCode] as IdentityErrorCode,
@@ -147,10 +147,6 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   return app;
 }
 
-/** Keystone's ValidationError text (keystone/exception.py). */
-const expecting = (attribute: string, target: string) =>
-  `Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`;
-
 /**
  * A schema failure worded as Keystone's validator words it: "Invalid input for field
  * 'user/name': …" where the failure has a path inside the body, the bare message otherwise.
@@ -167,7 +163,7 @@ function schemaMessage(error: FastifyError): string {
 /** fastify's own messages for client errors are safe to show; anything else gets a generic one. */
 function publicMessage(error: FastifyError): string {
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
-    return expecting('valid JSON', 'request body');
+    return expectedAttribute('valid JSON', 'request body').message;
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'Request Entity Too Large';
   return error.message;
 }

@@ -4,7 +4,7 @@
  * reply.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { IdentityError, unsupportedMethod, validation } from '../errors.js';
+import { expectedAttribute, IdentityError, unsupportedMethod, validation } from '../errors.js';
 import type { UserRef } from '../identity/service.js';
 import type { Ref } from '../resource/service.js';
 import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
@@ -17,10 +17,7 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 /** Keystone's ValidationError wording for a missing attribute. */
 function expect(target: Json, key: string, where: string): unknown {
-  if (!(key in target))
-    throw validation(
-      `Expecting to find ${key} in ${where}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`,
-    );
+  if (!(key in target)) throw expectedAttribute(key, where);
   return target[key];
 }
 

@@ -139,10 +139,19 @@ export class IdentityService {
       const allowedAt = user.password_created_at.getTime() + minDays * DAY;
       if (allowedAt > Date.now()) throw passwordTooYoung(minDays, Math.ceil((allowedAt - Date.now()) / DAY));
     }
+    // Keystone's history rule: the new password differs from the last N, the current one included.
+    const unique = this.#rules.uniqueLastCount;
+    if (unique > 0) {
+      for (const old of await repo.recentPasswordHashes(this.#db, userId, unique))
+        if (await verifyPassword(next, old)) throw passwordInHistory(unique);
+    }
     await this.setPassword(userId, next);
   }
 
-  /** Sets the password (bootstrap, an administrator's update): history applies, not minimum age. */
+  /**
+   * Sets the password (bootstrap, an administrator's reset): neither history nor minimum age
+   * apply, as in Keystone, where only the user's own change is held to them.
+   */
   async setPassword(userId: string, next: string): Promise<void> {
     const user = await repo.userById(this.#db, userId);
     if (!user) throw notFound('user', userId);
@@ -155,7 +164,7 @@ export class IdentityService {
     if (user.password_hash) await this.#revocation.revokeUser(userId);
   }
 
-  /** Length, history (against the user's earlier passwords), hash and expiry of a new password. */
+  /** Length, hash and expiry of a new password. */
   async #preparePassword(
     next: string,
     user: { id: string; options: repo.UserOptions } | null,
@@ -165,11 +174,6 @@ export class IdentityService {
       throw validation(
         `Invalid input for field password: expected 1 to ${this.#rules.maxLength} characters.`,
       );
-    const unique = this.#rules.uniqueLastCount;
-    if (user && unique > 1) {
-      for (const old of await repo.recentPasswordHashes(this.#db, user.id, unique - 1))
-        if (await verifyPassword(next, old)) throw passwordInHistory(unique);
-    }
     const hash = await hashPassword(next, this.#rules.hash);
     const days = this.#rules.expiresDays;
     const options = user?.options ?? {};
@@ -209,7 +213,7 @@ export class IdentityService {
   }
 
   /**
-   * An administrator's update. A new password follows the history rule (not the minimum age);
+   * An administrator's update. A new password is a reset: no history, no minimum age;
    * a new password or disabling ends the user's sessions; re-enabling clears a lockout.
    */
   async updateUser(id: string, patch: UserPatch): Promise<repo.UserRow> {

@@ -289,14 +289,16 @@ export async function catalogRoutes(
     },
     async (request, reply) => {
       const e = request.body.endpoint;
-      const created = await catalog.createEndpoint({
-        interface: e.interface as string,
-        url: e.url as string,
-        service_id: e.service_id as string,
-        // `region` is the legacy name of region_id.
-        region_id: e.region_id ?? e.region ?? null,
-        enabled: e.enabled ?? true,
-      });
+      const created = await catalog.createEndpoint(
+        {
+          interface: e.interface as string,
+          url: e.url as string,
+          service_id: e.service_id as string,
+          region_id: e.region_id ?? null,
+          enabled: e.enabled ?? true,
+        },
+        e.region, // the legacy name of region_id
+      );
       reply.code(201);
       return { endpoint: renderEndpoint(created, base(request)) };
     },
@@ -314,11 +316,11 @@ export async function catalogRoutes(
         ...(e.url === undefined ? {} : { url: e.url }),
         ...(e.service_id === undefined ? {} : { service_id: e.service_id }),
         ...(e.enabled === undefined ? {} : { enabled: e.enabled }),
-        ...('region_id' in e || region !== undefined ? { region_id: e.region_id ?? region ?? null } : {}),
+        ...('region_id' in e ? { region_id: e.region_id ?? null } : {}),
       };
       return {
         endpoint: renderEndpoint(
-          await catalog.updateEndpoint(request.params.endpoint_id, patch),
+          await catalog.updateEndpoint(request.params.endpoint_id, patch, region),
           base(request),
         ),
       };

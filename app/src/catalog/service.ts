@@ -199,7 +199,31 @@ export class CatalogService {
       throw expectedAttribute('endpoint region_id', 'region table');
   }
 
-  async createEndpoint(e: Omit<repo.EndpointRow, 'id'>): Promise<repo.EndpointRow> {
+  /**
+   * An endpoint given by the legacy `region` attribute (v2-style clients, tempest) gets that
+   * region created when it does not exist, as Keystone does for backward compatibility;
+   * `region_id` must name an existing region.
+   */
+  async #legacyRegion<T extends { region_id?: string | null }>(
+    e: T,
+    legacy: string | null | undefined,
+  ): Promise<T> {
+    if (e.region_id != null || legacy == null) return e;
+    if (!(await repo.regionById(this.#db, legacy))) {
+      try {
+        await repo.insertRegion(this.#db, { id: legacy, description: '', parent_region_id: null });
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err; // created meanwhile: fine
+      }
+    }
+    return { ...e, region_id: legacy };
+  }
+
+  async createEndpoint(
+    fields: Omit<repo.EndpointRow, 'id'>,
+    legacyRegion?: string | null,
+  ): Promise<repo.EndpointRow> {
+    const e = await this.#legacyRegion(fields, legacyRegion);
     await this.#checkRefs(e);
     const row = { id: newId(), ...e };
     await repo.insertEndpoint(this.#db, row);
@@ -207,8 +231,13 @@ export class CatalogService {
     return row;
   }
 
-  async updateEndpoint(id: string, patch: Partial<Omit<repo.EndpointRow, 'id'>>): Promise<repo.EndpointRow> {
+  async updateEndpoint(
+    id: string,
+    fields: Partial<Omit<repo.EndpointRow, 'id'>>,
+    legacyRegion?: string | null,
+  ): Promise<repo.EndpointRow> {
     await this.endpoint(id);
+    const patch = await this.#legacyRegion(fields, legacyRegion);
     await this.#checkRefs(patch);
     const updated = (await repo.updateEndpoint(this.#db, id, patch)) as repo.EndpointRow;
     this.#changed();

@@ -78,9 +78,19 @@ export async function projectRoutes(
   { services, config }: PluginOptions,
 ): Promise<void> {
   const { resource } = services;
-  const projectTarget = async (request: FastifyRequest) => ({
-    project: (await resource.project({ id: param(request, 'project_id') })) ?? {},
-  });
+  // A domain is also a project acting as a domain: /v3/projects/{id} reaches it too, as Keystone's
+  // single table does (tempest creates one with is_domain, then disables and deletes it here).
+  const asDomain = async (request: FastifyRequest) => {
+    const id = param(request, 'project_id');
+    return (await resource.project({ id })) ? null : resource.getDomain(id);
+  };
+  const projectTarget = async (request: FastifyRequest) => {
+    const id = param(request, 'project_id');
+    const row = await resource.project({ id });
+    if (row) return { project: row };
+    const domain = await resource.getDomain(id);
+    return { project: domain ? { id: domain.id, domain_id: null, is_domain: true } : {} };
+  };
   const project = (request: FastifyRequest) => resource.requireProject(param(request, 'project_id'));
 
   const lists = new ListCache(services.cache);
@@ -184,6 +194,8 @@ export async function projectRoutes(
     { schema: { params }, preHandler: enforce(services, 'identity:get_project', projectTarget) },
     async (request) => {
       const base = baseUrl(request, config.publicEndpoint);
+      const domain = await asDomain(request);
+      if (domain) return { project: renderDomainAsProject(domain, base) };
       const row = await project(request);
       const body: Record<string, unknown> = renderProject(row, base);
       // The lists show only the projects the caller has a role on, as Keystone's do; the ids
@@ -220,6 +232,21 @@ export async function projectRoutes(
     },
     async (request) => {
       const body = request.body.project;
+      const domain = await asDomain(request);
+      if (domain) {
+        if (body.is_domain === false) throw validation('Update of `is_domain` is not allowed.');
+        if (body.domain_id || body.parent_id)
+          throw validation('Update of `domain_id` or `parent_id` is not allowed.');
+        const updated = await resource.updateDomain(domain.id, {
+          ...optional('name', body.name),
+          ...optional('description', body.description === null ? '' : body.description),
+          ...optional('enabled', body.enabled),
+          ...optional('tags', body.tags),
+          ...optional('options', body.options),
+          extra: extraOf(body, KNOWN),
+        });
+        return { project: renderDomainAsProject(updated, baseUrl(request, config.publicEndpoint)) };
+      }
       const current = await project(request);
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
         throw validation('Update of `domain_id` is not allowed.');
@@ -243,7 +270,9 @@ export async function projectRoutes(
     '/v3/projects/:project_id',
     { schema: { params }, preHandler: enforce(services, 'identity:delete_project', projectTarget) },
     async (request, reply) => {
-      await resource.deleteProject(param(request, 'project_id'));
+      const domain = await asDomain(request);
+      if (domain) await resource.deleteDomain(domain.id);
+      else await resource.deleteProject(param(request, 'project_id'));
       reply.code(204).send();
     },
   );

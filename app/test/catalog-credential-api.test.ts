@@ -377,12 +377,18 @@ describe('application credentials', () => {
       await ok(
         'POST',
         path,
-        { application_credential: { name: 'old', secret: 'my-secret', expires_at: '2020-01-01T00:00:00' } },
+        { application_credential: { name: 'old', secret: 'my-secret', expires_at: '2999-01-01T00:00:00' } },
         201,
       )
     ).application_credential;
     assert.equal(past.secret, 'my-secret');
-    assert.equal(past.expires_at, '2020-01-01T00:00:00.000000Z');
+    // Keystone's rendering of a stored datetime: microseconds, no zone designator.
+    assert.equal(past.expires_at, '2999-01-01T00:00:00.000000');
+    // One that has expired since (Keystone refuses to create one already past).
+    await t.db.query(
+      `UPDATE application_credential SET expires_at = now() - interval '1 minute' WHERE id = $1`,
+      [past.id],
+    );
     const login = await issue(app, {
       auth: {
         identity: {

@@ -22,13 +22,15 @@ const roleRef = {
   minProperties: 1,
   properties: { id: id64, name: { type: 'string', minLength: 1, maxLength: 255 } },
 } as const;
+// A rule is given by its parts, or by the id of one of the user's rules (shared, not copied).
 const accessRule = {
   type: 'object',
-  required: ['path', 'method', 'service'],
+  anyOf: [{ required: ['id'] }, { required: ['path', 'method', 'service'] }],
   properties: {
     path: { type: 'string', minLength: 1, maxLength: 225 },
     method: { type: 'string', enum: ['POST', 'GET', 'HEAD', 'PATCH', 'PUT', 'DELETE'] },
     service: { type: 'string', minLength: 1, maxLength: 225 },
+    id: id64,
   },
   additionalProperties: false,
 } as const;
@@ -64,7 +66,7 @@ type CreateBody = {
     expires_at?: string | null;
     roles?: Array<{ id?: string; name?: string }>;
     unrestricted?: boolean | null;
-    access_rules?: Array<{ path: string; method: string; service: string }>;
+    access_rules?: Array<{ path?: string; method?: string; service?: string; id?: string }>;
   };
 };
 
@@ -77,7 +79,8 @@ function render(c: ApplicationCredential, base: string) {
     user_id: c.user_id,
     project_id: c.project_id,
     system: null,
-    expires_at: c.expires_at ? keystoneTime(c.expires_at.getTime()) : null,
+    // As Keystone's JSON encoder writes a datetime: microseconds, no zone designator.
+    expires_at: c.expires_text,
     unrestricted: c.unrestricted,
     roles: c.roles.map((r) => ({ ...r, description: r.description === '' ? null : r.description })),
     ...(c.access_rules.length === 0
@@ -124,11 +127,21 @@ export async function applicationCredentialRoutes(
       const project = caller.project;
       if (!project) throw validation('Application credentials must be created with a project-scoped token.');
       const a = request.body.application_credential;
-      let expiresAt: Date | null = null;
+      // Keystone's parse_expiration_date: UTC unless a zone is given, microseconds kept (the
+      // text goes to PostgreSQL as it is), and not in the past.
+      let expiresAt: string | null = null;
       if (a.expires_at) {
-        const ms = Date.parse(/(Z|[+-]\d\d:?\d\d)$/.test(a.expires_at) ? a.expires_at : `${a.expires_at}Z`);
-        if (Number.isNaN(ms)) throw validation(`Invalid input for field 'expires_at': ${a.expires_at}`);
-        expiresAt = new Date(ms);
+        const text = /(Z|[+-]\d\d:?\d\d)$/.test(a.expires_at) ? a.expires_at : `${a.expires_at}Z`;
+        const ms = Date.parse(text);
+        if (Number.isNaN(ms))
+          throw validation(
+            'Timestamp not in expected format. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.',
+          );
+        if (ms <= Date.now())
+          throw validation(
+            "The 'expires_at' must not be before now. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.",
+          );
+        expiresAt = text;
       }
       // The roles asked for, each one the user holds on the project; all of the token's by default.
       const held = await services.assignment.effectiveRoles(caller.user.id, {
@@ -249,16 +262,16 @@ export async function applicationCredentialRoutes(
       ),
     }),
   );
-  // Here an access rule lives as long as its application credential, so it is always in use.
+  // A rule outlives the credentials that use it; it can be deleted once none does.
   app.delete<{ Params: { user_id: string; access_rule_id: string } }>(
     '/v3/users/:user_id/access_rules/:access_rule_id',
     {
       schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
       preHandler: enforce(services, 'identity:delete_access_rule', ruleOwner),
     },
-    async (request) => {
-      await services.credential.accessRule(request.params.user_id, request.params.access_rule_id);
-      throw forbiddenAction('May not delete access rule in use');
+    async (request, reply) => {
+      await services.credential.deleteAccessRule(request.params.user_id, request.params.access_rule_id);
+      reply.code(204).send();
     },
   );
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Credential } from '../credential/service.js';
-import { expectedAttribute } from '../errors.js';
+import { expectedAttribute, forbiddenAction } from '../errors.js';
 import { allowed, enforce as check } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
@@ -35,6 +35,17 @@ function render(c: Credential, base: string) {
   };
 }
 
+/**
+ * A delegated token (one from an application credential) never touches credentials: they hold
+ * the secrets (EC2 keys, TOTP seeds) from which fresh, undelegated logins are made. Keystone's
+ * fix for CVE-2026-90460 refuses them on every credential call.
+ */
+const delegated = (caller: TokenContext) => caller.applicationCredential !== null;
+const delegatedRefused = () =>
+  forbiddenAction(
+    'You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.',
+  );
+
 /** The policy check against the stored credential (its owner), before the 404. */
 function guard(services: Services, action: Action) {
   return async (request: FastifyRequest) => {
@@ -43,6 +54,7 @@ function guard(services: Services, action: Action) {
       (request.params as { credential_id: string }).credential_id,
     );
     check(action, credentialsOf(caller), { credential: stored ? { user_id: stored.user_id } : {} });
+    if (delegated(caller)) throw delegatedRefused();
   };
 }
 
@@ -68,7 +80,8 @@ export async function credentialRoutes(
       check('identity:list_credentials', who, {
         credential: { user_id: request.query.user_id ?? who.user_id },
       });
-      const rows = await services.credential.listCredentials(request.query);
+      // A delegated token is allowed none of them: its list is empty, as Keystone's filter leaves it.
+      const rows = delegated(caller) ? [] : await services.credential.listCredentials(request.query);
       return {
         credentials: rows
           .filter((c) => allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }))
@@ -95,6 +108,7 @@ export async function credentialRoutes(
         check('identity:create_credential', credentialsOf(caller), {
           credential: { user_id: request.body.credential.user_id },
         });
+        if (delegated(caller)) throw delegatedRefused();
       },
     },
     async (request, reply) => {
@@ -121,7 +135,10 @@ export async function credentialRoutes(
     }),
   );
 
-  app.patch<{ Params: { credential_id: string }; Body: Body }>(
+  // Only the blob changes: owner, project and type stay as created (Keystone's fix for
+  // CVE-2026-90460 narrowed PATCH to `blob`; re-typing, re-scoping or handing a credential to
+  // another user in place was a repeated source of holes).
+  app.patch<{ Params: { credential_id: string }; Body: { credential: { blob: string } } }>(
     '/v3/credentials/:credential_id',
     {
       schema: {
@@ -129,29 +146,23 @@ export async function credentialRoutes(
         body: {
           type: 'object',
           required: ['credential'],
-          properties: { credential: { type: 'object', minProperties: 1, properties: props } },
+          properties: {
+            credential: {
+              type: 'object',
+              required: ['blob'],
+              properties: { blob: props.blob },
+              additionalProperties: false,
+            },
+          },
         },
       },
-      preHandler: [
-        guard(services, 'identity:update_credential'),
-        // Handing a credential to another user needs the right to create it for them.
-        async (request) => {
-          const to = (request.body as Body).credential.user_id;
-          if (to !== undefined)
-            check('identity:update_credential', credentialsOf(request.caller as TokenContext), {
-              credential: { user_id: to },
-            });
-        },
-      ],
+      preHandler: guard(services, 'identity:update_credential'),
     },
     async (request) => {
-      const { user_id, project_id, type, blob } = request.body.credential;
-      const updated = await services.credential.updateCredential(request.params.credential_id, {
-        ...(user_id === undefined ? {} : { user_id }),
-        ...(project_id === undefined ? {} : { project_id }),
-        ...(type === undefined ? {} : { type }),
-        ...(blob === undefined ? {} : { blob }),
-      });
+      const updated = await services.credential.updateCredential(
+        request.params.credential_id,
+        request.body.credential.blob,
+      );
       return { credential: render(updated, base(request)) };
     },
   );

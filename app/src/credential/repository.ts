@@ -1,5 +1,6 @@
 /** SQL for application credentials and their roles. */
 
+import { randomUUID } from 'node:crypto';
 import type { RoleRef } from '../assignment/repository.js';
 import type { Queryable } from '../db.js';
 
@@ -10,11 +11,15 @@ export interface ApplicationCredentialRow {
   project_id: string;
   secret_hash: string;
   expires_at: Date | null;
+  /** expires_at to the microsecond, UTC, as Keystone renders it (2026-12-04T12:22:50.325786). */
+  expires_text: string | null;
   unrestricted: boolean;
   description: string;
 }
 
-const SELECT = `SELECT id, name, user_id, project_id, secret_hash, expires_at, unrestricted, description
+const SELECT = `SELECT id, name, user_id, project_id, secret_hash, expires_at,
+                       to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS expires_text,
+                       unrestricted, description
                   FROM application_credential`;
 
 export async function applicationCredentialById(
@@ -46,12 +51,13 @@ export async function applicationCredentialRoles(db: Queryable, id: string): Pro
 
 export async function insertApplicationCredential(
   db: Queryable,
-  row: Omit<ApplicationCredentialRow, 'expires_at' | 'unrestricted' | 'description'> & {
-    expires_at?: Date | null;
+  row: Omit<ApplicationCredentialRow, 'expires_at' | 'expires_text' | 'unrestricted' | 'description'> & {
+    /** A Date, or ISO 8601 text with a zone (kept to the microsecond). */
+    expires_at?: Date | string | null;
     unrestricted?: boolean;
     description?: string;
     roleIds: string[];
-    accessRules?: AccessRule[];
+    accessRules?: Array<Partial<AccessRuleRef>>;
   },
 ): Promise<void> {
   await db.query(
@@ -73,11 +79,35 @@ export async function insertApplicationCredential(
       'INSERT INTO application_credential_role (application_credential_id, role_id) VALUES ($1, $2)',
       [row.id, roleId],
     );
-  for (const rule of row.accessRules ?? [])
+  for (const rule of row.accessRules ?? []) {
+    const ruleId = await userAccessRule(db, row.user_id, rule);
     await db.query(
-      'INSERT INTO access_rule (application_credential_id, service, path, method) VALUES ($1, $2, $3, $4)',
-      [row.id, rule.service, rule.path, rule.method],
+      `INSERT INTO application_credential_access_rule (application_credential_id, access_rule_id)
+       VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+      [row.id, ruleId],
     );
+  }
+}
+
+/**
+ * The user's rule a credential refers to, as Keystone finds it: by id when one is given (another
+ * user's id is not found), else the user's identical rule, else a new one with a new id.
+ */
+async function userAccessRule(db: Queryable, userId: string, rule: Partial<AccessRuleRef>): Promise<number> {
+  if (rule.id !== undefined) {
+    const { rows } = await db.query<{ id: number }>(
+      'SELECT id FROM access_rule WHERE external_id = $1 AND user_id = $2',
+      [rule.id, userId],
+    );
+    if (rows[0]) return rows[0].id;
+  }
+  const { rows } = await db.query<{ id: number }>(
+    `INSERT INTO access_rule (external_id, user_id, service, path, method) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (user_id, service, path, method) DO UPDATE SET external_id = access_rule.external_id
+     RETURNING id`,
+    [rule.id ?? randomUUID().replaceAll('-', ''), userId, rule.service, rule.path, rule.method],
+  );
+  return (rows[0] as { id: number }).id;
 }
 
 export async function listApplicationCredentials(
@@ -118,24 +148,56 @@ export interface AccessRule {
   method: string;
 }
 
-export interface AccessRuleRow extends AccessRule {
-  id: string;
-  application_credential_id: string;
+/** A rule as a create request names it: its parts, and the id of the user's existing one. */
+export interface AccessRuleRef extends AccessRule {
+  id?: string;
 }
 
-const RULE_SELECT = `SELECT r.id::text AS id, r.application_credential_id, r.service, r.path, r.method
-                       FROM access_rule r JOIN application_credential c ON c.id = r.application_credential_id`;
+export interface AccessRuleRow extends AccessRule {
+  id: string;
+}
 
+/** The user's rules, or those of some of their credentials (each row with the credential's id). */
 export async function accessRules(
   db: Queryable,
-  filter: { userId: string; applicationCredentialIds?: string[]; id?: string },
+  filter: { userId: string; id?: string },
 ): Promise<AccessRuleRow[]> {
   const { rows } = await db.query<AccessRuleRow>(
-    `${RULE_SELECT} WHERE c.user_id = $1 AND ($2::text[] IS NULL OR r.application_credential_id = ANY($2))
-        AND ($3::text IS NULL OR r.id::text = $3) ORDER BY r.id`,
-    [filter.userId, filter.applicationCredentialIds ?? null, filter.id ?? null],
+    `SELECT external_id AS id, service, path, method FROM access_rule
+      WHERE user_id = $1 AND ($2::text IS NULL OR external_id = $2) ORDER BY id`,
+    [filter.userId, filter.id ?? null],
   );
   return rows;
+}
+
+export async function accessRulesOf(
+  db: Queryable,
+  applicationCredentialIds: string[],
+): Promise<Array<AccessRuleRow & { application_credential_id: string }>> {
+  const { rows } = await db.query<AccessRuleRow & { application_credential_id: string }>(
+    `SELECT a.application_credential_id, r.external_id AS id, r.service, r.path, r.method
+       FROM application_credential_access_rule a JOIN access_rule r ON r.id = a.access_rule_id
+      WHERE a.application_credential_id = ANY($1) ORDER BY r.id`,
+    [applicationCredentialIds],
+  );
+  return rows;
+}
+
+/** Deletes a rule no credential uses: 'deleted', 'in use' or 'missing'. */
+export async function deleteAccessRule(
+  db: Queryable,
+  userId: string,
+  externalId: string,
+): Promise<'deleted' | 'in use' | 'missing'> {
+  const { rows } = await db.query<{ in_use: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM application_credential_access_rule a WHERE a.access_rule_id = r.id) AS in_use
+       FROM access_rule r WHERE r.external_id = $1 AND r.user_id = $2 FOR UPDATE OF r`,
+    [externalId, userId],
+  );
+  if (!rows[0]) return 'missing';
+  if (rows[0].in_use) return 'in use';
+  await db.query('DELETE FROM access_rule WHERE external_id = $1 AND user_id = $2', [externalId, userId]);
+  return 'deleted';
 }
 
 export async function applicationCredentialRolesOf(

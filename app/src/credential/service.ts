@@ -9,6 +9,7 @@ import { type Db, transaction } from '../db.js';
 import {
   conflict,
   expectedAttribute,
+  forbiddenAction,
   IdentityError,
   isForeignKeyViolation,
   isUniqueViolation,
@@ -42,6 +43,19 @@ export interface Credential {
 export interface ApplicationCredential extends Omit<repo.ApplicationCredentialRow, 'secret_hash'> {
   roles: repo.ApplicationCredentialRole[];
   access_rules: repo.AccessRuleRow[];
+}
+
+/** An ec2 blob as Keystone's _validate_blob_json reads it: a JSON object. */
+function parseBlob(blob: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(blob);
+  } catch {
+    throw validation('Invalid blob in credential');
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw expectedAttribute('blob', 'credential');
+  return parsed as Record<string, unknown>;
 }
 
 export class CredentialService {
@@ -121,10 +135,14 @@ export class CredentialService {
     description: string;
     secret?: string;
     roleIds: string[];
-    expiresAt: Date | null;
+    /** ISO 8601 with a zone; PostgreSQL keeps its microseconds. */
+    expiresAt: string | null;
     unrestricted: boolean;
-    accessRules: repo.AccessRule[];
+    accessRules: Array<Partial<repo.AccessRuleRef>>;
   }): Promise<ApplicationCredential & { secret: string }> {
+    // A rule named by id alone must be one of the user's.
+    for (const rule of c.accessRules)
+      if (rule.service === undefined && rule.id !== undefined) await this.accessRule(c.userId, rule.id);
     const secret = c.secret ?? randomBytes(64).toString('base64url');
     const id = newId();
     const secretHash = await hashPassword(secret, this.#hash);
@@ -173,15 +191,15 @@ export class CredentialService {
   ): Promise<ApplicationCredential[]> {
     const ids = rows.map((r) => r.id);
     const roles = ids.length ? await repo.applicationCredentialRolesOf(this.#db, ids) : [];
-    const rules = ids.length
-      ? await repo.accessRules(this.#db, { userId, applicationCredentialIds: ids })
-      : [];
+    const rules = ids.length ? await repo.accessRulesOf(this.#db, ids) : [];
     return rows.map(({ secret_hash: _, ...r }) => ({
       ...r,
       roles: roles
         .filter((x) => x.application_credential_id === r.id)
         .map(({ application_credential_id: _, ...role }) => role),
-      access_rules: rules.filter((x) => x.application_credential_id === r.id),
+      access_rules: rules
+        .filter((x) => x.application_credential_id === r.id)
+        .map(({ application_credential_id: _, ...rule }) => rule),
     }));
   }
 
@@ -190,9 +208,16 @@ export class CredentialService {
   }
 
   async accessRule(userId: string, id: string): Promise<repo.AccessRuleRow> {
-    const rule = /^\d{1,18}$/.test(id) ? (await repo.accessRules(this.#db, { userId, id }))[0] : undefined;
+    const rule = (await repo.accessRules(this.#db, { userId, id }))[0];
     if (!rule) throw notFound('Access Rule', id);
     return rule;
+  }
+
+  /** Keystone's rule: a rule some application credential still uses cannot be deleted. */
+  async deleteAccessRule(userId: string, id: string): Promise<void> {
+    const outcome = await transaction(this.#db, (tx) => repo.deleteAccessRule(tx, userId, id));
+    if (outcome === 'missing') throw notFound('Access Rule', id);
+    if (outcome === 'in use') throw forbiddenAction('May not delete access rule in use');
   }
 
   // --- credentials ---------------------------------------------------------------------------
@@ -240,15 +265,7 @@ export class CredentialService {
 
   /** Keystone's rule: an ec2 credential's id is the SHA-256 of its access key. */
   static ec2Id(blob: string): string {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(blob);
-    } catch {
-      throw validation('Invalid blob in credential');
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
-      throw expectedAttribute('blob', 'credential');
-    const access = (parsed as { access?: unknown }).access;
+    const access = parseBlob(blob).access;
     if (access === undefined || access === null) throw expectedAttribute('access', 'credential');
     return createHash('sha256').update(String(access), 'utf8').digest('hex');
   }
@@ -281,30 +298,29 @@ export class CredentialService {
     return (await repo.listCredentials(this.#db, filter)).map((r) => this.#open(r));
   }
 
-  async updateCredential(
-    id: string,
-    patch: { user_id?: string; project_id?: string | null; type?: string; blob?: string },
-  ): Promise<Credential> {
+  /**
+   * A new blob for a credential. An ec2 credential's id is the hash of its access key, and the
+   * scope it was made under (trust, application credential, OAuth access token) is part of it:
+   * neither may change in place.
+   */
+  async updateCredential(id: string, blob: string): Promise<Credential> {
     const current = await this.credential(id);
-    const next = { ...current, ...patch };
-    // An ec2 credential's id follows its access key; a change of access would orphan it.
-    if (next.type.toLowerCase() === 'ec2') {
-      if (!next.project_id) throw expectedAttribute('project_id', 'credential');
-      if (CredentialService.ec2Id(next.blob) !== id)
+    if (current.type.toLowerCase() === 'ec2') {
+      if (CredentialService.ec2Id(blob) !== id)
         throw validation('Credential ID does not match the ec2 access key in the blob');
+      const before = parseBlob(current.blob);
+      const after = parseBlob(blob);
+      for (const key of ['trust_id', 'app_cred_id', 'access_token_id', 'access_id'])
+        if (before[key] !== after[key]) throw validation(`${key} can not be updated for credential`);
     }
-    try {
-      await repo.updateCredential(this.#db, {
-        id,
-        user_id: next.user_id,
-        project_id: next.project_id,
-        type: next.type,
-        ...this.#seal(next.blob),
-      });
-    } catch (err) {
-      if (isForeignKeyViolation(err)) throw notFound('user', next.user_id);
-      throw err;
-    }
+    const next = { ...current, blob };
+    await repo.updateCredential(this.#db, {
+      id,
+      user_id: next.user_id,
+      project_id: next.project_id,
+      type: next.type,
+      ...this.#seal(blob),
+    });
     return next;
   }
 

@@ -10,10 +10,11 @@
 #
 # `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (and the OS_* exports for the
 # openstack client when the identity app is served); progress goes to stderr. Any GATEWAY_* or
-# IDENTITY_* variable in the environment reaches the gateway.
+# IDENTITY_* variable in the environment reaches the gateway. GATEHOUSE_STACK_DIR moves the state
+# (default .stack/ in the checkout), so that two stacks can run side by side.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-state="$root/.stack"
+state="${GATEHOUSE_STACK_DIR:-$root/.stack}"
 logs="$state/logs"
 
 say() { printf '[stack] %s\n' "$*" >&2; }

@@ -5,11 +5,14 @@
 #   scripts/test.sh FILTER     only test files whose path contains FILTER (after build and lint);
 #                              `scripts/test.sh compose` runs only the compose check
 #
-# Last, scripts/compose-check.sh builds and runs the Docker Compose stack (it starts a Docker
-# engine if none runs; without one it prints a SKIP line, or fails when CI=true).
+# Then scripts/tempest.sh runs Keystone's conformance suites (tempest's identity v3 API tests and
+# keystone-tempest-plugin's API tests) against the native stack; `scripts/test.sh tempest` runs
+# only those. Last, scripts/compose-check.sh builds and runs the Docker Compose stack (it starts a
+# Docker engine if none runs; without one it prints a SKIP line, or fails when CI=true).
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
-# libfcgi-bin (cgi-fcgi), python3-openstackclient and procps from Debian, and the npm packages with
+# libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin and
+# procps from Debian, and the npm packages with
 # `npm ci`. Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,8 @@ filter="${1:-}"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
-packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl procps)
+packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
+  gettext-base curl procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -69,13 +73,21 @@ log "PostgreSQL ready"
 mapfile -t files < <(find gateway/dist/test app/dist/test -name '*.test.js' 2>/dev/null | sort | grep -F -- "$filter" || true)
 compose_check=0
 case "compose-check" in *"$filter"*) compose_check=1 ;; esac
-if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ]; then
+tempest=0
+case "tempest" in *"$filter"*) tempest=1 ;; esac
+if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ] && [ "$tempest" = 0 ]; then
   log "no test files match '$filter'"
   exit 1
 fi
 if [ "${#files[@]}" -gt 0 ]; then
   log "running ${#files[@]} test files"
   node --test --test-concurrency=1 "${files[@]}"
+fi
+
+# --- Keystone's conformance suites ---------------------------------------------------------
+if [ "$tempest" = 1 ]; then
+  log "tempest (scripts/tempest.sh)"
+  timeout --kill-after=30 900 scripts/tempest.sh
 fi
 
 # --- the Docker Compose stack ---------------------------------------------------------------

@@ -3,7 +3,7 @@
  * `routing` function (handler.ts); tests use inject(); the CGI entry answers one request with it.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { applicationCredentialRoutes } from './api/application-credentials.js';
 import { authRoutes } from './api/auth.js';
 import { keystoneBodies } from './api/body.js';
@@ -90,6 +90,11 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.cache);
   app.decorate('services', services);
   app.decorateRequest('caller', null);
+  app.decorateRequest('baseUrl', {
+    getter(this: FastifyRequest) {
+      return baseUrl(this, config.publicEndpoint);
+    },
+  });
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('vary', 'X-Auth-Token');

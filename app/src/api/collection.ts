@@ -49,6 +49,11 @@ export function callerDomain(request: FastifyRequest): string | null {
   return (request.caller as TokenContext | null)?.domain?.id ?? null;
 }
 
+/** The target of identity's lists: the caller's domain, or the domain asked for. */
+export function domainListTarget(request: FastifyRequest) {
+  return { domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id };
+}
+
 /** Where an object created without a domain_id goes: the caller's domain, else `default`. */
 export function defaultDomain(caller: TokenContext): string {
   return caller.domain?.id ?? 'default';

@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The validated X-Auth-Token, set by enforce(). */
     caller: TokenContext | null;
+    /** Where links point: IDENTITY_PUBLIC_ENDPOINT, else the request's own scheme and host. */
+    readonly baseUrl: string;
   }
 }
 

@@ -2,67 +2,48 @@
  * /v3/groups: create, list (name, domain_id), show, update, delete; membership with
  * PUT/HEAD/DELETE /v3/groups/{g}/users/{u} and GET /v3/groups/{g}/users.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
-import type { TokenContext } from '../token/service.js';
 import {
   bodyId,
   callerDomain,
   collection,
   defaultDomain,
   description,
+  domainListTarget,
   extraOf,
-  id64,
   name,
   param,
 } from './collection.js';
-import { enforce, type PluginOptions } from './context.js';
-import { baseUrl, renderGroup, renderUser } from './render.js';
+import type { PluginOptions } from './context.js';
+import { renderGroup, renderUser } from './render.js';
+import { crud, object, pathParams, type Req, relation, route } from './resource.js';
 import { USER_LIST_FILTERS } from './users.js';
 
 const KNOWN = ['name', 'domain_id', 'description'];
-const groupBody = (required: string[]) =>
-  ({
-    type: 'object',
-    required: ['group'],
-    properties: {
-      group: {
-        type: 'object',
-        required,
-        properties: { name: name(64), domain_id: bodyId, description },
-      },
-    },
-  }) as const;
-const params = { type: 'object', properties: { group_id: id64 } } as const;
-const memberParams = { type: 'object', properties: { group_id: id64, user_id: id64 } } as const;
 
-interface GroupBody {
-  group: { name?: string; domain_id?: string; description?: string | null; [key: string]: unknown };
-}
-
-export async function groupRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
+export async function groupRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { identity } = services;
-  const groupTarget = async (request: FastifyRequest) => ({
-    group: (await identity.requireGroup(param(request, 'group_id')).catch(() => null)) ?? {},
-  });
-  const memberTarget = async (request: FastifyRequest) => {
-    const [group, user] = await Promise.all([
-      identity.requireGroup(param(request, 'group_id')).catch(() => null),
-      identity.getUser(param(request, 'user_id')),
-    ]);
-    return { group: group ?? {}, user: user ?? {} };
-  };
+  const load = (id: string) => identity.requireGroup(id).catch(() => null);
+  const groupTarget = async (request: Req) => ({ group: (await load(param(request, 'group_id'))) ?? {} });
 
-  app.get(
-    '/v3/groups',
-    {
-      preHandler: enforce(services, 'identity:list_groups', (request) => ({
-        domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id,
-      })),
+  crud(app, services, {
+    path: '/v3/groups',
+    member: 'group',
+    collection: 'groups',
+    actions: {
+      list: 'identity:list_groups',
+      create: 'identity:create_group',
+      get: 'identity:get_group',
+      update: 'identity:update_group',
+      delete: 'identity:delete_group',
     },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+    schema: object({ name: name(64), domain_id: bodyId, description }, ['name']),
+    load,
+    render: renderGroup,
+    listTarget: domainListTarget,
+    list: async (request) => {
       const hints = buildHints(request.query as Record<string, unknown>, {
         exact: ['name', 'domain_id'],
         inexact: ['name'],
@@ -73,125 +54,68 @@ export async function groupRoutes(app: FastifyInstance, { services, config }: Pl
       );
       return collection(
         'groups',
-        rows.map((g) => renderGroup(g, base)),
+        rows.map((g) => renderGroup(g, request.baseUrl)),
         request,
-        base,
+        request.baseUrl,
       );
     },
-  );
-
-  app.post<{ Body: GroupBody }>(
-    '/v3/groups',
-    {
-      schema: { body: groupBody(['name']) },
-      preHandler: enforce(services, 'identity:create_group', (request, caller) => {
-        const body = (request.body as GroupBody).group;
-        return { group: { ...body, domain_id: body.domain_id ?? defaultDomain(caller) } };
-      }),
-    },
-    async (request, reply) => {
-      const body = request.body.group;
-      const group = await identity.createGroup({
-        name: body.name as string,
-        domainId: body.domain_id ?? defaultDomain(request.caller as TokenContext),
-        description: body.description ?? '',
-        extra: extraOf(body, KNOWN),
-      });
-      reply.code(201);
-      return { group: renderGroup(group, baseUrl(request, config.publicEndpoint)) };
-    },
-  );
-
-  app.get<{ Params: { group_id: string } }>(
-    '/v3/groups/:group_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:get_group', groupTarget) },
-    async (request) => ({
-      group: renderGroup(
-        await identity.requireGroup(request.params.group_id),
-        baseUrl(request, config.publicEndpoint),
-      ),
+    createTarget: (group, request) => ({
+      group: { ...group, domain_id: group.domain_id ?? defaultDomain(request.caller) },
     }),
-  );
-
-  app.patch<{ Params: { group_id: string }; Body: GroupBody }>(
-    '/v3/groups/:group_id',
-    {
-      schema: { params, body: groupBody([]) },
-      preHandler: enforce(services, 'identity:update_group', groupTarget),
-    },
-    async (request) => {
-      const body = request.body.group;
-      const current = await identity.requireGroup(request.params.group_id);
-      if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
+    create: (group, request) =>
+      identity.createGroup({
+        name: group.name,
+        domainId: group.domain_id ?? defaultDomain(request.caller),
+        description: group.description ?? '',
+        extra: extraOf(group, KNOWN),
+      }),
+    update: (current, group) => {
+      if (group.domain_id !== undefined && group.domain_id !== current.domain_id)
         throw validation('Cannot change Domain ID');
-      const group = await identity.updateGroup(current.id, {
-        ...(body.name === undefined ? {} : { name: body.name }),
-        ...(body.description === undefined ? {} : { description: body.description ?? '' }),
-        extra: extraOf(body, KNOWN),
+      return identity.updateGroup(current.id, {
+        ...(group.name === undefined ? {} : { name: group.name }),
+        ...(group.description === undefined ? {} : { description: group.description ?? '' }),
+        extra: extraOf(group, KNOWN),
       });
-      return { group: renderGroup(group, baseUrl(request, config.publicEndpoint)) };
     },
-  );
+    remove: (id) => identity.deleteGroup(id),
+  });
 
-  app.delete<{ Params: { group_id: string } }>(
-    '/v3/groups/:group_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:delete_group', groupTarget) },
-    async (request, reply) => {
-      await identity.deleteGroup(request.params.group_id);
-      reply.code(204).send();
-    },
-  );
-
-  app.get<{ Params: { group_id: string } }>(
-    '/v3/groups/:group_id/users',
-    { schema: { params }, preHandler: enforce(services, 'identity:list_users_in_group', groupTarget) },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/groups/:group_id/users',
+    action: 'identity:list_users_in_group',
+    params: pathParams('group_id'),
+    target: groupTarget,
+    handle: async (request) => {
       const group = await identity.requireGroup(request.params.group_id);
       const hints = buildHints(request.query as Record<string, unknown>, USER_LIST_FILTERS);
       const rows = await identity.listUsers(hints, group.id);
       return collection(
         'users',
-        rows.map((u) => renderUser(u, base)),
+        rows.map((u) => renderUser(u, request.baseUrl)),
         request,
-        base,
+        request.baseUrl,
       );
     },
-  );
+  });
 
-  app.put<{ Params: { group_id: string; user_id: string } }>(
-    '/v3/groups/:group_id/users/:user_id',
-    {
-      schema: { params: memberParams },
-      preHandler: enforce(services, 'identity:add_user_to_group', memberTarget),
+  const member = (request: Req) => [param(request, 'group_id'), param(request, 'user_id')] as const;
+  relation(app, services, {
+    path: '/v3/groups/:group_id/users/:user_id',
+    actions: {
+      put: 'identity:add_user_to_group',
+      check: 'identity:check_user_in_group',
+      delete: 'identity:remove_user_from_group',
     },
-    async (request, reply) => {
-      await identity.addMember(request.params.group_id, request.params.user_id);
-      reply.code(204).send();
+    params: pathParams('group_id', 'user_id'),
+    target: async (request) => {
+      const [groupId, userId] = member(request);
+      const [group, user] = await Promise.all([load(groupId), identity.getUser(userId)]);
+      return { group: group ?? {}, user: user ?? {} };
     },
-  );
-
-  app.head<{ Params: { group_id: string; user_id: string } }>(
-    '/v3/groups/:group_id/users/:user_id',
-    {
-      schema: { params: memberParams },
-      preHandler: enforce(services, 'identity:check_user_in_group', memberTarget),
-    },
-    async (request, reply) => {
-      await identity.checkMember(request.params.group_id, request.params.user_id);
-      reply.code(204).send();
-    },
-  );
-
-  app.delete<{ Params: { group_id: string; user_id: string } }>(
-    '/v3/groups/:group_id/users/:user_id',
-    {
-      schema: { params: memberParams },
-      preHandler: enforce(services, 'identity:remove_user_from_group', memberTarget),
-    },
-    async (request, reply) => {
-      await identity.removeMember(request.params.group_id, request.params.user_id);
-      reply.code(204).send();
-    },
-  );
+    put: (request) => identity.addMember(...member(request)),
+    check: (request) => identity.checkMember(...member(request)),
+    remove: (request) => identity.removeMember(...member(request)),
+  });
 }

@@ -3,25 +3,25 @@
  * filters), show, update, delete; /v3/users/{id}/projects and /v3/users/{id}/groups. The
  * password is write-only. POST /v3/users/{id}/password lives in password.ts.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
 import type { UserOptions, UserPatch } from '../identity/service.js';
-import type { TokenContext } from '../token/service.js';
 import {
   bodyId,
   callerDomain,
   collection,
   defaultDomain,
   description,
+  domainListTarget,
   extraOf,
-  id64,
   ListCache,
   nullableId,
   param,
 } from './collection.js';
-import { enforce, type PluginOptions } from './context.js';
-import { baseUrl, renderGroup, renderProject, renderUser } from './render.js';
+import type { PluginOptions } from './context.js';
+import { renderGroup, renderProject, renderUser } from './render.js';
+import { crud, object, pathParams, type Req, rawJson, route } from './resource.js';
 
 const KNOWN = ['name', 'domain_id', 'password', 'enabled', 'default_project_id', 'description', 'options'];
 const nullableBool = { type: ['boolean', 'null'] } as const;
@@ -42,40 +42,18 @@ export const userOptions = {
   },
   additionalProperties: false,
 } as const;
-const userBody = (required: string[]) =>
-  ({
-    type: 'object',
-    required: ['user'],
-    properties: {
-      user: {
-        type: 'object',
-        required,
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
-          domain_id: bodyId,
-          password: { type: ['string', 'null'] },
-          enabled: { type: 'boolean' },
-          default_project_id: nullableId,
-          description,
-          options: userOptions,
-        },
-      },
-    },
-  }) as const;
-const params = { type: 'object', properties: { user_id: id64 } } as const;
-
-interface UserBody {
-  user: {
-    name?: string;
-    domain_id?: string;
-    password?: string | null;
-    enabled?: boolean;
-    default_project_id?: string | null;
-    description?: string | null;
-    options?: Record<string, unknown>;
-    [key: string]: unknown;
-  };
-}
+const userMember = object(
+  {
+    name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
+    domain_id: bodyId,
+    password: { type: ['string', 'null'] },
+    enabled: { type: 'boolean' },
+    default_project_id: nullableId,
+    description,
+    options: userOptions,
+  },
+  ['name'],
+);
 
 const LIST_FILTERS = {
   exact: ['name', 'domain_id'],
@@ -89,23 +67,32 @@ function newOptions(options: Record<string, unknown> | undefined): UserOptions {
   return Object.fromEntries(Object.entries(options ?? {}).filter(([, v]) => v !== null)) as UserOptions;
 }
 
-export async function userRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
+export async function userRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { identity, resource } = services;
-  const userTarget = async (request: FastifyRequest) => {
+  const userTarget = async (request: Req) => {
     const id = param(request, 'user_id');
     return { user: (await identity.getUser(id)) ?? {}, user_id: id };
   };
 
   const lists = new ListCache(services.cache);
-  app.get(
-    '/v3/users',
-    {
-      preHandler: enforce(services, 'identity:list_users', (request) => ({
-        domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id,
-      })),
+  crud(app, services, {
+    path: '/v3/users',
+    member: 'user',
+    collection: 'users',
+    actions: {
+      list: 'identity:list_users',
+      create: 'identity:create_user',
+      get: 'identity:get_user',
+      update: 'identity:update_user',
+      delete: 'identity:delete_user',
     },
-    async (request, reply) => {
-      const base = baseUrl(request, config.publicEndpoint);
+    schema: userMember,
+    load: (id) => identity.getUser(id),
+    render: renderUser,
+    memberTarget: userTarget,
+    listTarget: domainListTarget,
+    list: async (request) => {
+      const base = request.baseUrl;
       const scoped = callerDomain(request);
       const body = await lists.body(`${base} ${scoped ?? ''} ${request.url}`, async () => {
         const hints = buildHints(request.query as Record<string, unknown>, LIST_FILTERS);
@@ -119,87 +106,48 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
           base,
         );
       });
-      reply.type('application/json; charset=utf-8').send(body);
+      return rawJson(body);
     },
-  );
-
-  app.post<{ Body: UserBody }>(
-    '/v3/users',
-    {
-      schema: { body: userBody(['name']) },
-      preHandler: enforce(services, 'identity:create_user', (request, caller) => {
-        const body = (request.body as UserBody).user;
-        return { user: { ...body, domain_id: body.domain_id ?? defaultDomain(caller) } };
-      }),
-    },
-    async (request, reply) => {
-      const body = request.body.user;
-      const user = await identity.createUser(
-        {
-          name: body.name as string,
-          domainId: body.domain_id ?? defaultDomain(request.caller as TokenContext),
-          enabled: body.enabled ?? true,
-          defaultProjectId: body.default_project_id ?? null,
-          description: body.description ?? '',
-          options: newOptions(body.options),
-          extra: extraOf(body, KNOWN),
-        },
-        body.password ?? null,
-      );
-      reply.code(201);
-      return { user: renderUser(user, baseUrl(request, config.publicEndpoint)) };
-    },
-  );
-
-  app.get<{ Params: { user_id: string } }>(
-    '/v3/users/:user_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:get_user', userTarget) },
-    async (request) => ({
-      user: renderUser(
-        await identity.requireUser(request.params.user_id),
-        baseUrl(request, config.publicEndpoint),
-      ),
+    createTarget: (user, request) => ({
+      user: { ...user, domain_id: user.domain_id ?? defaultDomain(request.caller) },
     }),
-  );
-
-  app.patch<{ Params: { user_id: string }; Body: UserBody }>(
-    '/v3/users/:user_id',
-    {
-      schema: { params, body: userBody([]) },
-      preHandler: enforce(services, 'identity:update_user', userTarget),
-    },
-    async (request) => {
-      const body = request.body.user;
-      const current = await identity.requireUser(request.params.user_id);
-      if (body.id !== undefined && body.id !== current.id) throw validation('Cannot change user ID');
-      if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
+    create: (user, request) =>
+      identity.createUser(
+        {
+          name: user.name,
+          domainId: user.domain_id ?? defaultDomain(request.caller),
+          enabled: user.enabled ?? true,
+          defaultProjectId: user.default_project_id ?? null,
+          description: user.description ?? '',
+          options: newOptions(user.options),
+          extra: extraOf(user, KNOWN),
+        },
+        user.password ?? null,
+      ),
+    update: (current, user) => {
+      if (user.id !== undefined && user.id !== current.id) throw validation('Cannot change user ID');
+      if (user.domain_id !== undefined && user.domain_id !== current.domain_id)
         throw validation('Cannot change Domain ID');
-      const patch: UserPatch = { extra: extraOf(body, KNOWN) };
-      if (body.name !== undefined) patch.name = body.name;
-      if (body.enabled !== undefined) patch.enabled = body.enabled;
-      if (body.default_project_id !== undefined) patch.defaultProjectId = body.default_project_id;
-      if (body.description !== undefined) patch.description = body.description ?? '';
-      if (body.options !== undefined) patch.options = body.options as UserOptions;
-      if (typeof body.password === 'string') patch.password = body.password;
-      const user = await identity.updateUser(current.id, patch);
-      return { user: renderUser(user, baseUrl(request, config.publicEndpoint)) };
+      const patch: UserPatch = { extra: extraOf(user, KNOWN) };
+      if (user.name !== undefined) patch.name = user.name;
+      if (user.enabled !== undefined) patch.enabled = user.enabled;
+      if (user.default_project_id !== undefined) patch.defaultProjectId = user.default_project_id;
+      if (user.description !== undefined) patch.description = user.description ?? '';
+      if (user.options !== undefined) patch.options = user.options as unknown as UserOptions;
+      if (typeof user.password === 'string') patch.password = user.password;
+      return identity.updateUser(current.id, patch);
     },
-  );
+    remove: (id) => identity.deleteUser(id),
+  });
 
-  app.delete<{ Params: { user_id: string } }>(
-    '/v3/users/:user_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:delete_user', userTarget) },
-    async (request, reply) => {
-      await identity.deleteUser(request.params.user_id);
-      reply.code(204).send();
-    },
-  );
-
-  app.get<{ Params: { user_id: string } }>(
-    '/v3/users/:user_id/projects',
-    { schema: { params }, preHandler: enforce(services, 'identity:list_user_projects', userTarget) },
-    async (request, reply) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/users/:user_id/projects',
+    action: 'identity:list_user_projects',
+    params: pathParams('user_id'),
+    target: userTarget,
+    handle: async (request) => {
+      const base = request.baseUrl;
       const body = await lists.body(`${base} ${request.url}`, async () => {
         const user = await identity.requireUser(request.params.user_id);
         const hints = buildHints(request.query as Record<string, unknown>, {
@@ -215,15 +163,17 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
           base,
         );
       });
-      reply.type('application/json; charset=utf-8').send(body);
+      return rawJson(body);
     },
-  );
+  });
 
-  app.get<{ Params: { user_id: string } }>(
-    '/v3/users/:user_id/groups',
-    { schema: { params }, preHandler: enforce(services, 'identity:list_groups_for_user', userTarget) },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/users/:user_id/groups',
+    action: 'identity:list_groups_for_user',
+    params: pathParams('user_id'),
+    target: userTarget,
+    handle: async (request) => {
       const user = await identity.requireUser(request.params.user_id);
       const hints = buildHints(request.query as Record<string, unknown>, {
         exact: ['name', 'domain_id'],
@@ -232,12 +182,12 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
       const rows = await identity.listGroups(hints, user.id);
       return collection(
         'groups',
-        rows.map((g) => renderGroup(g, base)),
+        rows.map((g) => renderGroup(g, request.baseUrl)),
         request,
-        base,
+        request.baseUrl,
       );
     },
-  );
+  });
 }
 
 export { LIST_FILTERS as USER_LIST_FILTERS };

@@ -1,0 +1,314 @@
+/**
+ * One way to declare the routes of a resource family. A route is data: method, path, the policy
+ * action, JSON schemas (the handler's types are derived from them), the policy target, the status;
+ * `crud()` declares Keystone's usual five (list, create, show, update, delete) from a family's
+ * collection and member names, its loader and its renderer; `relation()` the PUT/HEAD/DELETE
+ * (and GET) of a link between two objects, such as a group's member or a project's tag. HEAD is
+ * answered for every GET (fastify's exposeHeadRoutes). Hand-written handlers stay where Keystone
+ * really differs (auth, grants, role assignments).
+ *
+ *   crud(app, services, {
+ *     path: '/v3/groups', member: 'group', collection: 'groups',
+ *     actions: { list: 'identity:list_groups', create: …, get: …, update: …, delete: … },
+ *     properties: { name: name(64), domain_id: bodyId, description }, required: ['name'],
+ *     load: (id) => identity.getGroup(id), render: renderGroup,
+ *     list: (request) => identity.listGroups(…), create: (group, request) => identity.createGroup(…),
+ *     update: (current, group) => identity.updateGroup(…), remove: (id) => identity.deleteGroup(id),
+ *   });
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import { notFound } from '../errors.js';
+import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
+import type { Action } from '../policy/rules.js';
+import type { Services } from '../services.js';
+import { credentialsOf, type TokenContext } from '../token/service.js';
+import { id64 } from './collection.js';
+import { authenticateCaller, type TargetOf } from './context.js';
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+type Schema = JSONSchema & object;
+/** The value a schema describes (unknown without one). */
+export type Of<S> = S extends Schema ? FromSchema<S> : unknown;
+
+/** A request whose params, body and query have the types their schemas describe. */
+export type Req<P = unknown, B = unknown, Q = unknown> = FastifyRequest<{
+  Params: Of<P>;
+  Body: Of<B>;
+  Querystring: Of<Q>;
+}> & { caller: TokenContext };
+
+/** The request a route's functions see; its types come from the schemas alone (never inferred back). */
+type RouteReq<P, B, Q> = Req<NoInfer<P>, NoInfer<B>, NoInfer<Q>>;
+
+export interface Route<P = unknown, B = unknown, Q = unknown> {
+  method: Method;
+  path: string;
+  /** The policy action, or one chosen per request (domain roles have their own actions). */
+  action: Action | ((request: RouteReq<P, B, Q>) => Action | Promise<Action>);
+  params?: P;
+  body?: B;
+  query?: Q;
+  /** What the rule's %(target.…)s read; {} by default. */
+  target?: (request: RouteReq<P, B, Q>) => PolicyTarget | Promise<PolicyTarget>;
+  /** 200 by default; with 204 (or a handler returning undefined) nothing is sent. */
+  status?: number;
+  handle: (request: RouteReq<P, B, Q>, reply: FastifyReply) => unknown;
+}
+
+/** Declares one route: schema, authentication and policy in a preHandler, the handler. */
+export function route<const P = undefined, const B = undefined, const Q = undefined>(
+  app: FastifyInstance,
+  services: Services,
+  spec: Route<P, B, Q>,
+): void {
+  const schema: Record<string, unknown> = {};
+  if (spec.params) schema.params = spec.params;
+  if (spec.body) schema.body = spec.body;
+  if (spec.query) schema.querystring = spec.query;
+  app.route({
+    method: spec.method,
+    url: spec.path,
+    schema,
+    preHandler: async (request) => {
+      // The schemas were checked before this runs: the request is of the route's types.
+      const typed = request as never;
+      const caller = await authenticateCaller(request, services);
+      const action = typeof spec.action === 'function' ? await spec.action(typed) : spec.action;
+      check(action, credentialsOf(caller), spec.target ? await spec.target(typed) : {});
+    },
+    handler: async (request, reply) => {
+      const body = await spec.handle(request as never, reply);
+      if (reply.sent) return reply;
+      reply.code(spec.status ?? 200);
+      if (spec.status === 204 || body === undefined) return reply.send();
+      if (body instanceof RawJson) return reply.type('application/json; charset=utf-8').send(body.text);
+      return body;
+    },
+  });
+}
+
+/** A body already serialised (a cached list): sent as it is, as JSON. */
+export class RawJson {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+}
+export const rawJson = (text: string) => new RawJson(text);
+
+/** The helpers' own routes, whose types are the family's, not the schemas'. */
+const untyped = (app: FastifyInstance, services: Services, spec: Route<unknown, unknown, unknown>) =>
+  route<unknown, unknown, unknown>(app, services, spec);
+
+/** A route that takes an untyped target loader as context.ts's enforce() does. */
+export const targetOf =
+  (loader: TargetOf) =>
+  (request: Req): Promise<PolicyTarget> | PolicyTarget =>
+    loader(request, request.caller);
+
+/** `{type:'object', required:[key], properties:{[key]: {…member}}}`: Keystone's request envelope. */
+export function envelope<const K extends string, const M extends Schema>(key: K, member: M) {
+  return {
+    type: 'object',
+    required: [key],
+    properties: { [key]: member } as { [k in K]: M },
+  } as const;
+}
+
+/** An object schema from its properties and required names (the rest are kept as `extra`). */
+export function object<const Props extends Record<string, Schema>, const R extends readonly string[] = []>(
+  properties: Props,
+  required?: R,
+) {
+  return { type: 'object', properties, required: (required ?? []) as R } as const;
+}
+
+/** `{ <name>: id64 }` path parameters. */
+export function pathParams<const N extends string>(...names: N[]) {
+  return {
+    type: 'object',
+    properties: Object.fromEntries(names.map((n) => [n, id64])) as { [k in N]: typeof id64 },
+    required: names,
+  } as const;
+}
+
+export interface Crud<Row, S extends Schema> {
+  /** The collection's path: '/v3/groups'. */
+  path: string;
+  /** The body key of one (`group`) and of the list (`groups`). */
+  member: string;
+  collection: string;
+  /** The member's path parameter; `${member}_id` by default. */
+  id?: string;
+  actions: { list?: Action; create?: Action; get?: Action; update?: Action; delete?: Action };
+  /** The member as a create request gives it (`object(properties, required)`); an update's has no required. */
+  schema: S;
+  /** The stored object by id, or null: the policy target, and GET's answer. */
+  load: (id: string) => Promise<Row | null>;
+  render: (row: Row, base: string) => unknown;
+  /** The target of the member routes; `{ [member]: load(id) ?? {} }` by default. */
+  memberTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
+  listTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
+  createTarget?: (fields: Of<NoInfer<S>>, request: Req) => PolicyTarget;
+  /** The list's body (already an envelope), so a family can cache or filter it. */
+  list?: (request: Req) => Promise<unknown>;
+  create?: (fields: Of<NoInfer<S>>, request: Req) => Promise<Row>;
+  update?: (current: Row, fields: Partial<Of<NoInfer<S>>>, request: Req) => Promise<Row>;
+  remove?: (id: string, request: Req) => Promise<void>;
+}
+
+/** Keystone's five routes of a family (those whose handler is given). */
+export function crud<Row, S extends Schema>(
+  app: FastifyInstance,
+  services: Services,
+  spec: Crud<Row, S>,
+): void {
+  const idName = spec.id ?? `${spec.member}_id`;
+  const memberPath = `${spec.path}/:${idName}`;
+  const params = pathParams(idName);
+  const idOf = (request: FastifyRequest) => (request.params as Record<string, string>)[idName] as string;
+  const memberTarget =
+    spec.memberTarget ??
+    (async (request: Req) => ({ [spec.member]: (await spec.load(idOf(request))) ?? {} }));
+  const required = async (id: string) => {
+    const row = await spec.load(id);
+    if (!row) throw notFound(spec.member, id);
+    return row;
+  };
+  const { actions } = spec;
+
+  if (spec.list && actions.list) {
+    const list = spec.list;
+    untyped(app, services, {
+      method: 'GET',
+      path: spec.path,
+      action: actions.list,
+      ...(spec.listTarget ? { target: spec.listTarget } : {}),
+      handle: (request) => list(request),
+    });
+  }
+  if (spec.create && actions.create) {
+    const create = spec.create;
+    const createTarget = spec.createTarget;
+    const body = envelope(spec.member, spec.schema);
+    untyped(app, services, {
+      method: 'POST',
+      path: spec.path,
+      action: actions.create,
+      body,
+      target: (request) => {
+        const fields = (request.body as Record<string, unknown>)[spec.member];
+        return createTarget ? createTarget(fields as never, request as Req) : { [spec.member]: fields };
+      },
+      status: 201,
+      handle: async (request) => {
+        const fields = (request.body as Record<string, unknown>)[spec.member];
+        const row = await create(fields as never, request as Req);
+        return { [spec.member]: spec.render(row, request.baseUrl) };
+      },
+    });
+  }
+  if (actions.get) {
+    untyped(app, services, {
+      method: 'GET',
+      path: memberPath,
+      action: actions.get,
+      params,
+      target: memberTarget as Route['target'],
+      handle: async (request) => ({
+        [spec.member]: spec.render(await required(idOf(request)), request.baseUrl),
+      }),
+    });
+  }
+  if (spec.update && actions.update) {
+    const update = spec.update;
+    untyped(app, services, {
+      method: 'PATCH',
+      path: memberPath,
+      action: actions.update,
+      params,
+      // The same properties, none required.
+      body: envelope(spec.member, { ...(spec.schema as object), required: [] }),
+      target: memberTarget as Route['target'],
+      handle: async (request) => {
+        const fields = (request.body as Record<string, unknown>)[spec.member];
+        const row = await update(await required(idOf(request)), fields as never, request as Req);
+        return { [spec.member]: spec.render(row, request.baseUrl) };
+      },
+    });
+  }
+  if (spec.remove && actions.delete) {
+    const remove = spec.remove;
+    untyped(app, services, {
+      method: 'DELETE',
+      path: memberPath,
+      action: actions.delete,
+      params,
+      target: memberTarget as Route['target'],
+      status: 204,
+      handle: (request) => remove(idOf(request), request as Req),
+    });
+  }
+}
+
+export interface Relation {
+  /** '/v3/groups/:group_id/users/:user_id' */
+  path: string;
+  actions: { put?: Action; check?: Action; get?: Action; delete?: Action };
+  params: ReturnType<typeof pathParams> | Schema;
+  target: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
+  put?: (request: Req, reply: FastifyReply) => Promise<unknown>;
+  /** Answers HEAD (and GET, when actions.get is given): resolves when the link exists, 404 otherwise. */
+  check?: (request: Req) => Promise<void>;
+  remove?: (request: Req) => Promise<void>;
+  /** PUT's status: 204 by default (Keystone answers a new tag with 201). */
+  putStatus?: number;
+}
+
+/** A link between two objects: PUT creates it, HEAD/GET check it (204), DELETE removes it. */
+export function relation(app: FastifyInstance, services: Services, spec: Relation): void {
+  const { actions, params, target } = spec;
+  if (spec.put && actions.put) {
+    const put = spec.put;
+    const status = spec.putStatus ?? 204;
+    untyped(app, services, {
+      method: 'PUT',
+      path: spec.path,
+      action: actions.put,
+      params,
+      target,
+      status,
+      handle: put,
+    });
+  }
+  if (spec.check) {
+    const checkLink = spec.check;
+    for (const [method, action] of [
+      ['HEAD', actions.check],
+      ['GET', actions.get],
+    ] as const)
+      if (action)
+        untyped(app, services, {
+          method,
+          path: spec.path,
+          action,
+          params,
+          target,
+          status: 204,
+          handle: (request) => checkLink(request as Req),
+        });
+  }
+  if (spec.remove && actions.delete) {
+    const remove = spec.remove;
+    untyped(app, services, {
+      method: 'DELETE',
+      path: spec.path,
+      action: actions.delete,
+      params,
+      target,
+      status: 204,
+      handle: (request) => remove(request as Req),
+    });
+  }
+}

@@ -2,27 +2,20 @@
 import type { FastifyInstance } from 'fastify';
 import { validation as validationError } from '../errors.js';
 import { buildHints } from '../hints.js';
-import type { DomainFields } from '../resource/service.js';
+import type { DomainFields, DomainRecord } from '../resource/service.js';
 import { collection, description, extraOf, name, resourceOptions, tagList } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderDomain } from './render.js';
-import { crud, object } from './resource.js';
+import { crud, type Of, object } from './resource.js';
 
 const KNOWN = ['name', 'description', 'enabled', 'tags', 'options'] as const;
-const properties = {
-  name: name(64),
-  description,
-  enabled: { type: 'boolean' },
-  tags: tagList,
-  options: resourceOptions,
-} as const;
+const domainSchema = object(
+  { name: name(64), description, enabled: { type: 'boolean' }, tags: tagList, options: resourceOptions },
+  ['name'],
+);
+type DomainMember = Of<typeof domainSchema>;
 
-type Fields = { name?: string; description?: string | null; enabled?: boolean; tags?: string[] } & Record<
-  string,
-  unknown
->;
-
-function fieldsOf(body: Fields): Partial<DomainFields> {
+function fieldsOf(body: Partial<DomainMember>): Partial<DomainFields> {
   return {
     ...(body.name === undefined ? {} : { name: body.name }),
     ...(body.description === undefined ? {} : { description: body.description ?? '' }),
@@ -35,7 +28,7 @@ function fieldsOf(body: Fields): Partial<DomainFields> {
 
 export async function domainRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { resource } = services;
-  crud(app, services, {
+  crud<DomainRecord, DomainMember>(app, services, {
     path: '/v3/domains',
     member: 'domain',
     collection: 'domains',
@@ -46,7 +39,7 @@ export async function domainRoutes(app: FastifyInstance, { services }: PluginOpt
       update: 'identity:update_domain',
       delete: 'identity:delete_domain',
     },
-    schema: object(properties, ['name']),
+    body: { schema: domainSchema },
     load: (id) => resource.getDomain(id),
     render: renderDomain,
     list: async (request) => {

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
+import type { GroupRow } from '../identity/service.js';
 import {
   bodyId,
   callerDomain,
@@ -18,17 +19,19 @@ import {
 } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderGroup, renderUser } from './render.js';
-import { crud, object, pathParams, type Req, relation, route } from './resource.js';
+import { crud, type Of, object, pathParams, type Req, relation, route } from './resource.js';
 import { USER_LIST_FILTERS } from './users.js';
 
 const KNOWN = ['name', 'domain_id', 'description'];
+const groupSchema = object({ name: name(64), domain_id: bodyId, description }, ['name']);
+type GroupMember = Of<typeof groupSchema>;
 
 export async function groupRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { identity } = services;
   const load = (id: string) => identity.requireGroup(id).catch(() => null);
   const groupTarget = async (request: Req) => ({ group: (await load(param(request, 'group_id'))) ?? {} });
 
-  crud(app, services, {
+  crud<GroupRow, GroupMember>(app, services, {
     path: '/v3/groups',
     member: 'group',
     collection: 'groups',
@@ -39,7 +42,7 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
       update: 'identity:update_group',
       delete: 'identity:delete_group',
     },
-    schema: object({ name: name(64), domain_id: bodyId, description }, ['name']),
+    body: { schema: groupSchema },
     load,
     render: renderGroup,
     listTarget: domainListTarget,
@@ -100,7 +103,7 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
     },
   });
 
-  const member = (request: Req) => [param(request, 'group_id'), param(request, 'user_id')] as const;
+  const membership = (request: Req) => [param(request, 'group_id'), param(request, 'user_id')] as const;
   relation(app, services, {
     path: '/v3/groups/:group_id/users/:user_id',
     actions: {
@@ -110,12 +113,12 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
     },
     params: pathParams('group_id', 'user_id'),
     target: async (request) => {
-      const [groupId, userId] = member(request);
+      const [groupId, userId] = membership(request);
       const [group, user] = await Promise.all([load(groupId), identity.getUser(userId)]);
       return { group: group ?? {}, user: user ?? {} };
     },
-    put: (request) => identity.addMember(...member(request)),
-    check: (request) => identity.checkMember(...member(request)),
-    remove: (request) => identity.removeMember(...member(request)),
+    put: (request) => identity.addMember(...membership(request)),
+    check: (request) => identity.checkMember(...membership(request)),
+    remove: (request) => identity.removeMember(...membership(request)),
   });
 }

@@ -29,39 +29,36 @@ import { authenticateCaller, type TargetOf } from './context.js';
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
 type Schema = JSONSchema & object;
 /** The value a schema describes (unknown without one). */
-export type Of<S> = S extends Schema ? FromSchema<S> : unknown;
+export type Of<S> = S extends Schema ? Plain<FromSchema<S>> : unknown;
+/** A derived type as a plain object type, so that comparing it does not re-run the derivation. */
+type Plain<T> = T extends object ? { [K in keyof T]: T[K] } : T;
 
-/** A request whose params, body and query have the types their schemas describe. */
-export type Req<P = unknown, B = unknown, Q = unknown> = FastifyRequest<{
-  Params: Of<P>;
-  Body: Of<B>;
-  Querystring: Of<Q>;
-}> & { caller: TokenContext };
+/** Path parameters are strings, one per property of their schema. */
+type ParamsOf<P> = P extends { properties: infer Props } ? { [K in keyof Props]: string } : unknown;
 
-/** The request a route's functions see; its types come from the schemas alone (never inferred back). */
-type RouteReq<P, B, Q> = Req<NoInfer<P>, NoInfer<B>, NoInfer<Q>>;
+/**
+ * A route's request: typed path parameters, the validated caller. A body or query a route
+ * declares is read as `Of<typeof schema>` where the route needs its type.
+ */
+export type Req<P = unknown> = FastifyRequest<{ Params: ParamsOf<P> }> & { caller: TokenContext };
 
-export interface Route<P = unknown, B = unknown, Q = unknown> {
+export interface Route<P = unknown> {
   method: Method;
   path: string;
   /** The policy action, or one chosen per request (domain roles have their own actions). */
-  action: Action | ((request: RouteReq<P, B, Q>) => Action | Promise<Action>);
+  action: Action | ((request: Req) => Action | Promise<Action>);
   params?: P;
-  body?: B;
-  query?: Q;
+  body?: Schema;
+  query?: Schema;
   /** What the rule's %(target.…)s read; {} by default. */
-  target?: (request: RouteReq<P, B, Q>) => PolicyTarget | Promise<PolicyTarget>;
+  target?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
   /** 200 by default; with 204 (or a handler returning undefined) nothing is sent. */
   status?: number;
-  handle: (request: RouteReq<P, B, Q>, reply: FastifyReply) => unknown;
+  handle: (request: Req<NoInfer<P>>, reply: FastifyReply) => unknown;
 }
 
 /** Declares one route: schema, authentication and policy in a preHandler, the handler. */
-export function route<const P = undefined, const B = undefined, const Q = undefined>(
-  app: FastifyInstance,
-  services: Services,
-  spec: Route<P, B, Q>,
-): void {
+export function route<P = undefined>(app: FastifyInstance, services: Services, spec: Route<P>): void {
   const schema: Record<string, unknown> = {};
   if (spec.params) schema.params = spec.params;
   if (spec.body) schema.body = spec.body;
@@ -98,8 +95,8 @@ export class RawJson {
 export const rawJson = (text: string) => new RawJson(text);
 
 /** The helpers' own routes, whose types are the family's, not the schemas'. */
-const untyped = (app: FastifyInstance, services: Services, spec: Route<unknown, unknown, unknown>) =>
-  route<unknown, unknown, unknown>(app, services, spec);
+const untyped = (app: FastifyInstance, services: Services, spec: Route<unknown>) =>
+  route<unknown>(app, services, spec);
 
 /** A route that takes an untyped target loader as context.ts's enforce() does. */
 export const targetOf =
@@ -133,7 +130,7 @@ export function pathParams<const N extends string>(...names: N[]) {
   } as const;
 }
 
-export interface Crud<Row, S extends Schema> {
+export interface Crud<Row, F> {
   /** The collection's path: '/v3/groups'. */
   path: string;
   /** The body key of one (`group`) and of the list (`groups`). */
@@ -142,28 +139,28 @@ export interface Crud<Row, S extends Schema> {
   /** The member's path parameter; `${member}_id` by default. */
   id?: string;
   actions: { list?: Action; create?: Action; get?: Action; update?: Action; delete?: Action };
-  /** The member as a create request gives it (`object(properties, required)`); an update's has no required. */
-  schema: S;
+  /**
+   * The member's schema as a create request gives it (`object(properties, required)`; an update's
+   * requires none). F is the type it describes, `Of<typeof schema>`, named by the family:
+   * `crud<Row, F>(…)` (inferring it through the schema costs the compiler too much).
+   */
+  body: { schema: Schema };
   /** The stored object by id, or null: the policy target, and GET's answer. */
   load: (id: string) => Promise<Row | null>;
   render: (row: Row, base: string) => unknown;
   /** The target of the member routes; `{ [member]: load(id) ?? {} }` by default. */
   memberTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
   listTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
-  createTarget?: (fields: Of<NoInfer<S>>, request: Req) => PolicyTarget;
+  createTarget?: (fields: F, request: Req) => PolicyTarget;
   /** The list's body (already an envelope), so a family can cache or filter it. */
   list?: (request: Req) => Promise<unknown>;
-  create?: (fields: Of<NoInfer<S>>, request: Req) => Promise<Row>;
-  update?: (current: Row, fields: Partial<Of<NoInfer<S>>>, request: Req) => Promise<Row>;
+  create?: (fields: F, request: Req) => Promise<Row>;
+  update?: (current: Row, fields: Partial<F>, request: Req) => Promise<Row>;
   remove?: (id: string, request: Req) => Promise<void>;
 }
 
 /** Keystone's five routes of a family (those whose handler is given). */
-export function crud<Row, S extends Schema>(
-  app: FastifyInstance,
-  services: Services,
-  spec: Crud<Row, S>,
-): void {
+export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Crud<Row, F>): void {
   const idName = spec.id ?? `${spec.member}_id`;
   const memberPath = `${spec.path}/:${idName}`;
   const params = pathParams(idName);
@@ -191,7 +188,7 @@ export function crud<Row, S extends Schema>(
   if (spec.create && actions.create) {
     const create = spec.create;
     const createTarget = spec.createTarget;
-    const body = envelope(spec.member, spec.schema);
+    const body = envelope(spec.member, spec.body.schema);
     untyped(app, services, {
       method: 'POST',
       path: spec.path,
@@ -229,7 +226,7 @@ export function crud<Row, S extends Schema>(
       action: actions.update,
       params,
       // The same properties, none required.
-      body: envelope(spec.member, { ...(spec.schema as object), required: [] }),
+      body: envelope(spec.member, { ...spec.body.schema, required: [] }),
       target: memberTarget as Route['target'],
       handle: async (request) => {
         const fields = (request.body as Record<string, unknown>)[spec.member];

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
-import type { UserOptions, UserPatch } from '../identity/service.js';
+import type { UserOptions, UserPatch, UserRow } from '../identity/service.js';
 import {
   bodyId,
   callerDomain,
@@ -21,7 +21,7 @@ import {
 } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderGroup, renderProject, renderUser } from './render.js';
-import { crud, object, pathParams, type Req, rawJson, route } from './resource.js';
+import { crud, type Of, object, pathParams, type Req, rawJson, route } from './resource.js';
 
 const KNOWN = ['name', 'domain_id', 'password', 'enabled', 'default_project_id', 'description', 'options'];
 const nullableBool = { type: ['boolean', 'null'] } as const;
@@ -42,7 +42,7 @@ export const userOptions = {
   },
   additionalProperties: false,
 } as const;
-const userMember = object(
+const userSchema = object(
   {
     name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
     domain_id: bodyId,
@@ -54,6 +54,7 @@ const userMember = object(
   },
   ['name'],
 );
+type UserMember = Of<typeof userSchema>;
 
 const LIST_FILTERS = {
   exact: ['name', 'domain_id'],
@@ -75,7 +76,7 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
   };
 
   const lists = new ListCache(services.cache);
-  crud(app, services, {
+  crud<UserRow, UserMember>(app, services, {
     path: '/v3/users',
     member: 'user',
     collection: 'users',
@@ -86,7 +87,7 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
       update: 'identity:update_user',
       delete: 'identity:delete_user',
     },
-    schema: userMember,
+    body: { schema: userSchema },
     load: (id) => identity.getUser(id),
     render: renderUser,
     memberTarget: userTarget,

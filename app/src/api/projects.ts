@@ -7,12 +7,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { notFound, validation } from '../errors.js';
 import { boolFromString, buildHints } from '../hints.js';
 import type { ProjectRow } from '../resource/service.js';
-import type { TokenContext } from '../token/service.js';
 import {
   callerDomain,
   collection,
   defaultDomain,
   description,
+  domainListTarget,
   extraOf,
   id64,
   ListCache,
@@ -22,32 +22,27 @@ import {
   resourceOptions,
   tagList,
 } from './collection.js';
-import { enforce, type PluginOptions, present } from './context.js';
-import { baseUrl, renderDomainAsProject, renderProject } from './render.js';
+import { type PluginOptions, present } from './context.js';
+import { renderDomainAsProject, renderProject } from './render.js';
+import { envelope, type Of, object, pathParams, rawJson, relation, route } from './resource.js';
 
 const KNOWN = ['name', 'domain_id', 'parent_id', 'description', 'enabled', 'is_domain', 'tags', 'options'];
-const projectBody = (required: string[]) =>
-  ({
-    type: 'object',
-    required: ['project'],
-    properties: {
-      project: {
-        type: 'object',
-        required,
-        properties: {
-          name: name(64),
-          domain_id: nullableId,
-          parent_id: nullableId,
-          description,
-          enabled: { type: 'boolean' },
-          is_domain: { type: 'boolean' },
-          tags: tagList,
-          options: resourceOptions,
-        },
-      },
-    },
-  }) as const;
-const params = { type: 'object', properties: { project_id: id64 } } as const;
+const projectSchema = object(
+  {
+    name: name(64),
+    domain_id: nullableId,
+    parent_id: nullableId,
+    description,
+    enabled: { type: 'boolean' },
+    is_domain: { type: 'boolean' },
+    tags: tagList,
+    options: resourceOptions,
+  },
+  ['name'],
+);
+type ProjectMember = Of<typeof projectSchema>;
+type Fields = Partial<ProjectMember>;
+const projectParams = pathParams('project_id');
 const tagParams = {
   type: 'object',
   properties: {
@@ -56,27 +51,10 @@ const tagParams = {
   },
 } as const;
 
-interface ProjectBody {
-  project: {
-    name?: string;
-    domain_id?: string | null;
-    parent_id?: string | null;
-    description?: string | null;
-    enabled?: boolean;
-    is_domain?: boolean;
-    tags?: string[];
-    options?: Record<string, unknown>;
-    [key: string]: unknown;
-  };
-}
-
 const tagsOf = (value: unknown): string[] | undefined =>
   typeof value === 'string' ? value.split(',').filter(Boolean) : undefined;
 
-export async function projectRoutes(
-  app: FastifyInstance,
-  { services, config }: PluginOptions,
-): Promise<void> {
+export async function projectRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { resource } = services;
   // A domain is also a project acting as a domain: /v3/projects/{id} reaches it too, as Keystone's
   // single table does (tempest creates one with is_domain, then disables and deletes it here).
@@ -92,6 +70,14 @@ export async function projectRoutes(
     return { project: domain ? { id: domain.id, domain_id: null, is_domain: true } : {} };
   };
   const project = (request: FastifyRequest) => resource.requireProject(param(request, 'project_id'));
+  const fieldsOf = (body: Fields) => ({
+    ...optional('name', body.name),
+    ...optional('description', body.description === null ? '' : body.description),
+    ...optional('enabled', body.enabled),
+    ...optional('tags', body.tags),
+    ...optional('options', body.options),
+    extra: extraOf(body, KNOWN),
+  });
 
   const lists = new ListCache(services.cache);
   const list = async (request: FastifyRequest, base: string, scoped: string | null) => {
@@ -128,53 +114,48 @@ export async function projectRoutes(
     );
   };
 
-  app.get(
-    '/v3/projects',
-    {
-      preHandler: enforce(services, 'identity:list_projects', (request) => {
-        const query = request.query as Record<string, unknown>;
-        return { domain_id: callerDomain(request) ?? query.domain_id };
-      }),
-    },
-    async (request, reply) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/projects',
+    action: 'identity:list_projects',
+    target: domainListTarget,
+    handle: async (request) => {
+      const base = request.baseUrl;
       const scoped = callerDomain(request);
-      const body = await lists.body(`${base} ${scoped ?? ''} ${request.url}`, () =>
-        list(request, base, scoped),
+      return rawJson(
+        await lists.body(`${base} ${scoped ?? ''} ${request.url}`, () => list(request, base, scoped)),
       );
-      reply.type('application/json; charset=utf-8').send(body);
     },
-  );
+  });
 
-  app.post<{ Body: ProjectBody }>(
-    '/v3/projects',
-    {
-      schema: { body: projectBody(['name']) },
-      preHandler: enforce(services, 'identity:create_project', (request, caller) => {
-        const body = (request.body as ProjectBody).project;
-        return { project: { ...body, domain_id: body.domain_id ?? defaultDomain(caller) } };
-      }),
+  route(app, services, {
+    method: 'POST',
+    path: '/v3/projects',
+    action: 'identity:create_project',
+    body: envelope('project', projectSchema),
+    target: (request) => {
+      const body = (request.body as { project: ProjectMember }).project;
+      return { project: { ...body, domain_id: body.domain_id ?? defaultDomain(request.caller) } };
     },
-    async (request, reply) => {
-      const body = request.body.project;
-      const base = baseUrl(request, config.publicEndpoint);
-      reply.code(201);
+    status: 201,
+    handle: async (request) => {
+      const body = (request.body as { project: ProjectMember }).project;
       if (body.is_domain) {
         if (body.domain_id || body.parent_id)
           throw validation('A project acting as a domain has neither a domain_id nor a parent_id.');
         const domain = await resource.createDomain({
-          name: body.name as string,
+          name: body.name,
           description: body.description ?? '',
           enabled: body.enabled ?? true,
           tags: body.tags ?? [],
           options: body.options ?? {},
           extra: extraOf(body, KNOWN),
         });
-        return { project: renderDomainAsProject(domain, base) };
+        return { project: renderDomainAsProject(domain, request.baseUrl) };
       }
       const created = await resource.createProject(
         {
-          name: body.name as string,
+          name: body.name,
           domainId: body.domain_id ?? null,
           parentId: body.parent_id ?? null,
           description: body.description ?? '',
@@ -183,17 +164,20 @@ export async function projectRoutes(
           options: body.options ?? {},
           extra: extraOf(body, KNOWN),
         },
-        defaultDomain(request.caller as TokenContext),
+        defaultDomain(request.caller),
       );
-      return { project: renderProject(created, base) };
+      return { project: renderProject(created, request.baseUrl) };
     },
-  );
+  });
 
-  app.get<{ Params: { project_id: string } }>(
-    '/v3/projects/:project_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:get_project', projectTarget) },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/projects/:project_id',
+    action: 'identity:get_project',
+    params: projectParams,
+    target: projectTarget,
+    handle: async (request) => {
+      const base = request.baseUrl;
       const domain = await asDomain(request);
       if (domain) return { project: renderDomainAsProject(domain, base) };
       const row = await project(request);
@@ -201,9 +185,7 @@ export async function projectRoutes(
       // The lists show only the projects the caller has a role on, as Keystone's do; the ids
       // show the whole chain (up to the domain) or subtree.
       const mine = async () =>
-        new Set(
-          (await resource.projectsForUser((request.caller as TokenContext).user.id, [])).map((x) => x.id),
-        );
+        new Set((await resource.projectsForUser(request.caller.user.id, [])).map((x) => x.id));
       if (present(request, 'parents_as_list')) {
         const visible = await mine();
         body.parents = (await resource.parents(row.id))
@@ -222,30 +204,24 @@ export async function projectRoutes(
         body.subtree = subtreeIds(row.id, await resource.subtree(row.id));
       return { project: body };
     },
-  );
+  });
 
-  app.patch<{ Params: { project_id: string }; Body: ProjectBody }>(
-    '/v3/projects/:project_id',
-    {
-      schema: { params, body: projectBody([]) },
-      preHandler: enforce(services, 'identity:update_project', projectTarget),
-    },
-    async (request) => {
-      const body = request.body.project;
+  route(app, services, {
+    method: 'PATCH',
+    path: '/v3/projects/:project_id',
+    action: 'identity:update_project',
+    params: projectParams,
+    body: envelope('project', { ...projectSchema, required: [] }),
+    target: projectTarget,
+    handle: async (request) => {
+      const body = (request.body as { project: Fields }).project;
       const domain = await asDomain(request);
       if (domain) {
         if (body.is_domain === false) throw validation('Update of `is_domain` is not allowed.');
         if (body.domain_id || body.parent_id)
           throw validation('Update of `domain_id` or `parent_id` is not allowed.');
-        const updated = await resource.updateDomain(domain.id, {
-          ...optional('name', body.name),
-          ...optional('description', body.description === null ? '' : body.description),
-          ...optional('enabled', body.enabled),
-          ...optional('tags', body.tags),
-          ...optional('options', body.options),
-          extra: extraOf(body, KNOWN),
-        });
-        return { project: renderDomainAsProject(updated, baseUrl(request, config.publicEndpoint)) };
+        const updated = await resource.updateDomain(domain.id, fieldsOf(body));
+        return { project: renderDomainAsProject(updated, request.baseUrl) };
       }
       const current = await project(request);
       if (body.domain_id !== undefined && body.domain_id !== current.domain_id)
@@ -254,104 +230,86 @@ export async function projectRoutes(
         throw validation('Update of `parent_id` is not allowed.');
       if (body.is_domain !== undefined && body.is_domain !== current.is_domain)
         throw validation('Update of `is_domain` is not allowed.');
-      const updated = await resource.updateProject(current.id, {
-        ...optional('name', body.name),
-        ...optional('description', body.description === null ? '' : body.description),
-        ...optional('enabled', body.enabled),
-        ...optional('tags', body.tags),
-        ...optional('options', body.options),
-        extra: extraOf(body, KNOWN),
-      });
-      return { project: renderProject(updated, baseUrl(request, config.publicEndpoint)) };
+      const updated = await resource.updateProject(current.id, fieldsOf(body));
+      return { project: renderProject(updated, request.baseUrl) };
     },
-  );
+  });
 
-  app.delete<{ Params: { project_id: string } }>(
-    '/v3/projects/:project_id',
-    { schema: { params }, preHandler: enforce(services, 'identity:delete_project', projectTarget) },
-    async (request, reply) => {
+  route(app, services, {
+    method: 'DELETE',
+    path: '/v3/projects/:project_id',
+    action: 'identity:delete_project',
+    params: projectParams,
+    target: projectTarget,
+    status: 204,
+    handle: async (request) => {
       const domain = await asDomain(request);
       if (domain) await resource.deleteDomain(domain.id);
-      else await resource.deleteProject(param(request, 'project_id'));
-      reply.code(204).send();
+      else await resource.deleteProject(request.params.project_id);
     },
-  );
+  });
 
   // --- tags ----------------------------------------------------------------------------------
-  app.get<{ Params: { project_id: string } }>(
-    '/v3/projects/:project_id/tags',
-    { schema: { params }, preHandler: enforce(services, 'identity:list_project_tags', projectTarget) },
-    async (request) => ({
-      links: { self: `${baseUrl(request, config.publicEndpoint)}/v3` },
-      tags: (await project(request)).tags,
-    }),
-  );
+  const tags = (tagList: string[]) => (request: FastifyRequest) => ({
+    links: { self: `${request.baseUrl}/v3` },
+    tags: tagList,
+  });
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/projects/:project_id/tags',
+    action: 'identity:list_project_tags',
+    params: projectParams,
+    target: projectTarget,
+    handle: async (request) => tags((await project(request)).tags)(request),
+  });
+  route(app, services, {
+    method: 'PUT',
+    path: '/v3/projects/:project_id/tags',
+    action: 'identity:update_project_tags',
+    params: projectParams,
+    body: { type: 'object', required: ['tags'], properties: { tags: tagList } },
+    target: projectTarget,
+    handle: async (request) =>
+      tags(await resource.setTags(request.params.project_id, (request.body as { tags: string[] }).tags))(
+        request,
+      ),
+  });
+  route(app, services, {
+    method: 'DELETE',
+    path: '/v3/projects/:project_id/tags',
+    action: 'identity:delete_project_tags',
+    params: projectParams,
+    target: projectTarget,
+    status: 204,
+    handle: async (request) => {
+      await resource.setTags(request.params.project_id, []);
+    },
+  });
 
-  app.put<{ Params: { project_id: string }; Body: { tags: string[] } }>(
-    '/v3/projects/:project_id/tags',
-    {
-      schema: {
-        params,
-        body: { type: 'object', required: ['tags'], properties: { tags: tagList } },
-      },
-      preHandler: enforce(services, 'identity:update_project_tags', projectTarget),
+  const tagOf = (request: FastifyRequest) => [param(request, 'project_id'), param(request, 'tag')] as const;
+  relation(app, services, {
+    path: '/v3/projects/:project_id/tags/:tag',
+    actions: {
+      put: 'identity:create_project_tag',
+      check: 'identity:get_project_tag',
+      get: 'identity:get_project_tag',
+      delete: 'identity:delete_project_tag',
     },
-    async (request) => ({
-      links: { self: `${baseUrl(request, config.publicEndpoint)}/v3` },
-      tags: await resource.setTags(param(request, 'project_id'), request.body.tags),
-    }),
-  );
-
-  app.delete<{ Params: { project_id: string } }>(
-    '/v3/projects/:project_id/tags',
-    { schema: { params }, preHandler: enforce(services, 'identity:delete_project_tags', projectTarget) },
-    async (request, reply) => {
-      await resource.setTags(param(request, 'project_id'), []);
-      reply.code(204).send();
+    params: tagParams,
+    target: projectTarget,
+    // Keystone answers a new tag with 201, no body, and its location.
+    putStatus: 201,
+    put: async (request, reply) => {
+      const [projectId, tag] = tagOf(request);
+      await resource.addTag(projectId, tag);
+      reply.header('location', `${request.baseUrl}/v3/projects/${projectId}/tags/${tag}`);
     },
-  );
-
-  app.get<{ Params: { project_id: string; tag: string } }>(
-    '/v3/projects/:project_id/tags/:tag',
-    {
-      schema: { params: tagParams },
-      preHandler: enforce(services, 'identity:get_project_tag', projectTarget),
+    check: async (request) => {
+      const [, tag] = tagOf(request);
+      if (!(await project(request)).tags.includes(tag)) throw notFound('project tag', tag);
     },
-    async (request, reply) => {
-      if (!(await project(request)).tags.includes(request.params.tag))
-        throw notFound('project tag', request.params.tag);
-      reply.code(204).send();
-    },
-  );
-
-  app.put<{ Params: { project_id: string; tag: string } }>(
-    '/v3/projects/:project_id/tags/:tag',
-    {
-      schema: { params: tagParams },
-      preHandler: enforce(services, 'identity:create_project_tag', projectTarget),
-    },
-    async (request, reply) => {
-      await resource.addTag(request.params.project_id, request.params.tag);
-      const base = baseUrl(request, config.publicEndpoint);
-      // Keystone answers 201 with no body.
-      reply
-        .code(201)
-        .header('location', `${base}/v3/projects/${request.params.project_id}/tags/${request.params.tag}`)
-        .send();
-    },
-  );
-
-  app.delete<{ Params: { project_id: string; tag: string } }>(
-    '/v3/projects/:project_id/tags/:tag',
-    {
-      schema: { params: tagParams },
-      preHandler: enforce(services, 'identity:delete_project_tag', projectTarget),
-    },
-    async (request, reply) => {
-      await resource.removeTag(request.params.project_id, request.params.tag);
-      reply.code(204).send();
-    },
-  );
+    remove: (request) => resource.removeTag(...tagOf(request)),
+  });
 }
 
 /** `{key: value}` when value is defined, else nothing (for exactOptionalPropertyTypes-safe spreads). */

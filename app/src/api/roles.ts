@@ -3,17 +3,14 @@
  * /v3/role_inferences. A route naming a domain-specific role is enforced with the domain role
  * actions (identity:get_domain_role …), as Keystone's do.
  */
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RoleRow } from '../assignment/service.js';
 import { validation } from '../errors.js';
-import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
-import type { Services } from '../services.js';
-import { credentialsOf } from '../token/service.js';
-import { authenticateCaller, enforce, type PluginOptions } from './context.js';
-import { baseUrl } from './render.js';
+import { param } from './collection.js';
+import type { PluginOptions } from './context.js';
+import { envelope, type Of, object, pathParams, relation, route } from './resource.js';
 
-const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const nullableId = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
 const roleOptions = {
   type: 'object',
@@ -22,12 +19,6 @@ const roleOptions = {
 } as const;
 const roleName = { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' } as const;
 const description = { type: ['string', 'null'], maxLength: 255 } as const;
-
-const roleParams = { type: 'object', properties: { role_id: id64 } } as const;
-const inferenceParams = {
-  type: 'object',
-  properties: { prior_role_id: id64, implied_role_id: id64 },
-} as const;
 
 export function renderRole(r: RoleRow, base: string) {
   return {
@@ -46,135 +37,95 @@ const roleRef = (r: RoleRow, base: string) => ({
   links: { self: `${base}/v3/roles/${r.id}` },
 });
 
-/** Enforces `global` or `domain` depending on the role the route names (loaded once, 404 after). */
-function enforceRole(
-  services: Services,
-  global: Action,
-  domain: Action,
-  roleId: (request: FastifyRequest) => string,
-): preHandlerAsyncHookHandler {
-  return async (request) => {
-    const caller = await authenticateCaller(request, services);
-    const role = await services.assignment.role(roleId(request));
-    const target: PolicyTarget = { role: role ?? {} };
-    check(role?.domain_id ? domain : global, credentialsOf(caller), target);
-  };
-}
+const roleSchema = object({ name: roleName, domain_id: nullableId, description, options: roleOptions }, [
+  'name',
+]);
+type RoleMember = Of<typeof roleSchema>;
+const roleParams = pathParams('role_id');
+const pairParams = pathParams('prior_role_id', 'implied_role_id');
 
-type RoleBody = {
-  role: {
-    name?: string;
-    domain_id?: string | null;
-    description?: string | null;
-    options?: { immutable?: boolean | null };
-  };
-};
-
-export async function roleRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
+export async function roleRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { assignment } = services;
-  const byParam = (r: FastifyRequest) => (r.params as { role_id: string }).role_id;
+  // A route naming a role is enforced with the global or the domain-role action, by the role
+  // (loaded once per request: the action and the target both need it).
+  const loaded = new WeakMap<FastifyRequest, Promise<RoleRow | null>>();
+  const roleOf = (request: FastifyRequest) => {
+    let role = loaded.get(request);
+    if (!role) {
+      role = assignment.role(param(request, 'role_id'));
+      loaded.set(request, role);
+    }
+    return role;
+  };
+  const byRole = (global: Action, domain: Action) => async (request: FastifyRequest) =>
+    (await roleOf(request))?.domain_id ? domain : global;
+  const roleTarget = async (request: FastifyRequest) => ({ role: (await roleOf(request)) ?? {} });
 
-  app.get<{ Querystring: { name?: string; domain_id?: string } }>(
-    '/v3/roles',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          properties: { name: { type: 'string' }, domain_id: { type: 'string' } },
-        },
-      },
-      preHandler: async (request) => {
-        const caller = await authenticateCaller(request, services);
-        const action = request.query.domain_id ? 'identity:list_domain_roles' : 'identity:list_roles';
-        check(action, credentialsOf(caller), { domain_id: request.query.domain_id });
-      },
-    },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
-      const { name, domain_id } = request.query;
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/roles',
+    action: (request) =>
+      (request.query as { domain_id?: string }).domain_id
+        ? 'identity:list_domain_roles'
+        : 'identity:list_roles',
+    query: { type: 'object', properties: { name: { type: 'string' }, domain_id: { type: 'string' } } },
+    target: (request) => ({ domain_id: (request.query as { domain_id?: string }).domain_id }),
+    handle: async (request) => {
+      const { name, domain_id } = request.query as { name?: string; domain_id?: string };
       const rows = await assignment.listRoles({
         ...(name === undefined ? {} : { name }),
         domainId: domain_id ?? null,
       });
       return {
-        roles: rows.map((r) => renderRole(r, base)),
-        links: { self: `${base}${request.url}`, previous: null, next: null },
+        roles: rows.map((r) => renderRole(r, request.baseUrl)),
+        links: { self: `${request.baseUrl}${request.url}`, previous: null, next: null },
       };
     },
-  );
+  });
 
-  app.post<{ Body: RoleBody }>(
-    '/v3/roles',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['role'],
-          properties: {
-            role: {
-              type: 'object',
-              required: ['name'],
-              properties: { name: roleName, domain_id: nullableId, description, options: roleOptions },
-            },
-          },
-        },
-      },
-      preHandler: async (request) => {
-        const caller = await authenticateCaller(request, services);
-        const role = request.body.role;
-        const action = role.domain_id ? 'identity:create_domain_role' : 'identity:create_role';
-        check(action, credentialsOf(caller), { role });
-      },
-    },
-    async (request, reply) => {
-      const r = request.body.role;
+  route(app, services, {
+    method: 'POST',
+    path: '/v3/roles',
+    action: (request) =>
+      (request.body as { role: RoleMember }).role.domain_id
+        ? 'identity:create_domain_role'
+        : 'identity:create_role',
+    body: envelope('role', roleSchema),
+    target: (request) => ({ role: (request.body as { role: RoleMember }).role }),
+    status: 201,
+    handle: async (request) => {
+      const r = (request.body as { role: RoleMember }).role;
       const options = Object.fromEntries(Object.entries(r.options ?? {}).filter(([, v]) => v !== null));
       const created = await assignment.createRole({
-        name: r.name as string,
+        name: r.name,
         domainId: r.domain_id ?? null,
         description: r.description ?? '',
         options,
       });
-      reply.code(201);
-      return { role: renderRole(created, baseUrl(request, config.publicEndpoint)) };
+      return { role: renderRole(created, request.baseUrl) };
     },
-  );
+  });
 
-  app.get<{ Params: { role_id: string } }>(
-    '/v3/roles/:role_id',
-    {
-      schema: { params: roleParams },
-      preHandler: enforceRole(services, 'identity:get_role', 'identity:get_domain_role', byParam),
-    },
-    async (request) => ({
-      role: renderRole(
-        await assignment.requireRole(request.params.role_id),
-        baseUrl(request, config.publicEndpoint),
-      ),
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/roles/:role_id',
+    action: byRole('identity:get_role', 'identity:get_domain_role'),
+    params: roleParams,
+    target: roleTarget,
+    handle: async (request) => ({
+      role: renderRole(await assignment.requireRole(request.params.role_id), request.baseUrl),
     }),
-  );
+  });
 
-  app.patch<{ Params: { role_id: string }; Body: RoleBody }>(
-    '/v3/roles/:role_id',
-    {
-      schema: {
-        params: roleParams,
-        body: {
-          type: 'object',
-          required: ['role'],
-          properties: {
-            role: {
-              type: 'object',
-              minProperties: 1,
-              properties: { name: roleName, domain_id: nullableId, description, options: roleOptions },
-            },
-          },
-        },
-      },
-      preHandler: enforceRole(services, 'identity:update_role', 'identity:update_domain_role', byParam),
-    },
-    async (request) => {
-      const r = request.body.role;
+  route(app, services, {
+    method: 'PATCH',
+    path: '/v3/roles/:role_id',
+    action: byRole('identity:update_role', 'identity:update_domain_role'),
+    params: roleParams,
+    body: envelope('role', { ...roleSchema, required: [], minProperties: 1 }),
+    target: roleTarget,
+    handle: async (request) => {
+      const r = (request.body as { role: Partial<RoleMember> }).role;
       const current = await assignment.requireRole(request.params.role_id);
       if ('domain_id' in r && (r.domain_id ?? null) !== current.domain_id)
         throw validation('Update of `domain_id` is not allowed.');
@@ -183,78 +134,62 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
         ...(r.description === undefined ? {} : { description: r.description ?? '' }),
         ...(r.options === undefined ? {} : { options: r.options as RoleRow['options'] }),
       });
-      return { role: renderRole(updated, baseUrl(request, config.publicEndpoint)) };
+      return { role: renderRole(updated, request.baseUrl) };
     },
-  );
+  });
 
-  app.delete<{ Params: { role_id: string } }>(
-    '/v3/roles/:role_id',
-    {
-      schema: { params: roleParams },
-      preHandler: enforceRole(services, 'identity:delete_role', 'identity:delete_domain_role', byParam),
-    },
-    async (request, reply) => {
-      await assignment.deleteRole(request.params.role_id);
-      reply.code(204).send();
-    },
-  );
+  route(app, services, {
+    method: 'DELETE',
+    path: '/v3/roles/:role_id',
+    action: byRole('identity:delete_role', 'identity:delete_domain_role'),
+    params: roleParams,
+    target: roleTarget,
+    status: 204,
+    handle: (request) => assignment.deleteRole(request.params.role_id),
+  });
 
   // --- implied roles -------------------------------------------------------------------------
 
-  type Pair = { Params: { prior_role_id: string; implied_role_id: string } };
-  const inferenceBody = (request: FastifyRequest, [prior, implied]: [RoleRow, RoleRow]) => {
-    const base = baseUrl(request, config.publicEndpoint);
-    return {
-      role_inference: { prior_role: roleRef(prior, base), implies: roleRef(implied, base) },
-      links: { self: `${base}/v3/roles/${prior.id}/implies/${implied.id}` },
-    };
-  };
+  const inferenceBody = (base: string, [prior, implied]: [RoleRow, RoleRow]) => ({
+    role_inference: { prior_role: roleRef(prior, base), implies: roleRef(implied, base) },
+    links: { self: `${base}/v3/roles/${prior.id}/implies/${implied.id}` },
+  });
+  const pairOf = (request: FastifyRequest) =>
+    [param(request, 'prior_role_id'), param(request, 'implied_role_id')] as const;
   const pairPath = '/v3/roles/:prior_role_id/implies/:implied_role_id';
 
-  app.put<Pair>(
-    pairPath,
-    { schema: { params: inferenceParams }, preHandler: enforce(services, 'identity:create_implied_role') },
-    async (request, reply) => {
-      const { prior_role_id, implied_role_id } = request.params;
-      const pair = await assignment.createInference(prior_role_id, implied_role_id);
-      reply.code(201);
-      return inferenceBody(request, pair);
+  relation(app, services, {
+    path: pairPath,
+    actions: {
+      put: 'identity:create_implied_role',
+      check: 'identity:check_implied_role',
+      delete: 'identity:delete_implied_role',
     },
-  );
-  app.head<Pair>(
-    pairPath,
-    { schema: { params: inferenceParams }, preHandler: enforce(services, 'identity:check_implied_role') },
-    async (request, reply) => {
-      await assignment.inference(request.params.prior_role_id, request.params.implied_role_id);
-      reply.code(204).send();
+    params: pairParams,
+    target: () => ({}),
+    putStatus: 201,
+    put: async (request) =>
+      inferenceBody(request.baseUrl, await assignment.createInference(...pairOf(request))),
+    check: async (request) => {
+      await assignment.inference(...pairOf(request));
     },
-  );
-  app.get<Pair>(
-    pairPath,
-    { schema: { params: inferenceParams }, preHandler: enforce(services, 'identity:get_implied_role') },
-    async (request) =>
-      inferenceBody(
-        request,
-        await assignment.inference(request.params.prior_role_id, request.params.implied_role_id),
-      ),
-  );
-  app.delete<Pair>(
-    pairPath,
-    { schema: { params: inferenceParams }, preHandler: enforce(services, 'identity:delete_implied_role') },
-    async (request, reply) => {
-      await assignment.deleteInference(request.params.prior_role_id, request.params.implied_role_id);
-      reply.code(204).send();
-    },
-  );
+    remove: (request) => assignment.deleteInference(...pairOf(request)),
+  });
+  route(app, services, {
+    method: 'GET',
+    path: pairPath,
+    action: 'identity:get_implied_role',
+    params: pairParams,
+    handle: async (request) => inferenceBody(request.baseUrl, await assignment.inference(...pairOf(request))),
+  });
 
-  app.get<{ Params: { prior_role_id: string } }>(
-    '/v3/roles/:prior_role_id/implies',
-    {
-      schema: { params: { type: 'object', properties: { prior_role_id: id64 } } },
-      preHandler: enforce(services, 'identity:list_implied_roles'),
-    },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/roles/:prior_role_id/implies',
+    action: 'identity:list_implied_roles',
+    params: pathParams('prior_role_id'),
+    handle: async (request) => {
+      const base = request.baseUrl;
       const { rules, roles } = await assignment.inferences(request.params.prior_role_id);
       const prior = await assignment.requireRole(request.params.prior_role_id);
       return {
@@ -265,13 +200,14 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
         links: { self: `${base}/v3/roles/${prior.id}/implies` },
       };
     },
-  );
+  });
 
-  app.get(
-    '/v3/role_inferences',
-    { preHandler: enforce(services, 'identity:list_role_inference_rules') },
-    async (request) => {
-      const base = baseUrl(request, config.publicEndpoint);
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/role_inferences',
+    action: 'identity:list_role_inference_rules',
+    handle: async (request) => {
+      const base = request.baseUrl;
       const { rules, roles } = await assignment.inferences();
       const byPrior = new Map<string, string[]>();
       for (const r of rules)
@@ -283,5 +219,5 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
         })),
       };
     },
-  );
+  });
 }

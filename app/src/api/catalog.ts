@@ -5,29 +5,46 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EndpointRow, RegionRow, ServiceRow } from '../catalog/service.js';
-import { enforce, type PluginOptions } from './context.js';
-import { baseUrl } from './render.js';
+import { id64 } from './collection.js';
+import type { PluginOptions } from './context.js';
+import { crud, envelope, type Of, object, route } from './resource.js';
 
-const filter = (properties: Record<string, unknown>) => ({
-  querystring: { type: 'object', properties },
-});
-const str = { type: 'string', maxLength: 255 };
-const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const str = { type: 'string', maxLength: 255 } as const;
+const filter = <const P extends Record<string, typeof str>>(properties: P) =>
+  ({ type: 'object', properties }) as const;
 const regionId = { type: 'string', minLength: 1, maxLength: 255 } as const;
 const description = { type: ['string', 'null'] } as const;
 const iface = { type: 'string', enum: ['public', 'internal', 'admin'] } as const;
 const url = { type: 'string', minLength: 1, maxLength: 225, pattern: '^[a-zA-Z0-9+.-]+:.+' } as const;
-const body = (key: string, properties: Record<string, unknown>, required: string[] = []) => ({
-  type: 'object',
-  required: [key],
-  properties: {
-    [key]: { type: 'object', ...(required.length ? { required } : { minProperties: 1 }), properties },
+/** An update names at least one attribute. */
+const atLeastOne = <const S extends object>(schema: S) => ({ ...schema, required: [], minProperties: 1 });
+
+const parentRegionId = { type: ['string', 'null'], maxLength: 255 } as const;
+const regionSchema = object({ id: regionId, description, parent_region_id: parentRegionId });
+type RegionMember = Of<typeof regionSchema>;
+const serviceSchema = object(
+  {
+    type: { type: 'string', minLength: 1, maxLength: 255 },
+    name: str,
+    enabled: { type: 'boolean' },
+    description,
   },
-});
-const params = (name: string, schema: unknown = id64) => ({
-  type: 'object',
-  properties: { [name]: schema },
-});
+  ['type'],
+);
+type ServiceMember = Of<typeof serviceSchema>;
+const endpointSchema = object(
+  {
+    interface: iface,
+    url,
+    service_id: id64,
+    region_id: { type: ['string', 'null'], maxLength: 255 },
+    // The legacy name of region_id (v2-style clients).
+    region: { type: ['string', 'null'], maxLength: 255 },
+    enabled: { type: 'boolean' },
+  },
+  ['interface', 'url', 'service_id'],
+);
+type EndpointMember = Of<typeof endpointSchema>;
 
 export function renderRegion(r: RegionRow, base: string) {
   return {
@@ -62,255 +79,149 @@ export function renderEndpoint(e: EndpointRow, base: string) {
   };
 }
 
-const collection = (base: string, path: string) => ({
-  self: `${base}${path}`,
+const links = (request: FastifyRequest) => ({
+  self: `${request.baseUrl}${request.url}`,
   previous: null,
   next: null,
 });
 
-type RegionBody = { region: { id?: string; description?: string | null; parent_region_id?: string | null } };
-type ServiceBody = {
-  service: { type?: string; name?: string; enabled?: boolean; description?: string | null };
-};
-type EndpointBody = {
-  endpoint: {
-    interface?: string;
-    url?: string;
-    service_id?: string;
-    region_id?: string | null;
-    region?: string | null;
-    enabled?: boolean;
-  };
-};
-
-export async function catalogRoutes(
-  app: FastifyInstance,
-  { services, config }: PluginOptions,
-): Promise<void> {
+export async function catalogRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { catalog } = services;
-  const base = (request: FastifyRequest) => baseUrl(request, config.publicEndpoint);
+  const noTarget = () => ({});
 
   // --- regions -------------------------------------------------------------------------------
-  const regionProps = {
-    id: regionId,
-    description,
-    parent_region_id: { type: ['string', 'null'], maxLength: 255 },
-  };
-  app.get<{ Querystring: { parent_region_id?: string } }>(
-    '/v3/regions',
-    { schema: filter({ parent_region_id: str }), preHandler: enforce(services, 'identity:list_regions') },
-    async (request) => ({
-      regions: (await catalog.listRegions(request.query)).map((r) => renderRegion(r, base(request))),
-      links: collection(base(request), request.url),
-    }),
-  );
-  app.get<{ Params: { region_id: string } }>(
-    '/v3/regions/:region_id',
-    {
-      schema: { params: params('region_id', regionId) },
-      preHandler: enforce(services, 'identity:get_region'),
+  crud<RegionRow, RegionMember>(app, services, {
+    path: '/v3/regions',
+    member: 'region',
+    collection: 'regions',
+    actions: {
+      list: 'identity:list_regions',
+      create: 'identity:create_region',
+      get: 'identity:get_region',
+      update: 'identity:update_region',
+      delete: 'identity:delete_region',
     },
-    async (request) => ({
-      region: renderRegion(await catalog.region(request.params.region_id), base(request)),
+    body: { schema: regionSchema },
+    updateSchema: atLeastOne(object({ description, parent_region_id: parentRegionId })),
+    idSchema: regionId,
+    query: filter({ parent_region_id: str }),
+    require: (id) => catalog.region(id),
+    memberTarget: noTarget,
+    createTarget: noTarget,
+    render: renderRegion,
+    list: async (request) => ({
+      regions: (await catalog.listRegions(request.query as { parent_region_id?: string })).map((r) =>
+        renderRegion(r, request.baseUrl),
+      ),
+      links: links(request),
     }),
-  );
-  app.post<{ Body: RegionBody }>(
-    '/v3/regions',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['region'],
-          properties: { region: { type: 'object', properties: regionProps } },
-        },
-      },
-      preHandler: enforce(services, 'identity:create_region'),
-    },
-    async (request, reply) => {
-      const r = request.body.region;
-      const created = await catalog.createRegion({
+    create: (r) =>
+      catalog.createRegion({
         ...(r.id === undefined ? {} : { id: r.id }),
         description: r.description ?? '',
         parentRegionId: r.parent_region_id ?? null,
-      });
-      reply.code(201);
-      return { region: renderRegion(created, base(request)) };
-    },
-  );
+      }),
+    update: (current, r) =>
+      catalog.updateRegion(current.id, {
+        ...(r.description === undefined ? {} : { description: r.description ?? '' }),
+        ...('parent_region_id' in r ? { parent_region_id: r.parent_region_id ?? null } : {}),
+      }),
+    remove: (id) => catalog.deleteRegion(id),
+  });
   // Keystone also creates a region with the id in the path.
-  app.put<{ Params: { region_id: string }; Body: RegionBody }>(
-    '/v3/regions/:region_id',
-    {
-      schema: {
-        params: params('region_id', regionId),
-        body: {
-          type: 'object',
-          required: ['region'],
-          properties: { region: { type: 'object', properties: regionProps } },
-        },
-      },
-      preHandler: enforce(services, 'identity:create_region'),
-    },
-    async (request, reply) => {
-      const r = request.body.region;
+  route(app, services, {
+    method: 'PUT',
+    path: '/v3/regions/:region_id',
+    action: 'identity:create_region',
+    params: { type: 'object', properties: { region_id: regionId } },
+    body: envelope('region', regionSchema),
+    status: 201,
+    handle: async (request) => {
+      const r = (request.body as { region: RegionMember }).region;
       const created = await catalog.createRegion({
         id: request.params.region_id,
         description: r.description ?? '',
         parentRegionId: r.parent_region_id ?? null,
       });
-      reply.code(201);
-      return { region: renderRegion(created, base(request)) };
+      return { region: renderRegion(created, request.baseUrl) };
     },
-  );
-  app.patch<{ Params: { region_id: string }; Body: RegionBody }>(
-    '/v3/regions/:region_id',
-    {
-      schema: {
-        params: params('region_id', regionId),
-        body: body('region', { description, parent_region_id: regionProps.parent_region_id }),
-      },
-      preHandler: enforce(services, 'identity:update_region'),
-    },
-    async (request) => {
-      const r = request.body.region;
-      const updated = await catalog.updateRegion(request.params.region_id, {
-        ...(r.description === undefined ? {} : { description: r.description ?? '' }),
-        ...('parent_region_id' in r ? { parent_region_id: r.parent_region_id ?? null } : {}),
-      });
-      return { region: renderRegion(updated, base(request)) };
-    },
-  );
-  app.delete<{ Params: { region_id: string } }>(
-    '/v3/regions/:region_id',
-    {
-      schema: { params: params('region_id', regionId) },
-      preHandler: enforce(services, 'identity:delete_region'),
-    },
-    async (request, reply) => {
-      await catalog.deleteRegion(request.params.region_id);
-      reply.code(204).send();
-    },
-  );
+  });
 
   // --- services ------------------------------------------------------------------------------
-  const serviceProps = {
-    type: { type: 'string', minLength: 1, maxLength: 255 },
-    name: { type: 'string', maxLength: 255 },
-    enabled: { type: 'boolean' },
-    description,
-  };
-  app.get<{ Querystring: { type?: string; name?: string } }>(
-    '/v3/services',
-    { schema: filter({ type: str, name: str }), preHandler: enforce(services, 'identity:list_services') },
-    async (request) => ({
-      services: (await catalog.listServices(request.query)).map((s) => renderService(s, base(request))),
-      links: collection(base(request), request.url),
-    }),
-  );
-  app.get<{ Params: { service_id: string } }>(
-    '/v3/services/:service_id',
-    { schema: { params: params('service_id') }, preHandler: enforce(services, 'identity:get_service') },
-    async (request) => ({
-      service: renderService(await catalog.service(request.params.service_id), base(request)),
-    }),
-  );
-  app.post<{ Body: ServiceBody }>(
-    '/v3/services',
-    {
-      schema: { body: body('service', serviceProps, ['type']) },
-      preHandler: enforce(services, 'identity:create_service'),
+  crud<ServiceRow, ServiceMember>(app, services, {
+    path: '/v3/services',
+    member: 'service',
+    collection: 'services',
+    actions: {
+      list: 'identity:list_services',
+      create: 'identity:create_service',
+      get: 'identity:get_service',
+      update: 'identity:update_service',
+      delete: 'identity:delete_service',
     },
-    async (request, reply) => {
-      const s = request.body.service;
-      const created = await catalog.createService({
-        type: s.type as string,
+    body: { schema: serviceSchema },
+    updateSchema: atLeastOne(serviceSchema),
+    query: filter({ type: str, name: str }),
+    require: (id) => catalog.service(id),
+    memberTarget: noTarget,
+    createTarget: noTarget,
+    render: renderService,
+    list: async (request) => ({
+      services: (await catalog.listServices(request.query as { type?: string; name?: string })).map((s) =>
+        renderService(s, request.baseUrl),
+      ),
+      links: links(request),
+    }),
+    create: (s) =>
+      catalog.createService({
+        type: s.type,
         name: s.name ?? '',
         enabled: s.enabled ?? true,
         description: s.description ?? null,
-      });
-      reply.code(201);
-      return { service: renderService(created, base(request)) };
-    },
-  );
-  app.patch<{ Params: { service_id: string }; Body: ServiceBody }>(
-    '/v3/services/:service_id',
-    {
-      schema: { params: params('service_id'), body: body('service', serviceProps) },
-      preHandler: enforce(services, 'identity:update_service'),
-    },
-    async (request) => ({
-      service: renderService(
-        await catalog.updateService(request.params.service_id, request.body.service),
-        base(request),
-      ),
-    }),
-  );
-  app.delete<{ Params: { service_id: string } }>(
-    '/v3/services/:service_id',
-    { schema: { params: params('service_id') }, preHandler: enforce(services, 'identity:delete_service') },
-    async (request, reply) => {
-      await catalog.deleteService(request.params.service_id);
-      reply.code(204).send();
-    },
-  );
+      }),
+    update: (current, s) => catalog.updateService(current.id, s),
+    remove: (id) => catalog.deleteService(id),
+  });
 
   // --- endpoints -----------------------------------------------------------------------------
-  const endpointProps = {
-    interface: iface,
-    url,
-    service_id: id64,
-    region_id: { type: ['string', 'null'], maxLength: 255 },
-    region: { type: ['string', 'null'], maxLength: 255 },
-    enabled: { type: 'boolean' },
-  };
-  app.get<{ Querystring: { interface?: string; service_id?: string; region_id?: string } }>(
-    '/v3/endpoints',
-    {
-      schema: filter({ interface: str, service_id: str, region_id: str }),
-      preHandler: enforce(services, 'identity:list_endpoints'),
+  crud<EndpointRow, EndpointMember>(app, services, {
+    path: '/v3/endpoints',
+    member: 'endpoint',
+    collection: 'endpoints',
+    actions: {
+      list: 'identity:list_endpoints',
+      create: 'identity:create_endpoint',
+      get: 'identity:get_endpoint',
+      update: 'identity:update_endpoint',
+      delete: 'identity:delete_endpoint',
     },
-    async (request) => ({
-      endpoints: (await catalog.listEndpoints(request.query)).map((e) => renderEndpoint(e, base(request))),
-      links: collection(base(request), request.url),
+    body: { schema: endpointSchema },
+    updateSchema: atLeastOne(endpointSchema),
+    query: filter({ interface: str, service_id: str, region_id: str }),
+    require: (id) => catalog.endpoint(id),
+    memberTarget: noTarget,
+    createTarget: noTarget,
+    render: renderEndpoint,
+    list: async (request) => ({
+      endpoints: (
+        await catalog.listEndpoints(
+          request.query as { interface?: string; service_id?: string; region_id?: string },
+        )
+      ).map((e) => renderEndpoint(e, request.baseUrl)),
+      links: links(request),
     }),
-  );
-  app.get<{ Params: { endpoint_id: string } }>(
-    '/v3/endpoints/:endpoint_id',
-    { schema: { params: params('endpoint_id') }, preHandler: enforce(services, 'identity:get_endpoint') },
-    async (request) => ({
-      endpoint: renderEndpoint(await catalog.endpoint(request.params.endpoint_id), base(request)),
-    }),
-  );
-  app.post<{ Body: EndpointBody }>(
-    '/v3/endpoints',
-    {
-      schema: { body: body('endpoint', endpointProps, ['interface', 'url', 'service_id']) },
-      preHandler: enforce(services, 'identity:create_endpoint'),
-    },
-    async (request, reply) => {
-      const e = request.body.endpoint;
-      const created = await catalog.createEndpoint(
+    create: (e) =>
+      catalog.createEndpoint(
         {
-          interface: e.interface as string,
-          url: e.url as string,
-          service_id: e.service_id as string,
+          interface: e.interface,
+          url: e.url,
+          service_id: e.service_id,
           region_id: e.region_id ?? null,
           enabled: e.enabled ?? true,
         },
-        e.region, // the legacy name of region_id
-      );
-      reply.code(201);
-      return { endpoint: renderEndpoint(created, base(request)) };
-    },
-  );
-  app.patch<{ Params: { endpoint_id: string }; Body: EndpointBody }>(
-    '/v3/endpoints/:endpoint_id',
-    {
-      schema: { params: params('endpoint_id'), body: body('endpoint', endpointProps) },
-      preHandler: enforce(services, 'identity:update_endpoint'),
-    },
-    async (request) => {
-      const { region, ...e } = request.body.endpoint;
+        e.region,
+      ),
+    update: (current, { region, ...e }) => {
       const patch: Partial<Omit<EndpointRow, 'id'>> = {
         ...(e.interface === undefined ? {} : { interface: e.interface }),
         ...(e.url === undefined ? {} : { url: e.url }),
@@ -318,20 +229,8 @@ export async function catalogRoutes(
         ...(e.enabled === undefined ? {} : { enabled: e.enabled }),
         ...('region_id' in e ? { region_id: e.region_id ?? null } : {}),
       };
-      return {
-        endpoint: renderEndpoint(
-          await catalog.updateEndpoint(request.params.endpoint_id, patch, region),
-          base(request),
-        ),
-      };
+      return catalog.updateEndpoint(current.id, patch, region);
     },
-  );
-  app.delete<{ Params: { endpoint_id: string } }>(
-    '/v3/endpoints/:endpoint_id',
-    { schema: { params: params('endpoint_id') }, preHandler: enforce(services, 'identity:delete_endpoint') },
-    async (request, reply) => {
-      await catalog.deleteEndpoint(request.params.endpoint_id);
-      reply.code(204).send();
-    },
-  );
+    remove: (id) => catalog.deleteEndpoint(id),
+  });
 }

@@ -145,8 +145,16 @@ export interface Crud<Row, F> {
    * `crud<Row, F>(…)` (inferring it through the schema costs the compiler too much).
    */
   body: { schema: Schema };
+  /** An update's member schema, when it is not the create's with nothing required. */
+  updateSchema?: Schema;
+  /** The list's query parameters, when they are checked. */
+  query?: Schema;
+  /** The id's schema in the path (id64 by default). */
+  idSchema?: Schema;
   /** The stored object by id, or null: the policy target, and GET's answer. */
-  load: (id: string) => Promise<Row | null>;
+  load?: (id: string) => Promise<Row | null>;
+  /** The stored object by id or the family's own 404 (by default load() and Keystone's "Could not find"). */
+  require?: (id: string) => Promise<Row>;
   render: (row: Row, base: string) => unknown;
   /** The target of the member routes; `{ [member]: load(id) ?? {} }` by default. */
   memberTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
@@ -163,16 +171,20 @@ export interface Crud<Row, F> {
 export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Crud<Row, F>): void {
   const idName = spec.id ?? `${spec.member}_id`;
   const memberPath = `${spec.path}/:${idName}`;
-  const params = pathParams(idName);
+  const params = spec.idSchema
+    ? { type: 'object', properties: { [idName]: spec.idSchema }, required: [idName] }
+    : pathParams(idName);
   const idOf = (request: FastifyRequest) => (request.params as Record<string, string>)[idName] as string;
+  const load = spec.load ?? (async () => null);
   const memberTarget =
-    spec.memberTarget ??
-    (async (request: Req) => ({ [spec.member]: (await spec.load(idOf(request))) ?? {} }));
-  const required = async (id: string) => {
-    const row = await spec.load(id);
-    if (!row) throw notFound(spec.member, id);
-    return row;
-  };
+    spec.memberTarget ?? (async (request: Req) => ({ [spec.member]: (await load(idOf(request))) ?? {} }));
+  const required =
+    spec.require ??
+    (async (id: string) => {
+      const row = await load(id);
+      if (!row) throw notFound(spec.member, id);
+      return row;
+    });
   const { actions } = spec;
 
   if (spec.list && actions.list) {
@@ -182,6 +194,7 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       path: spec.path,
       action: actions.list,
       ...(spec.listTarget ? { target: spec.listTarget } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
       handle: (request) => list(request),
     });
   }
@@ -225,8 +238,8 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       path: memberPath,
       action: actions.update,
       params,
-      // The same properties, none required.
-      body: envelope(spec.member, { ...spec.body.schema, required: [] }),
+      // By default the same properties, none required.
+      body: envelope(spec.member, spec.updateSchema ?? { ...spec.body.schema, required: [] }),
       target: memberTarget as Route['target'],
       handle: async (request) => {
         const fields = (request.body as Record<string, unknown>)[spec.member];

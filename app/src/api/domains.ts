@@ -32,13 +32,6 @@ export async function domainRoutes(app: FastifyInstance, { services }: PluginOpt
     path: '/v3/domains',
     member: 'domain',
     collection: 'domains',
-    actions: {
-      list: 'identity:list_domains',
-      create: 'identity:create_domain',
-      get: 'identity:get_domain',
-      update: 'identity:update_domain',
-      delete: 'identity:delete_domain',
-    },
     body: { schema: domainSchema },
     load: (id) => resource.getDomain(id),
     render: renderDomain,

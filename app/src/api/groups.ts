@@ -35,13 +35,6 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
     path: '/v3/groups',
     member: 'group',
     collection: 'groups',
-    actions: {
-      list: 'identity:list_groups',
-      create: 'identity:create_group',
-      get: 'identity:get_group',
-      update: 'identity:update_group',
-      delete: 'identity:delete_group',
-    },
     body: { schema: groupSchema },
     load,
     render: renderGroup,

@@ -20,7 +20,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { notFound } from '../errors.js';
 import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
-import type { Action } from '../policy/rules.js';
+import { type Action, rules } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
 import { id64 } from './collection.js';
@@ -138,7 +138,11 @@ export interface Crud<Row, F> {
   collection: string;
   /** The member's path parameter; `${member}_id` by default. */
   id?: string;
-  actions: { list?: Action; create?: Action; get?: Action; update?: Action; delete?: Action };
+  /**
+   * The policy action of each route; by default Keystone's names, identity:list_<collection>,
+   * identity:create_<member>, get_, update_, delete_ (a route is declared when its handler is given).
+   */
+  actions?: { list?: Action; create?: Action; get?: Action; update?: Action; delete?: Action };
   /**
    * The member's schema as a create request gives it (`object(properties, required)`; an update's
    * requires none). F is the type it describes, `Of<typeof schema>`, named by the family:
@@ -185,9 +189,21 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       if (!row) throw notFound(spec.member, id);
       return row;
     });
-  const { actions } = spec;
+  const named = (verb: string, noun: string): Action => {
+    const action = `identity:${verb}_${noun}`;
+    if (!(action in rules)) throw new Error(`${spec.path}: no policy rule ${action}; name the action`);
+    return action as Action;
+  };
+  const actions = {
+    list: named('list', spec.collection),
+    create: named('create', spec.member),
+    get: named('get', spec.member),
+    update: named('update', spec.member),
+    delete: named('delete', spec.member),
+    ...spec.actions,
+  };
 
-  if (spec.list && actions.list) {
+  if (spec.list) {
     const list = spec.list;
     untyped(app, services, {
       method: 'GET',
@@ -198,7 +214,7 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       handle: (request) => list(request),
     });
   }
-  if (spec.create && actions.create) {
+  if (spec.create) {
     const create = spec.create;
     const createTarget = spec.createTarget;
     const body = envelope(spec.member, spec.body.schema);
@@ -219,19 +235,17 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       },
     });
   }
-  if (actions.get) {
-    untyped(app, services, {
-      method: 'GET',
-      path: memberPath,
-      action: actions.get,
-      params,
-      target: memberTarget as Route['target'],
-      handle: async (request) => ({
-        [spec.member]: spec.render(await required(idOf(request)), request.baseUrl),
-      }),
-    });
-  }
-  if (spec.update && actions.update) {
+  untyped(app, services, {
+    method: 'GET',
+    path: memberPath,
+    action: actions.get,
+    params,
+    target: memberTarget as Route['target'],
+    handle: async (request) => ({
+      [spec.member]: spec.render(await required(idOf(request)), request.baseUrl),
+    }),
+  });
+  if (spec.update) {
     const update = spec.update;
     untyped(app, services, {
       method: 'PATCH',
@@ -248,7 +262,7 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       },
     });
   }
-  if (spec.remove && actions.delete) {
+  if (spec.remove) {
     const remove = spec.remove;
     untyped(app, services, {
       method: 'DELETE',

@@ -80,13 +80,6 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
     path: '/v3/users',
     member: 'user',
     collection: 'users',
-    actions: {
-      list: 'identity:list_users',
-      create: 'identity:create_user',
-      get: 'identity:get_user',
-      update: 'identity:update_user',
-      delete: 'identity:delete_user',
-    },
     body: { schema: userSchema },
     load: (id) => identity.getUser(id),
     render: renderUser,

@@ -79,7 +79,7 @@ export async function projectRoutes(app: FastifyInstance, { services }: PluginOp
     extra: extraOf(body, KNOWN),
   });
 
-  const lists = new ListCache(services.cache);
+  const lists = new ListCache(services.invalidation);
   const list = async (request: FastifyRequest, base: string, scoped: string | null) => {
     const query = request.query as Record<string, unknown>;
     const hints = buildHints(query, {

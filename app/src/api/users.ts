@@ -75,7 +75,7 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
     return { user: (await identity.getUser(id)) ?? {}, user_id: id };
   };
 
-  const lists = new ListCache(services.cache);
+  const lists = new ListCache(services.invalidation);
   crud<UserRow, UserMember>(app, services, {
     path: '/v3/users',
     member: 'user',

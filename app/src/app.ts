@@ -12,6 +12,7 @@ import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { domainRoutes } from './api/domains.js';
+import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
@@ -48,6 +49,7 @@ const plugins = [
   authRoutes,
   passwordRoutes,
   catalogRoutes,
+  endpointFilterRoutes,
   domainRoutes,
   projectRoutes,
   userRoutes,

@@ -125,7 +125,7 @@ export const declarations = [
     name: 'IDENTITY_UNIQUE_LAST_PASSWORD_COUNT',
     kind: 'int',
     default: '0',
-    help: 'a new password must differ from this many latest ones (including the new one); 0 or 1: off',
+    help: "a user's own new password must differ from this many latest ones, the current one included; 0: off",
   },
   {
     name: 'IDENTITY_MINIMUM_PASSWORD_AGE',
@@ -139,6 +139,13 @@ export const declarations = [
     choices: ['false', 'true'],
     default: 'false',
     help: 'true: a password set by an administrator (create, reset) is expired until its owner changes it',
+  },
+  {
+    name: 'IDENTITY_CATALOG_ENDPOINT_FILTER',
+    kind: 'choice',
+    choices: ['true', 'false'],
+    default: 'true',
+    help: "true: a project-scoped catalog holds only the project's endpoints (OS-EP-FILTER) when it has any",
   },
   {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
@@ -171,6 +178,7 @@ export interface IdentityConfig {
   uniqueLastPasswordCount: number;
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
+  catalogEndpointFilter: boolean;
   maxRequestBodySize: number;
 }
 
@@ -241,6 +249,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     uniqueLastPasswordCount: int('IDENTITY_UNIQUE_LAST_PASSWORD_COUNT', 0, 1000),
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
+    catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
   };
 }

@@ -48,7 +48,7 @@ export function createServices(db: Db, config: IdentityConfig, invalidation = ne
   );
   const resource = new ResourceService(db, revocation, invalidation);
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
-  const catalog = new CatalogService(db, invalidation);
+  const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),

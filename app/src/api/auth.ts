@@ -116,7 +116,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   const withCatalog = async (request: FastifyRequest, context: TokenContext) =>
     present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
       ? null
-      : await catalog.catalog();
+      : await catalog.catalogFor(context.project?.id ?? null);
 
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
@@ -184,7 +184,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
           'A scoped token is required to retrieve the service catalog.',
         );
       return {
-        catalog: await catalog.catalog(),
+        catalog: await catalog.catalogFor(request.caller?.project?.id ?? null),
         links: { self: `${baseUrl(request, config.publicEndpoint)}/v3/auth/catalog` },
       };
     },

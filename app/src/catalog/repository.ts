@@ -265,3 +265,183 @@ export async function updateEndpoint(
 export async function deleteEndpoint(db: Queryable, id: string): Promise<boolean> {
   return ((await db.query('DELETE FROM endpoint WHERE id = $1', [id])).rowCount ?? 0) > 0;
 }
+
+// --- endpoint filtering (OS-EP-FILTER) ------------------------------------------------------------
+
+export interface EndpointGroupFilters {
+  service_id?: string;
+  region_id?: string;
+  interface?: string;
+}
+
+export interface EndpointGroupRow {
+  id: string;
+  name: string;
+  description: string | null;
+  filters: EndpointGroupFilters;
+}
+
+const GROUP_SELECT = 'SELECT id, name, description, filters FROM endpoint_group';
+
+export async function endpointGroupById(db: Queryable, id: string): Promise<EndpointGroupRow | null> {
+  return (await db.query<EndpointGroupRow>(`${GROUP_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
+}
+
+export async function listEndpointGroups(db: Queryable, name?: string): Promise<EndpointGroupRow[]> {
+  const { rows } = await db.query<EndpointGroupRow>(
+    `${GROUP_SELECT} WHERE ($1::text IS NULL OR name = $1) ORDER BY name, id`,
+    [name ?? null],
+  );
+  return rows;
+}
+
+export async function insertEndpointGroup(db: Queryable, g: EndpointGroupRow): Promise<void> {
+  await db.query('INSERT INTO endpoint_group (id, name, description, filters) VALUES ($1, $2, $3, $4)', [
+    g.id,
+    g.name,
+    g.description,
+    g.filters,
+  ]);
+}
+
+export async function updateEndpointGroup(db: Queryable, g: EndpointGroupRow): Promise<void> {
+  await db.query('UPDATE endpoint_group SET name = $2, description = $3, filters = $4 WHERE id = $1', [
+    g.id,
+    g.name,
+    g.description,
+    g.filters,
+  ]);
+}
+
+export async function deleteEndpointGroup(db: Queryable, id: string): Promise<boolean> {
+  return ((await db.query('DELETE FROM endpoint_group WHERE id = $1', [id])).rowCount ?? 0) > 0;
+}
+
+/** The endpoints an endpoint group's filters select (every filter must match). */
+export async function endpointsInGroup(db: Queryable, filters: EndpointGroupFilters): Promise<EndpointRow[]> {
+  return listEndpoints(db, filters);
+}
+
+export async function addProjectEndpoint(
+  db: Queryable,
+  projectId: string,
+  endpointId: string,
+): Promise<void> {
+  await db.query(
+    'INSERT INTO project_endpoint (endpoint_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    [endpointId, projectId],
+  );
+}
+
+export async function hasProjectEndpoint(
+  db: Queryable,
+  projectId: string,
+  endpointId: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'SELECT 1 FROM project_endpoint WHERE endpoint_id = $1 AND project_id = $2',
+    [endpointId, projectId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function removeProjectEndpoint(
+  db: Queryable,
+  projectId: string,
+  endpointId: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'DELETE FROM project_endpoint WHERE endpoint_id = $1 AND project_id = $2',
+    [endpointId, projectId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function projectsOfEndpoint(db: Queryable, endpointId: string): Promise<string[]> {
+  const { rows } = await db.query<{ project_id: string }>(
+    'SELECT project_id FROM project_endpoint WHERE endpoint_id = $1 ORDER BY project_id',
+    [endpointId],
+  );
+  return rows.map((r) => r.project_id);
+}
+
+export async function addProjectEndpointGroup(
+  db: Queryable,
+  projectId: string,
+  groupId: string,
+): Promise<void> {
+  await db.query(
+    'INSERT INTO project_endpoint_group (endpoint_group_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+    [groupId, projectId],
+  );
+}
+
+export async function hasProjectEndpointGroup(
+  db: Queryable,
+  projectId: string,
+  groupId: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'SELECT 1 FROM project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2',
+    [groupId, projectId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function removeProjectEndpointGroup(
+  db: Queryable,
+  projectId: string,
+  groupId: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'DELETE FROM project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2',
+    [groupId, projectId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function projectsOfEndpointGroup(db: Queryable, groupId: string): Promise<string[]> {
+  const { rows } = await db.query<{ project_id: string }>(
+    'SELECT project_id FROM project_endpoint_group WHERE endpoint_group_id = $1 ORDER BY project_id',
+    [groupId],
+  );
+  return rows.map((r) => r.project_id);
+}
+
+export async function endpointGroupsOfProject(db: Queryable, projectId: string): Promise<EndpointGroupRow[]> {
+  const { rows } = await db.query<EndpointGroupRow>(
+    `SELECT g.id, g.name, g.description, g.filters FROM endpoint_group g
+       JOIN project_endpoint_group p ON p.endpoint_group_id = g.id
+      WHERE p.project_id = $1 ORDER BY g.name, g.id`,
+    [projectId],
+  );
+  return rows;
+}
+
+/**
+ * Every project's endpoints, as the filtered catalog needs them: those associated directly and
+ * those its endpoint groups select. A project absent from the map has none (no associations, or
+ * groups that select nothing): Keystone then gives it the whole catalog.
+ */
+export async function projectEndpointSets(db: Queryable): Promise<Map<string, Set<string>>> {
+  const { rows } = await db.query<{ project_id: string; endpoint_id: string }>(
+    `SELECT project_id, endpoint_id FROM project_endpoint
+     UNION
+     SELECT p.project_id, e.id
+       FROM project_endpoint_group p
+       JOIN endpoint_group g ON g.id = p.endpoint_group_id
+       JOIN endpoint e ON (g.filters->>'service_id' IS NULL OR e.service_id = g.filters->>'service_id')
+                      AND (g.filters->>'region_id' IS NULL OR e.region_id = g.filters->>'region_id')
+                      AND (g.filters->>'interface' IS NULL OR e.interface = g.filters->>'interface')`,
+  );
+  const sets = new Map<string, Set<string>>();
+  for (const r of rows) {
+    let set = sets.get(r.project_id);
+    if (!set) {
+      set = new Set();
+      sets.set(r.project_id, set);
+    }
+    set.add(r.endpoint_id);
+  }
+  return sets;
+}

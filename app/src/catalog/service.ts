@@ -50,16 +50,39 @@ export function catalogFromRows(rows: repo.CatalogEndpointRow[]): CatalogEntry[]
   return [...services.values()];
 }
 
+export type { EndpointGroupFilters, EndpointGroupRow } from './repository.js';
+
 export class CatalogService {
   readonly #db: Db;
   readonly #invalidation: Invalidation;
+  readonly #endpointFilter: boolean;
   /** Recomputed after any invalidation (the catalog tables notify, migration 0002). */
   readonly catalog: () => Promise<CatalogEntry[]>;
+  /** Each project's associated endpoints (OS-EP-FILTER), likewise kept until an invalidation. */
+  readonly #projectEndpoints: () => Promise<Map<string, Set<string>>>;
 
-  constructor(db: Db, invalidation: Invalidation) {
+  constructor(db: Db, invalidation: Invalidation, options: { endpointFilter?: boolean } = {}) {
     this.#db = db;
     this.#invalidation = invalidation;
+    this.#endpointFilter = options.endpointFilter ?? true;
     this.catalog = invalidation.memo(async () => catalogFromRows(await repo.catalogRows(this.#db)));
+    this.#projectEndpoints = invalidation.memo(() => repo.projectEndpointSets(this.#db));
+  }
+
+  /**
+   * The catalog a token scoped to `projectId` carries (null: domain or system scope). With
+   * endpoint filtering, a project that has endpoints (associated directly or selected by its
+   * endpoint groups) sees only those, and only the services that keep one; any other project
+   * sees the whole catalog, as Keystone's endpoint_filter.sql catalog does.
+   */
+  async catalogFor(projectId: string | null): Promise<CatalogEntry[]> {
+    const all = await this.catalog();
+    if (!projectId || !this.#endpointFilter) return all;
+    const allowed = (await this.#projectEndpoints()).get(projectId);
+    if (!allowed) return all;
+    return all
+      .map((service) => ({ ...service, endpoints: service.endpoints.filter((e) => allowed.has(e.id)) }))
+      .filter((service) => service.endpoints.length > 0);
   }
 
   listServices(filter: { type?: string; name?: string }): Promise<repo.ServiceRow[]> {
@@ -248,4 +271,107 @@ export class CatalogService {
     if (!(await repo.deleteEndpoint(this.#db, id))) throw notFound('endpoint', id);
     this.#changed();
   }
+
+  // --- endpoint groups and project associations (OS-EP-FILTER) ---------------------------------
+
+  async endpointGroup(id: string): Promise<repo.EndpointGroupRow> {
+    const group = await repo.endpointGroupById(this.#db, id);
+    if (!group) throw notFound('endpoint group', id);
+    return group;
+  }
+
+  listEndpointGroups(name?: string): Promise<repo.EndpointGroupRow[]> {
+    return repo.listEndpointGroups(this.#db, name);
+  }
+
+  async createEndpointGroup(g: Omit<repo.EndpointGroupRow, 'id'>): Promise<repo.EndpointGroupRow> {
+    const row = { id: newId(), ...g, filters: checkFilters(g.filters) };
+    await repo.insertEndpointGroup(this.#db, row);
+    this.#changed();
+    return row;
+  }
+
+  async updateEndpointGroup(id: string, patch: Partial<Omit<repo.EndpointGroupRow, 'id'>>) {
+    const current = await this.endpointGroup(id);
+    const next = { ...current, ...patch };
+    if (patch.filters !== undefined) next.filters = checkFilters(patch.filters);
+    await repo.updateEndpointGroup(this.#db, next);
+    this.#changed();
+    return next;
+  }
+
+  async deleteEndpointGroup(id: string): Promise<void> {
+    if (!(await repo.deleteEndpointGroup(this.#db, id))) throw notFound('endpoint group', id);
+    this.#changed();
+  }
+
+  async endpointsInGroup(id: string): Promise<repo.EndpointRow[]> {
+    return repo.endpointsInGroup(this.#db, (await this.endpointGroup(id)).filters);
+  }
+
+  async projectIdsOfEndpoint(endpointId: string): Promise<string[]> {
+    await this.endpoint(endpointId);
+    return repo.projectsOfEndpoint(this.#db, endpointId);
+  }
+
+  async projectIdsOfEndpointGroup(groupId: string): Promise<string[]> {
+    await this.endpointGroup(groupId);
+    return repo.projectsOfEndpointGroup(this.#db, groupId);
+  }
+
+  endpointGroupsOfProject(projectId: string): Promise<repo.EndpointGroupRow[]> {
+    return repo.endpointGroupsOfProject(this.#db, projectId);
+  }
+
+  /** The project's endpoints: those associated and those its groups select (empty: none). */
+  async endpointsOfProject(projectId: string): Promise<repo.EndpointRow[]> {
+    const ids = (await repo.projectEndpointSets(this.#db)).get(projectId) ?? new Set();
+    return (await repo.listEndpoints(this.#db, {})).filter((e) => ids.has(e.id));
+  }
+
+  async addProjectEndpoint(projectId: string, endpointId: string): Promise<void> {
+    await this.endpoint(endpointId);
+    await repo.addProjectEndpoint(this.#db, projectId, endpointId);
+    this.#changed();
+  }
+
+  async checkProjectEndpoint(projectId: string, endpointId: string): Promise<void> {
+    await this.endpoint(endpointId);
+    if (!(await repo.hasProjectEndpoint(this.#db, projectId, endpointId)))
+      throw notFound('endpoint', `${endpointId} in project ${projectId}`);
+  }
+
+  async removeProjectEndpoint(projectId: string, endpointId: string): Promise<void> {
+    if (!(await repo.removeProjectEndpoint(this.#db, projectId, endpointId)))
+      throw notFound('endpoint', `${endpointId} in project ${projectId}`);
+    this.#changed();
+  }
+
+  async addProjectEndpointGroup(projectId: string, groupId: string): Promise<void> {
+    await this.endpointGroup(groupId);
+    await repo.addProjectEndpointGroup(this.#db, projectId, groupId);
+    this.#changed();
+  }
+
+  async checkProjectEndpointGroup(projectId: string, groupId: string): Promise<void> {
+    await this.endpointGroup(groupId);
+    if (!(await repo.hasProjectEndpointGroup(this.#db, projectId, groupId)))
+      throw notFound('endpoint group', `${groupId} in project ${projectId}`);
+  }
+
+  async removeProjectEndpointGroup(projectId: string, groupId: string): Promise<void> {
+    await this.endpointGroup(groupId);
+    if (!(await repo.removeProjectEndpointGroup(this.#db, projectId, groupId)))
+      throw notFound('endpoint group', `${groupId} in project ${projectId}`);
+    this.#changed();
+  }
+}
+
+/** Keystone's rule: an endpoint group filters on service_id, region_id and interface only. */
+function checkFilters(filters: object): repo.EndpointGroupFilters {
+  if (Object.keys(filters).length === 0) throw validation('filters field is required and cannot be empty');
+  for (const key of Object.keys(filters))
+    if (!['service_id', 'region_id', 'interface'].includes(key))
+      throw expectedAttribute('service_id or region_id or interface', 'endpoint_group');
+  return filters as repo.EndpointGroupFilters;
 }

@@ -19,6 +19,10 @@ export const errorTable = {
   IDN_ERR_UNSUPPORTED_MEDIA: { status: 415, title: 'Unsupported Media Type' },
   IDN_ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
   IDN_ERR_CONFIG: { status: 500, title: 'Internal Server Error' },
+  // Token codecs: bytes that do not decode. The token service answers them as TokenNotFound
+  // (Keystone's "Could not recognize Fernet token"), so their status is that one's.
+  IDN_ERR_MSGPACK: { status: 404, title: 'Not Found' },
+  IDN_ERR_TOKEN_PAYLOAD: { status: 404, title: 'Not Found' },
 } as const;
 
 export type IdentityErrorCode = keyof typeof errorTable;
@@ -101,3 +105,10 @@ export const passwordTooYoung = (minDays: number, daysLeft: number) =>
   );
 export const forbidden = () =>
   new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.');
+
+/** MessagePack bytes that do not decode; `offset` is where the decoder stood. */
+export const msgpackError = (message: string, offset: number) =>
+  new IdentityError('IDN_ERR_MSGPACK', `${message} at offset ${offset}`);
+
+/** A msgpack value that is not one of Keystone's token payloads. */
+export const payloadError = (message: string) => new IdentityError('IDN_ERR_TOKEN_PAYLOAD', message);

@@ -253,7 +253,7 @@ export const declarations = [
     name: 'GATEWAY_CGI_COMMAND',
     kind: 'string',
     default: null,
-    help: 'program started per request in cgi mode; default: node app/dist/src/cgi.js',
+    help: 'program started per request in cgi mode; default: gateway bin/cgi.js, serving GATEWAY_APP',
   },
   {
     section: 'CGI',

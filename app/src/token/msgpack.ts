@@ -1,7 +1,11 @@
 /**
  * The subset of MessagePack that Keystone's token payloads use: nil, booleans, integers,
- * float64, str, bin and arrays. Encoded as Python's msgpack packs them (use_bin_type=True).
+ * float64, str, bin and arrays. Encoded as Python's msgpack packs them (use_bin_type=True); the
+ * decoder reads every form the encoder writes (str8/16/32, bin8/16/32, array16/32 included) and
+ * rejects the rest with IDN_ERR_MSGPACK and the offset.
  */
+import { msgpackError } from '../errors.js';
+
 export type Packable = null | boolean | number | string | Uint8Array | Float64 | Packable[];
 
 /**
@@ -57,7 +61,8 @@ function packFloat(n: number): Buffer {
 }
 
 function packNumber(n: number): Buffer {
-  if (!Number.isInteger(n)) return packFloat(n);
+  // An integral number past 64 bits has no int form: a float64, as Python packs such a float.
+  if (!Number.isInteger(n) || n >= 2 ** 64 || n < -(2 ** 63)) return packFloat(n);
   if (n >= 0) {
     if (n < 0x80) return Buffer.from([n]);
     if (n < 0x100) return Buffer.from([0xcc, n]);
@@ -96,12 +101,12 @@ function packNumber(n: number): Buffer {
 export function unpack(buf: Buffer): Packable {
   const state = { at: 0 };
   const value = read(buf, state);
-  if (state.at !== buf.length) throw new Error('trailing bytes after a msgpack value');
+  if (state.at !== buf.length) throw msgpackError('trailing bytes after a msgpack value', state.at);
   return value;
 }
 
 function need(buf: Buffer, state: { at: number }, n: number): void {
-  if (state.at + n > buf.length) throw new Error('truncated msgpack value');
+  if (state.at + n > buf.length) throw msgpackError('truncated msgpack value', state.at);
 }
 
 function read(buf: Buffer, state: { at: number }): Packable {
@@ -133,6 +138,8 @@ function read(buf: Buffer, state: { at: number }): Packable {
       return Buffer.from(bytes(bytes(1)[0] as number));
     case 0xc5:
       return Buffer.from(bytes(bytes(2).readUInt16BE(0)));
+    case 0xc6:
+      return Buffer.from(bytes(bytes(4).readUInt32BE(0)));
     case 0xcb:
       return bytes(8).readDoubleBE(0);
     case 0xca:
@@ -157,9 +164,13 @@ function read(buf: Buffer, state: { at: number }): Packable {
       return bytes(bytes(1)[0] as number).toString('utf8');
     case 0xda:
       return bytes(bytes(2).readUInt16BE(0)).toString('utf8');
+    case 0xdb:
+      return bytes(bytes(4).readUInt32BE(0)).toString('utf8');
     case 0xdc:
       return array(bytes(2).readUInt16BE(0));
+    case 0xdd:
+      return array(bytes(4).readUInt32BE(0));
     default:
-      throw new Error(`msgpack type 0x${t.toString(16)} is not used in tokens`);
+      throw msgpackError(`msgpack type 0x${t.toString(16)} is not used in tokens`, state.at - 1);
   }
 }

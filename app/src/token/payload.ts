@@ -4,6 +4,7 @@
  * ([true, bytes]), others as strings ([false, "default"]); methods are a bitmask in the order of
  * [auth] methods; expires_at is float seconds; audit ids are their 16 decoded bytes.
  */
+import { payloadError } from '../errors.js';
 import { Float64, type Packable, pack, unpack } from './msgpack.js';
 
 export const METHODS = [
@@ -42,12 +43,12 @@ function packId(id: string): Packable {
 }
 
 function unpackId(value: Packable): string {
-  if (!Array.isArray(value) || value.length !== 2) throw new Error('bad id in token payload');
+  if (!Array.isArray(value) || value.length !== 2) throw payloadError('bad id in token payload');
   const [isUuid, id] = value;
   if (isUuid === true && id instanceof Uint8Array) return Buffer.from(id).toString('hex');
   if (typeof id === 'string') return id;
   if (id instanceof Uint8Array) return Buffer.from(id).toString('utf8');
-  throw new Error('bad id in token payload');
+  throw payloadError('bad id in token payload');
 }
 
 function methodsToInt(methods: readonly Method[]): number {
@@ -99,33 +100,36 @@ export function encodePayload(p: TokenPayload): Buffer {
 export function decodePayload(buf: Buffer): TokenPayload {
   const value = unpack(buf);
   if (!Array.isArray(value) || typeof value[0] !== 'number')
-    throw new Error('token payload is not a versioned array');
+    throw payloadError('token payload is not a versioned array');
   const [version, user, methods] = value;
-  const common = { userId: unpackId(user as Packable), methods: intToMethods(methods as number) };
-  const tail = (expires: Packable, audits: Packable) => ({
-    expiresAt: Math.round((expires as number) * 1000),
-    auditIds: (audits as Packable[]).map(bytesToAudit),
-  });
+  if (typeof methods !== 'number') throw payloadError('token payload methods are not a bitmask');
+  const common = { userId: unpackId(user as Packable), methods: intToMethods(methods) };
+  const tail = (expires: Packable | undefined, audits: Packable | undefined) => {
+    if (typeof expires !== 'number') throw payloadError('token payload expiry is not a number');
+    if (!Array.isArray(audits) || !audits.every((a) => a instanceof Uint8Array))
+      throw payloadError('token payload audit ids are not an array of bytes');
+    return { expiresAt: Math.round(expires * 1000), auditIds: audits.map(bytesToAudit) };
+  };
   switch (version) {
     case VERSION.unscoped:
-      return { ...common, scope: { kind: 'unscoped' }, ...tail(value[3] as Packable, value[4] as Packable) };
+      return { ...common, scope: { kind: 'unscoped' }, ...tail(value[3], value[4]) };
     case VERSION.domain: {
       const d = value[3];
       const domainId = d instanceof Uint8Array ? Buffer.from(d).toString('hex') : String(d);
       return {
         ...common,
         scope: { kind: 'domain', domainId },
-        ...tail(value[4] as Packable, value[5] as Packable),
+        ...tail(value[4], value[5]),
       };
     }
     case VERSION.project:
       return {
         ...common,
         scope: { kind: 'project', projectId: unpackId(value[3] as Packable) },
-        ...tail(value[4] as Packable, value[5] as Packable),
+        ...tail(value[4], value[5]),
       };
     case VERSION.system:
-      return { ...common, scope: { kind: 'system' }, ...tail(value[4] as Packable, value[5] as Packable) };
+      return { ...common, scope: { kind: 'system' }, ...tail(value[4], value[5]) };
     case VERSION.application_credential:
       return {
         ...common,
@@ -134,9 +138,9 @@ export function decodePayload(buf: Buffer): TokenPayload {
           projectId: unpackId(value[3] as Packable),
           applicationCredentialId: unpackId(value[6] as Packable),
         },
-        ...tail(value[4] as Packable, value[5] as Packable),
+        ...tail(value[4], value[5]),
       };
     default:
-      throw new Error(`token payload version ${String(version)} is not supported`);
+      throw payloadError(`token payload version ${String(version)} is not supported`);
   }
 }

@@ -20,8 +20,9 @@ export interface CgiRunnerOptions {
   log: Logger;
 }
 
+/** The gateway's CGI program (bin/cgi.ts), which runs GATEWAY_APP through the adapter. */
 export function defaultCgiCommand(): string[] {
-  const entry = fileURLToPath(new URL('../../../../app/dist/src/cgi.js', import.meta.url));
+  const entry = fileURLToPath(new URL('../bin/cgi.js', import.meta.url));
   return [process.execPath, entry];
 }
 

@@ -2,24 +2,10 @@ import type { RequestListener } from 'node:http';
 import type { Server } from 'node:net';
 import type { GatewayConfig, Protocol } from '../config.js';
 import type { Logger } from '../log.js';
+import type { ServerStats } from '../session/types.js';
 
-/** Counters a protocol server keeps for the status page and metrics. */
-export interface ServerStats {
-  /** Connections open now. */
-  connections: number;
-  /** Connections accepted since start. */
-  acceptedConnections: number;
-  /** Requests being handled now. */
-  requestsInFlight: number;
-  /** Requests completed since start. */
-  requestsTotal: number;
-  /** Requests that arrived on a connection that had already carried one (keep-alive reuse). */
-  keepAliveReuses: number;
-  /** Requests whose client went away (connection closed or ABORT_REQUEST) before the response ended. */
-  aborted: number;
-  /** Connections closed because of malformed protocol input. */
-  protocolErrors: number;
-}
+// The counters are the sessions' (session/types.ts); the modes report them.
+export type { ServerStats } from '../session/types.js';
 
 /**
  * A listener-agnostic server for one protocol. It is created unlistening: the process manager

@@ -6,7 +6,6 @@
 import type { Socket } from 'node:net';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ServerStats } from '../modes/types.js';
 import {
   encodeEndRequest,
   encodeGetValuesResult,
@@ -25,7 +24,7 @@ import {
   type StreamRecordType,
 } from '../protocol/fastcgi/index.js';
 import { OutputQueue } from './output.js';
-import type { RequestHandle, Responder, ResponseChannel } from './types.js';
+import type { RequestHandle, Responder, ResponseChannel, ServerStats } from './types.js';
 
 export interface FastcgiLimits {
   /** Largest PARAMS stream accepted, in bytes. */

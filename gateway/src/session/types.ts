@@ -54,3 +54,24 @@ export type Responder = (
   channel: ResponseChannel,
   context: RequestContext,
 ) => RequestHandle;
+
+/**
+ * Counters the sessions of one protocol server keep (connections, requests, keep-alive reuses,
+ * aborts, protocol errors), for the status page and metrics.
+ */
+export interface ServerStats {
+  /** Connections open now. */
+  connections: number;
+  /** Connections accepted since start. */
+  acceptedConnections: number;
+  /** Requests being handled now. */
+  requestsInFlight: number;
+  /** Requests completed since start. */
+  requestsTotal: number;
+  /** Requests that arrived on a connection that had already carried one (keep-alive reuse). */
+  keepAliveReuses: number;
+  /** Requests whose client went away (connection closed or ABORT_REQUEST) before the response ended. */
+  aborted: number;
+  /** Connections closed because of malformed protocol input. */
+  protocolErrors: number;
+}

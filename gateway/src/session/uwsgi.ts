@@ -5,10 +5,9 @@
 import type { Socket } from 'node:net';
 import { isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ServerStats } from '../modes/types.js';
 import { UwsgiDecoder, type UwsgiEvent } from '../protocol/uwsgi/index.js';
 import { OutputQueue } from './output.js';
-import type { RequestHandle, Responder, ResponseChannel } from './types.js';
+import type { RequestHandle, Responder, ResponseChannel, ServerStats } from './types.js';
 
 export interface UwsgiLimits {
   maxVarsSize: number;

@@ -5,9 +5,9 @@
 import type { RequestListener } from 'node:http';
 import { Readable } from 'node:stream';
 import express from 'express';
-import { aborts, BIG, info, waitForAbort } from './plain-app.js';
+import { aborted, BIG, info, waitForAbort, waits } from './plain-app.js';
 
-export { aborts, BIG, plain } from './plain-app.js';
+export { aborts, abortsSeen, BIG, plain, waits } from './plain-app.js';
 
 import Fastify, { type FastifyInstance } from 'fastify';
 
@@ -58,14 +58,16 @@ export async function fastifyApp(): Promise<FastifyInstance> {
   app.get('/redirect', async (_request, reply) => reply.redirect('/info', 302));
   app.get('/wait', async (request, reply) => {
     reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) aborts.push('fastify');
+      if (!reply.raw.writableFinished) aborted('fastify');
     });
-    await new Promise<void>((resolve) => {
+    const done = new Promise<void>((resolve) => {
       request.signal.addEventListener('abort', () => {
-        aborts.push('fastify-signal');
+        aborted('fastify-signal');
         resolve();
       });
     });
+    waits.emit('started', 'fastify');
+    await done;
     return 'aborted';
   });
   await app.ready();

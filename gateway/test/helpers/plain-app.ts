@@ -2,11 +2,32 @@
  * The plain listener of the test API (no framework), in its own module so the CGI program that
  * wraps it starts fast.
  */
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 
 export const BIG = Buffer.alloc(1024 * 1024, 'abcdefghijklmnopqrstuvwxyz');
 export const aborts: string[] = [];
+/** `started` (app name) when a /wait request has begun its response; `aborted` (name) as it is pushed to `aborts`. */
+export const waits = new EventEmitter();
+
+export function aborted(name: string): void {
+  aborts.push(name);
+  waits.emit('aborted', name);
+}
+
+/** Resolves once every name is in `aborts`. */
+export function abortsSeen(names: string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (!names.every((n) => aborts.includes(n))) return;
+      waits.off('aborted', check);
+      resolve();
+    };
+    waits.on('aborted', check);
+    check();
+  });
+}
 
 export function info(req: IncomingMessage) {
   return {
@@ -31,8 +52,9 @@ export function waitForAbort(res: ServerResponse, name: string) {
   res.writeHead(200, { 'content-type': 'text/plain' });
   res.write('started\n');
   res.on('close', () => {
-    if (!res.writableFinished) aborts.push(name);
+    if (!res.writableFinished) aborted(name);
   });
+  waits.emit('started', name);
 }
 
 export const plain: RequestListener = (req, res) => {

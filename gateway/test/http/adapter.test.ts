@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { createNodeResponder } from '../../src/http/adapter.js';
 import { createLogger } from '../../src/log.js';
-import { aborts, BIG, expressApp, fastifyApp, plain } from '../helpers/apps.js';
+import { aborts, abortsSeen, BIG, expressApp, fastifyApp, plain, waits } from '../helpers/apps.js';
 import { nginxParams, runExchange } from '../helpers/exchange.js';
 
 const log = createLogger({ level: 'error', write: () => {} });
@@ -123,12 +124,13 @@ for (const [name, make] of apps) {
 
     test('an aborted request closes the response the app is writing', async () => {
       aborts.length = 0;
+      // The app has begun its response when it says so; the abort is seen when the app says so.
+      const started = once(waits, 'started');
       const exchange = runExchange(responder(), { params: nginxParams('GET', '/wait') });
-      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(await started, [name]);
       exchange.abort();
-      await new Promise((r) => setTimeout(r, 20));
+      await abortsSeen(name === 'fastify' ? [name, 'fastify-signal'] : [name]);
       assert.ok(aborts.includes(name), `aborts seen: ${aborts.join(',')}`);
-      if (name === 'fastify') assert.ok(aborts.includes('fastify-signal'));
     });
   });
 }
@@ -183,7 +185,9 @@ describe('adapter edge cases', () => {
     assert.equal(res.status, 500);
   });
 
-  test('what a streaming response writes leaves before its end, each piece in one flush', async () => {
+  test('what a streaming response writes leaves before its end, each piece in one flush', {
+    timeout: 10_000,
+  }, async () => {
     // The channel records what has actually been sent: bytes written without `hold`, and held
     // bytes once flush() or end() comes.
     let held: string[] = [];
@@ -191,20 +195,27 @@ describe('adapter edge cases', () => {
     const send = () => {
       if (held.length > 0) sent.push(held.join(''));
       held = [];
+      if (sent.length > 0) firstSent();
     };
     let resume: () => void = () => {};
     const secondWrite = new Promise<void>((resolve) => {
       resume = resolve;
     });
     let sentBeforeSecond: string[] = [];
+    // The second piece is written once the first has left (were the first held until the end,
+    // the test would time out instead).
+    let firstSent: () => void = () => {};
+    const firstLeft = new Promise<void>((resolve) => {
+      firstSent = resolve;
+    });
     const listener: RequestListener = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('first;');
-      setTimeout(() => {
+      void firstLeft.then(() => {
         sentBeforeSecond = [...sent];
         res.end('second');
         resume();
-      }, 20);
+      });
     };
     const ended = new Promise<void>((resolve) => {
       const handle = createNodeResponder({ listener, log })(

@@ -175,9 +175,20 @@ describe('uwsgi decoder behaviour', () => {
 
   test('end() may be called again after a whole request', () => {
     const decoder = new UwsgiDecoder();
-    decoder.push(b(0, 0, 0, 0), () => {});
-    decoder.end();
-    decoder.end();
+    const log: string[] = [];
+    decoder.push(b(0, 0, 0, 0), (e) => log.push(e.kind));
+    assert.deepEqual(log, ['vars', 'end'], 'a whole request');
+    assert.doesNotThrow(() => decoder.end());
+    assert.doesNotThrow(() => decoder.end());
+    assert.deepEqual(log, ['vars', 'end'], 'end() adds no event');
+    assert.equal(decoder.offset, 4);
+    // Unlike a decoder stopped inside a packet, which end() refuses.
+    const cut = new UwsgiDecoder();
+    cut.push(b(0, 0), () => {});
+    assert.throws(
+      () => cut.end(),
+      (err) => isGatewayError(err, 'GW_ERR_UWSGI_TRUNCATED'),
+    );
   });
 
   test('a decoder that failed stays failed, with the same error', () => {

@@ -36,6 +36,12 @@ export function serveCgiRequest(listener: RequestListener, io: CgiIo = {}): Prom
         ended = true;
         stdout.end(resolve);
       },
+      fail: () => {
+        // A CGI response ends with the program: an exit status that is not 0 says it failed.
+        ended = true;
+        process.exitCode = 1;
+        stdout.end(resolve);
+      },
       writeStderr: (chunk) => process.stderr.write(chunk),
       resumeInput: () => stdin.resume(),
       get aborted() {

@@ -8,7 +8,7 @@ import { IncomingMessage, type RequestListener, ServerResponse } from 'node:http
 import type { Socket } from 'node:net';
 import { buildRequestHead, type CgiParams, headersOf } from '../cgi/params.js';
 import type { HeadFormat } from '../cgi/response.js';
-import { GatewayError } from '../errors.js';
+import type { GatewayErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestContext, RequestHandle, Responder, ResponseChannel } from '../session/types.js';
 import { ExchangeSocket } from './socket.js';
@@ -155,25 +155,69 @@ function onResponseFinish(this: TrackedResponse): void {
   this[kExchange].onFinish();
 }
 
+/**
+ * What becomes of a request whose listener threw (synchronously, or by rejecting the promise it
+ * returned): logged with its cause; a 500 when no head has gone yet, else the response is cut
+ * short (its socket destroyed: the protocol then ends it as a failure). Nothing else is touched.
+ */
+export function failRequest(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  // The app's own error is the cause worth reading: its name, message, code and where it came from.
+  log.error('request listener failed', {
+    code: 'GW_ERR_HANDLER' satisfies GatewayErrorCode,
+    err,
+    at: err instanceof Error ? err.stack?.split('\n', 3)[1]?.trim() : undefined,
+    method: req.method,
+    url: req.url,
+  });
+  if (res.writableEnded || res.destroyed) return;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  try {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = 500;
+    res.setHeader('content-type', 'text/plain');
+    res.end('Internal Server Error');
+  } catch (endErr) {
+    // A response the app left in a state that cannot take a 500 (corked, half-rendered) goes.
+    log.debug('500 could not be written', { err: endErr });
+    res.destroy();
+  }
+}
+
+/**
+ * Runs a listener so that nothing it does synchronously or through its promise escapes the
+ * request; 'error' events of the response (a write after its end, a destroy with an error) are
+ * logged instead of crashing the process, as they would under a bare node:http server.
+ */
+export function runListener(
+  listener: RequestListener,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  res.on('error', function onResponseError(this: ServerResponse, err: Error) {
+    log.warn('response error', { err, method: req.method, url: req.url });
+  });
+  try {
+    const result = listener(req, res) as unknown;
+    if (result instanceof Promise) result.catch((err: unknown) => failRequest(log, req, res, err));
+  } catch (err) {
+    failRequest(log, req, res, err);
+  }
+}
+
+/** An ExchangeSocket's own errors (a response head that is not HTTP) end its request, never the process. */
+function socketErrorLogger(log: Logger): (err: Error) => void {
+  return (err) => log.warn('response stream failed', { err });
+}
+
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
   /** Per connection, its ExchangeSocket while no request uses it. */
   const idle = new WeakMap<object, ExchangeSocket>();
-
-  const failed = (exchange: NodeExchange, res: ServerResponse, url: string, err: unknown) => {
-    log.error('request listener failed', {
-      err: new GatewayError('GW_ERR_HANDLER', undefined, {}, err),
-      url,
-    });
-    if (exchange.finished) return;
-    if (!res.headersSent) {
-      res.statusCode = 500;
-      res.setHeader('content-type', 'text/plain');
-      res.end('Internal Server Error');
-    } else {
-      res.destroy();
-    }
-  };
+  const onSocketError = socketErrorLogger(log);
 
   return (params: CgiParams, channel: ResponseChannel, context: RequestContext): RequestHandle => {
     const format: HeadFormat = context.protocol === 'fastcgi' ? 'cgi' : 'http';
@@ -192,6 +236,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
       socket.begin(head, channel);
     } else {
       socket = new ExchangeSocket(head, channel, format);
+      socket.on('error', onSocketError);
     }
     // ExchangeSocket is a Duplex with net.Socket's surface where a request listener can see it.
     const netSocket = socket as unknown as Socket;
@@ -222,12 +267,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res[kExchange] = exchange;
     res.on('finish', onResponseFinish);
 
-    try {
-      const result = listener(req, res) as unknown;
-      if (result instanceof Promise) result.catch((err: unknown) => failed(exchange, res, head.url, err));
-    } catch (err) {
-      failed(exchange, res, head.url, err);
-    }
+    runListener(listener, log, req, res);
     return exchange;
   };
 }

@@ -18,6 +18,7 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 type WriteCallback = (error?: Error | null) => void;
 
 const flushChannel = (channel: ResponseChannel) => channel.flush();
+const asBuffer = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 
 function forwardDrain(this: ExchangeSocket): void {
   if (this.response?.writableNeedDrain) this.response.emit('drain');
@@ -122,13 +123,22 @@ export class ExchangeSocket extends Duplex {
   override _read(): void {}
 
   /**
+   * Destroyed while its response is unfinished (res.destroy(), a failed write): the response is
+   * cut short, and the web server is told so rather than handed a truncated one as complete.
+   */
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#channel.aborted) this.#channel.fail();
+    callback(err);
+  }
+
+  /**
    * ServerResponse's writes go straight to the protocol, not through the Writable's buffer: the
    * channel queues them for the turn's single flush anyway. As on a net.Socket, the callback runs
    * asynchronously once the bytes are taken (at once, or when a congested connection drains) and
    * the return value is false while the connection is congested, with 'drain' to follow.
    */
   override write(
-    chunk: Buffer | string,
+    chunk: Buffer | Uint8Array | string,
     encoding?: BufferEncoding | WriteCallback | null,
     callback?: WriteCallback,
   ): boolean {
@@ -156,14 +166,21 @@ export class ExchangeSocket extends Duplex {
     if (!this.#channel.write(data, hold)) this.#accepted = false;
   }
 
-  override _write(chunk: Buffer | string, encoding: BufferEncoding, callback: WriteCallback): void {
+  override _write(
+    chunk: Buffer | Uint8Array | string,
+    encoding: BufferEncoding,
+    callback: WriteCallback,
+  ): void {
     this.#take(chunk, encoding);
     this.#channel.onWritable(callback as () => void);
   }
 
-  #take(chunk: Buffer | string, encoding: BufferEncoding): void {
+  #take(written: Buffer | Uint8Array | string, encoding: BufferEncoding): void {
     // ServerResponse.end() writes '' to learn when everything before it has gone.
-    if (chunk.length === 0 || this.#channel.aborted) return;
+    if (written.length === 0 || this.#channel.aborted) return;
+    // node:http takes any Uint8Array (Web stream bridges write nothing else): a Buffer view of
+    // the same memory, no copy. A Buffer is a Uint8Array too, and goes through untouched.
+    const chunk = typeof written === 'string' || written instanceof Buffer ? written : asBuffer(written);
     if (!this.#headDone) {
       // ServerResponse renders its whole head as one string and writes it first: rewrite it as a
       // string, with no round trip through a Buffer.
@@ -242,7 +259,8 @@ export class ExchangeSocket extends Duplex {
       const end = chunk.indexOf('\r\n\r\n', start);
       if (end === -1) {
         if (start === 0) return false;
-        this.#pendingHead = Buffer.from(chunk.slice(start), encoding);
+        // Only interim heads so far: what follows them waits for the rest of the next head.
+        if (start < chunk.length) this.#pendingHead = Buffer.from(chunk.slice(start), encoding);
         return true;
       }
       const head = rewriteResponseHead(chunk.slice(start, end + 4), this.#format);

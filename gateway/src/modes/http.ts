@@ -4,20 +4,61 @@
  * so a graceful close can stop accepting without cutting idle keep-alive connections at once
  * (Node's server.close() would, racing with nginx reusing them).
  */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { runListener } from '../http/adapter.js';
 import { createSessionServer, newStats } from './session-server.js';
 import type { ProtocolServer, ProtocolServerOptions } from './types.js';
 
 const DRAIN_IDLE_GRACE_MS = 1000;
 const served = new WeakMap<Socket, number>();
 
+type WriteRaw = (data: string, encoding: BufferEncoding, callback?: () => void) => boolean;
+
+/** Runs `write` (one of ServerResponse's interim-response methods) with its bytes dropped. */
+function withoutInterimBytes(res: ServerResponse, write: () => void): void {
+  const target = res as unknown as { _writeRaw?: WriteRaw };
+  target._writeRaw = (_data, _encoding, callback) => {
+    if (typeof callback === 'function') process.nextTick(callback);
+    return true;
+  };
+  try {
+    write();
+  } finally {
+    delete target._writeRaw;
+  }
+}
+
+/**
+ * nginx's proxy_pass takes the first head it reads as the response: an interim one (100, 102,
+ * 103) would become the client's final status, the real response a body that never ends. As in
+ * the FastCGI and uwsgi modes, they are validated and called back exactly as node:http does, and
+ * not sent.
+ */
+class ProxiedResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  override writeContinue(callback?: () => void): void {
+    withoutInterimBytes(this, () => super.writeContinue(callback));
+  }
+  override writeProcessing(callback?: () => void): void {
+    withoutInterimBytes(this, () => super.writeProcessing(callback));
+  }
+  override writeEarlyHints(hints: Record<string, string | string[]>, callback?: () => void): void {
+    withoutInterimBytes(this, () => super.writeEarlyHints(hints, callback));
+  }
+}
+
 export function createHttpModeServer(options: ProtocolServerOptions): ProtocolServer {
-  const { config, listener } = options;
+  const { config, listener, log } = options;
   const stats = newStats();
   let draining = false;
   const http = createHttpServer(
-    { keepAliveTimeout: config.idleTimeoutMs, requestTimeout: 0, headersTimeout: 60_000 },
+    {
+      keepAliveTimeout: config.idleTimeoutMs,
+      requestTimeout: 0,
+      headersTimeout: 60_000,
+      IncomingMessage,
+      ServerResponse: ProxiedResponse,
+    },
     (req: IncomingMessage, res: ServerResponse) => {
       const socket = req.socket;
       const count = served.get(socket) ?? 0;
@@ -30,7 +71,7 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
         if (res.writableFinished) stats.requestsTotal++;
         else stats.aborted++;
       });
-      listener(req, res);
+      runListener(listener, log, req, res);
     },
   );
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -116,6 +116,11 @@ class FastcgiRequest implements ResponseChannel {
     this.#session.endRequest(this, ProtocolStatus.RequestComplete);
   }
 
+  fail(): void {
+    if (this.aborted) return;
+    this.#session.failRequest(this);
+  }
+
   writeStderr(chunk: Buffer): void {
     this.#session.stderr(this, chunk);
   }
@@ -408,6 +413,22 @@ export class FastcgiSession {
     } else {
       this.#flush();
     }
+  }
+
+  /**
+   * A response cut short. Alone on its connection, the connection closes without END_REQUEST:
+   * nginx reports "upstream prematurely closed" and never passes the response off as complete.
+   * Sharing it with other requests, ending the request's record is all the protocol allows.
+   */
+  failRequest(request: FastcgiRequest): void {
+    if (this.#requests.size > 1) {
+      this.endRequest(request, ProtocolStatus.RequestComplete);
+      return;
+    }
+    this.#flush();
+    this.#closed = true;
+    this.#abortAll();
+    this.#socket.destroy();
   }
 
   resumeInput(): void {

@@ -18,6 +18,11 @@ export interface ResponseChannel {
   onWritable(callback: () => void): void;
   /** The response is complete. */
   end(): void;
+  /**
+   * The response was cut short (destroyed by the app, or its writing failed): end it so the web
+   * server sees a failed response, never a complete one, as far as the protocol can say so.
+   */
+  fail(): void;
   /** Diagnostic text for the web server's error log (FastCGI STDERR); elsewhere the gateway log. */
   writeStderr(chunk: Buffer): void;
   /** The responder wants more request body (after `body()` returned false). */

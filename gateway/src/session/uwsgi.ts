@@ -132,6 +132,20 @@ export class UwsgiSession implements ResponseChannel {
     if (!this.#socket.writableEnded) this.#socket.end();
   }
 
+  /**
+   * A response cut short: what was written goes, then a reset. nginx reads a reset as an upstream
+   * failure; a plain close would end a response without Content-Length as if it were complete.
+   */
+  fail(): void {
+    if (this.aborted) return;
+    this.#ended = true;
+    const { stats } = this.#options;
+    stats.requestsInFlight--;
+    stats.aborted++;
+    this.#out.flush();
+    this.#socket.resetAndDestroy();
+  }
+
   writeStderr(chunk: Buffer): void {
     this.#options.log.warn('app stderr', { text: chunk.toString('utf8') });
   }

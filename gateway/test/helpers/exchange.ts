@@ -10,6 +10,8 @@ export interface Recorded {
   headers: Record<string, string[]>;
   body: Buffer;
   ended: boolean;
+  /** The responder cut the response short (channel.fail()). */
+  failed: boolean;
 }
 
 export interface ExchangeOptions {
@@ -51,7 +53,13 @@ export function nginxParams(
   };
 }
 
-export function parseHead(raw: Buffer): Omit<Recorded, 'ended' | 'raw'> {
+/** parseHead, or status 0 and no headers when nothing was sent. */
+function parseHeadOrEmpty(raw: Buffer): Omit<Recorded, 'ended' | 'raw' | 'failed'> {
+  if (raw.indexOf('\r\n\r\n') === -1) return { status: 0, headers: {}, body: raw };
+  return parseHead(raw);
+}
+
+export function parseHead(raw: Buffer): Omit<Recorded, 'ended' | 'raw' | 'failed'> {
   const end = raw.indexOf('\r\n\r\n');
   if (end === -1)
     throw new Error(`no response head in ${JSON.stringify(raw.toString('latin1').slice(0, 200))}`);
@@ -84,6 +92,7 @@ export function runExchange(
   let abortFn = () => {};
   const promise = new Promise<Recorded>((resolve) => {
     let ended = false;
+    let failed = false;
     const waiting: Array<() => void> = [];
     const channel: ResponseChannel = {
       write(chunk) {
@@ -105,7 +114,13 @@ export function runExchange(
       end() {
         ended = true;
         const raw = Buffer.concat(chunks);
-        resolve({ raw, ...parseHead(raw), ended });
+        resolve({ raw, ...parseHead(raw), ended, failed });
+      },
+      fail() {
+        ended = true;
+        failed = true;
+        const raw = Buffer.concat(chunks);
+        resolve({ raw, ...parseHeadOrEmpty(raw), ended, failed });
       },
       writeStderr() {},
       resumeInput() {},

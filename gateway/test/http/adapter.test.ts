@@ -228,6 +228,7 @@ describe('adapter edge cases', () => {
           },
           flush: send,
           onWritable: (callback) => callback(),
+          fail: () => assert.fail('the response was cut short'),
           end() {
             send();
             resolve();

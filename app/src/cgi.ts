@@ -20,7 +20,14 @@ for (const [name, value] of Object.entries(env)) {
 }
 if (env.CONTENT_TYPE) headers['content-type'] = env.CONTENT_TYPE;
 
-const config = loadConfig();
+// app.inject()'s socket is never a TLS one, so HTTPS=on (nginx's word that the client used TLS)
+// reaches the links as this one request's base URL, unless IDENTITY_PUBLIC_ENDPOINT sets one.
+const loaded = loadConfig();
+const https = env.HTTPS?.toLowerCase() === 'on' || env.HTTPS === '1';
+const config =
+  https && !loaded.publicEndpoint
+    ? { ...loaded, publicEndpoint: `https://${env.HTTP_HOST || env.SERVER_NAME || 'localhost'}` }
+    : loaded;
 const db = createPool(config.databaseUrl, 1);
 const app = await build({ config, db, cache: false });
 const response = await app.inject({

@@ -29,6 +29,6 @@ step() {
   say "$1: $out"
 }
 step migrate
-step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-http://localhost:${GATEHOUSE_HTTP_PORT:-8080}}"
+step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup
 step credential-setup

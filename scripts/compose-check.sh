@@ -10,12 +10,15 @@
 #  2. builds the stand-in images (the debootstrap root filesystem is cached in
 #     $GATEHOUSE_CACHE_DIR, default /var/cache/gatehouse, and used while its checksum holds; the
 #     image imported from it is kept as well, so a second run starts from there);
-#  3. docker-compose build, up -d, waits for every service to be healthy, then checks the static
-#     page, the login page, GET /v3 and `openstack token issue` through the published port;
-#     switches to uwsgi, http and cgi (only nginx and the gateway restart) and checks again, then
+#  3. docker-compose build, up -d, waits for every service to be healthy, then checks over HTTPS
+#     (the self-signed certificate nginx made at first start as the one authority trusted: curl
+#     --cacert, openstack --os-cacert) the static page, the login page, HSTS, HTTP/2, GET /v3 and
+#     its https links, `openstack token issue` and `catalog list`, and the plain-HTTP port's
+#     redirect; #     switches to uwsgi, http and cgi (only nginx and the gateway restart) and checks again, then
 #     fastcgi over a unix socket on a volume nginx and the gateway share;
 #     scales the gateway to 2 and stops one replica under a short bounded load: no request may
-#     fail once it is gone; down and up again: the admin and a token issued before still work;
+#     fail once it is gone; down and up again: the admin, a token issued before and the
+#     certificate still work; a new certificate written to the volume is served without a restart;
 #  4. tears everything down (down -v, the images it built), within COMPOSE_CHECK_TIMEOUT seconds.
 #
 # Without a Docker engine (none running and none can be started) it prints one SKIP line and exits
@@ -115,7 +118,7 @@ say "Docker engine $(docker version -f '{{.Server.Version}}'), $(docker-compose 
 # --- 2. stand-in base images ----------------------------------------------------------------------
 # One root filesystem carries what the three stand-ins need; it is cached under a key made of the
 # package list, and checked against its recorded checksum before use.
-packages="ca-certificates,curl,gettext-base,gosu,nginx,postgresql-15,procps"
+packages="ca-certificates,curl,gettext-base,gosu,nginx,openssl,postgresql-15,procps"
 key=$(printf 'bookworm minbase %s 1' "$packages" | sha256sum | cut -c1-16)
 rootfs="$cache/bookworm-$key.tar"
 base="$standin/bookworm:$key"
@@ -167,15 +170,23 @@ done
 in_time
 
 # --- 3. the stack ---------------------------------------------------------------------------------
-port=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-url="http://127.0.0.1:$port"
+free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+port=$(free_port)
+http_port=$(free_port)
+url="https://127.0.0.1:$port"
+http_url="http://127.0.0.1:$http_port"
+# nginx's self-signed certificate (for localhost, 127.0.0.1 and ::1), copied out once it is made.
+cacert="$work/nginx-certificate.pem"
 # Only what this script sets reaches the stack: the caller's DATABASE_URL, GATEWAY_* and the like
 # (scripts/test.sh exports its own DATABASE_URL) would otherwise be interpolated into it.
 for name in $(grep -o '\${[A-Z][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u); do unset "$name"; done
 export COMPOSE_PROJECT_NAME="$project"
 export NODE_IMAGE="$standin/node:$tag" NGINX_IMAGE="$standin/nginx:$tag" POSTGRES_IMAGE="$standin/postgres:$tag"
 export GATEHOUSE_IMAGE_PREFIX="gatehouse-check" GATEHOUSE_IMAGE_TAG="$tag"
-export GATEHOUSE_HTTP_BIND=127.0.0.1 GATEHOUSE_HTTP_PORT="$port" IDENTITY_PUBLIC_ENDPOINT="$url"
+# No IDENTITY_PUBLIC_ENDPOINT: the defaults (bootstrap registers https://localhost:PORT, links
+# follow each request) are what is checked. The certificate watcher looks every 2 s here.
+export GATEHOUSE_HTTP_BIND=127.0.0.1 GATEHOUSE_HTTPS_PORT="$port" GATEHOUSE_HTTP_PORT="$http_port"
+export NGINX_TLS_WATCH_INTERVAL=2
 # Never a .env from the working tree: the defaults are what is checked.
 : >"$work/empty.env"
 compose() { docker-compose --project-directory "$root" -f "$root/docker-compose.yml" --env-file "$work/empty.env" "$@"; }
@@ -211,25 +222,43 @@ admin_password() {
   compose logs --no-color migrate 2>/dev/null | sed -n 's/.*generated the admin password: \([^ ]*\) .*/\1/p' | tail -n 1
 }
 os() {
-  openstack --os-auth-url "$url/v3" --os-identity-api-version 3 --os-username admin --os-password "$password" \
-    --os-project-name admin --os-user-domain-name Default --os-project-domain-name Default "$@"
+  openstack --os-auth-url "https://localhost:$port/v3" --os-cacert "$cacert" --os-identity-api-version 3 \
+    --os-username admin --os-password "$password" --os-project-name admin --os-user-domain-name Default \
+    --os-project-domain-name Default "$@"
+}
+# curl trusting nginx's certificate only.
+tcurl() { curl --cacert "$cacert" "$@"; }
+fetch_certificate() {
+  compose exec -T nginx cat /etc/nginx/tls/fullchain.pem >"$cacert" || fail "no certificate in nginx's volume"
+}
+served_fingerprint() {
+  openssl s_client -connect "127.0.0.1:$port" -servername localhost </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256
 }
 
 check_stack() {
-  local mode=$1 headers body
-  headers=$(curl -fsS -D - -o "$work/index.html" "$url/index.html" | tr -d '\r') || fail "$mode: GET /index.html"
+  local mode=$1 headers body endpoints
+  headers=$(tcurl -fsS -D - -o "$work/index.html" "$url/index.html" | tr -d '\r') || fail "$mode: GET /index.html"
   grep -q 'Gatehouse' "$work/index.html" || fail "$mode: the index page has no title"
   grep -qi '^x-content-type-options: nosniff' <<<"$headers" || fail "$mode: no security headers"
   grep -qix 'server: nginx' <<<"$headers" || fail "$mode: server_tokens is not off"
-  curl -fsS "$url/login.html" | grep -q 'id="login"' || fail "$mode: GET /login.html"
-  headers=$(curl -fsS -D - -o "$work/v3.json" "$url/v3" | tr -d '\r') || fail "$mode: GET /v3"
+  grep -qi '^HTTP/2 200' <<<"$headers" || fail "$mode: HTTP/2 was not negotiated: $(head -n 1 <<<"$headers")"
+  grep -qix 'strict-transport-security: max-age=63072000' <<<"$headers" || fail "$mode: no HSTS"
+  tcurl -fsS "$url/login.html" | grep -q 'id="login"' || fail "$mode: GET /login.html"
+  headers=$(tcurl -fsS -D - -o "$work/v3.json" "$url/v3" | tr -d '\r') || fail "$mode: GET /v3"
   grep -q '"id":"v3' "$work/v3.json" || fail "$mode: GET /v3 answered $(head -c 200 "$work/v3.json")"
+  grep -qF "\"href\":\"$url/v3/\"" "$work/v3.json" || fail "$mode: GET /v3's links are not $url: $(cat "$work/v3.json")"
   grep -qix "x-gatehouse-protocol: $mode" <<<"$headers" || fail "$mode: nginx does not speak $mode"
-  body=$(curl -s -o /dev/null -w '%{http_code}' "$url/gateway/status")
+  body=$(tcurl -s -o /dev/null -w '%{http_code}' "$url/gateway/status")
   [ "$body" = 403 ] || fail "$mode: the status page answered $body from outside, not 403"
+  body=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "$http_url/v3?x=1")
+  [ "$body" = "308 $url/v3?x=1" ] || fail "$mode: plain HTTP answered '$body', not a redirect to $url"
   token=$(os token issue -f value -c id) || fail "$mode: openstack token issue"
   [ -n "$token" ] || fail "$mode: openstack token issue printed no token"
-  say "$mode: static page, login page, GET /v3 and openstack token issue through $url"
+  endpoints=$(os catalog list -f value -c Endpoints) || fail "$mode: openstack catalog list"
+  { grep -q "'url': 'https://localhost:$port/v3/'" <<<"$endpoints" && ! grep -q "'url': 'http:" <<<"$endpoints"; } ||
+    fail "$mode: the catalog's endpoints are not https://localhost:$port/v3/: $endpoints"
+  say "$mode: static page, login page, GET /v3 (HTTP/2, HSTS, https links), plain HTTP redirect, openstack token issue and catalog list through $url"
 }
 started() { docker inspect -f '{{.Id}} {{.State.StartedAt}}' "$1"; }
 
@@ -238,6 +267,11 @@ compose up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "docker-com
 wait_healthy 240
 password=$(admin_password)
 [ -n "$password" ] || fail "migrate printed no generated admin password"
+fetch_certificate
+openssl x509 -in "$cacert" -noout -ext subjectAltName | grep -q 'DNS:localhost, IP Address:127.0.0.1' ||
+  fail "the self-signed certificate is not for localhost and 127.0.0.1"
+fingerprint=$(served_fingerprint)
+[ -n "$fingerprint" ] || fail "no certificate served on $url"
 check_stack fastcgi
 in_time
 
@@ -278,7 +312,7 @@ mapfile -t replicas < <(compose ps -q gateway)
 [ "${#replicas[@]}" = 2 ] || fail "expected 2 gateway replicas, found ${#replicas[@]}"
 # nginx must send requests to both: the gateway's access log shows who served what.
 for _ in $(seq 1 40); do
-  for _ in $(seq 1 20); do curl -fsS -o /dev/null "$url/v3"; done
+  for _ in $(seq 1 20); do tcurl -fsS -o /dev/null "$url/v3"; done
   served=0
   for id in "${replicas[@]}"; do
     docker logs "$id" 2>&1 | grep -q '"uri":"/v3"' && served=$((served + 1))
@@ -289,7 +323,8 @@ done
 [ "$served" = 2 ] || fail "nginx did not spread requests over both replicas"
 say "both replicas serve requests"
 # Load tests on this machine take turns (flock /tmp/bench.lock); the load is 12 s, bounded.
-flock -w "$(left)" /tmp/bench.lock node scripts/compose-load.mjs "$url/v3" 12 4 3 "${replicas[1]}" >"$work/load.json" ||
+flock -w "$(left)" /tmp/bench.lock env NODE_EXTRA_CA_CERTS="$cacert" \
+  node scripts/compose-load.mjs "$url/v3" 12 4 3 "${replicas[1]}" >"$work/load.json" ||
   fail "load while a replica stopped: $(cat "$work/load.json")"
 say "one replica stopped under load: $(cat "$work/load.json")"
 in_time
@@ -299,10 +334,38 @@ say "down and up again"
 compose down >"$work/down.log" 2>&1 || fail "docker-compose down"
 compose up -d >"$work/up-again.log" 2>&1 || { cat "$work/up-again.log" >&2; fail "up after down"; }
 wait_healthy 240
-status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens")
+[ "$(served_fingerprint)" = "$fingerprint" ] || fail "a new certificate after down and up: the first was not kept"
+status=$(tcurl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens")
 [ "$status" = 200 ] || fail "a token issued before down does not validate after up ($status)"
-curl -fsS -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens" | grep -q '"name":"admin"' ||
+tcurl -fsS -H "X-Auth-Token: $token" -H "X-Subject-Token: $token" "$url/v3/auth/tokens" | grep -q '"name":"admin"' ||
   fail "the token's admin user did not survive"
 check_stack fastcgi
-say "the admin and a token issued before down survived down and up"
+say "the admin, a token issued before down and the certificate survived down and up"
+
+# A renewed certificate (as certbot's deploy hook would copy it) is picked up by the watcher, and
+# nginx reloads without restarting its container.
+nginx_started=$(started "$(container_of nginx)")
+compose exec -T nginx sh -c 'cd /etc/nginx/tls &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout privkey.pem.new -out fullchain.pem.new 2>/dev/null &&
+  mv privkey.pem.new privkey.pem && mv fullchain.pem.new fullchain.pem' || fail "could not write a new certificate"
+renewed=""
+for _ in $(seq 1 60); do
+  renewed=$(served_fingerprint)
+  [ -n "$renewed" ] && [ "$renewed" != "$fingerprint" ] && break
+  sleep 0.5
+done
+[ "$renewed" != "$fingerprint" ] || fail "nginx still serves the old certificate"
+[ "$(started "$(container_of nginx)")" = "$nginx_started" ] || fail "nginx restarted to take the new certificate"
+fetch_certificate
+tcurl -fsS -o /dev/null "$url/index.html" || fail "the renewed certificate is not the one served"
+# Read whole, then searched: `compose logs | grep -q` fails under pipefail when grep stops reading.
+reloaded=0
+for _ in $(seq 1 20); do
+  nginx_log=$(compose logs --no-color nginx 2>&1)
+  if grep -q 'the certificate changed: nginx reloaded' <<<"$nginx_log"; then reloaded=1; break; fi
+  sleep 0.5
+done
+[ "$reloaded" = 1 ] || fail "no reload in nginx's log"
+say "a new certificate on the volume is served after a graceful reload"
 say "PASSED in $((SECONDS - started_at))s"

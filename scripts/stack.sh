@@ -3,15 +3,20 @@
 # nginx, from the same nginx template and entry points the containers use. State in .stack/.
 #
 #   scripts/stack.sh start [--protocol fastcgi|uwsgi|http|cgi] [--port N] [--app MODULE] [--unix]
-#                          [--workers N] [--cgi-command CMD] [--upstream ADDR]
+#                          [--workers N] [--cgi-command CMD] [--upstream ADDR] [--tls]
 #       --upstream ADDR: put nginx in front of another server (host:port or unix:/path) speaking
 #       the protocol instead of starting the gateway, e.g. uWSGI or PHP-FPM for comparisons.
+#       --tls: HTTPS at --port, as in the containers (nginx/snippets/tls-on.conf), with a
+#       certificate from a throwaway certificate authority made at each start (.stack/tls/ca.pem),
+#       and a second, plain-HTTP port that redirects to it.
 #   scripts/stack.sh stop | status | reload
 #
-# `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (and the OS_* exports for the
-# openstack client when the identity app is served); progress goes to stderr. Any GATEWAY_* or
-# IDENTITY_* variable in the environment reaches the gateway. GATEHOUSE_STACK_DIR moves the state
-# (default .stack/ in the checkout), so that two stacks can run side by side.
+# `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (with --tls also
+# GATEHOUSE_HTTP_URL=…, the redirecting port, and `export OS_CACERT=…`, the authority to trust:
+# openstack --os-cacert, curl --cacert), and the OS_* exports for the openstack client when the
+# identity app is served; progress goes to stderr. Any GATEWAY_* or IDENTITY_* variable in the
+# environment reaches the gateway. GATEHOUSE_STACK_DIR moves the state (default .stack/ in the
+# checkout), so that two stacks can run side by side.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="${GATEHOUSE_STACK_DIR:-$root/.stack}"
@@ -49,6 +54,29 @@ stop_stack() {
   return 0
 }
 
+# A throwaway certificate authority (made at each start, its key never leaves .stack/tls) and the
+# certificate nginx serves, for 127.0.0.1, ::1 and localhost, in nginx/tls/ as in the container.
+make_certificates() {
+  local dir="$state/tls" out="$state/nginx/tls"
+  rm -rf "$dir" "$out"
+  mkdir -p "$dir" "$out"
+  chmod 700 "$dir" "$out"
+  say "making a throwaway certificate authority ($dir/ca.pem) and nginx's certificate"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -sha256 \
+      -subj "/CN=Gatehouse throwaway CA $(date -u +%Y%m%dT%H%M%SZ)" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" &&
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+        -keyout "$out/privkey.pem" -out "$dir/server.csr" &&
+      printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost" >"$dir/server.ext" &&
+      openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+        -days 2 -sha256 -extfile "$dir/server.ext" -out "$out/fullchain.pem"
+  } >"$logs/tls.log" 2>&1 || die "could not make the certificates" "$logs/tls.log"
+  chmod 644 "$dir/ca.pem"
+}
+
 status_stack() {
   local any=1
   if alive "$state/gateway.pid"; then
@@ -68,7 +96,7 @@ status_stack() {
 
 start_stack() {
   local ready=0 protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
-  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream=""
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" tls=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --protocol) protocol=$2; shift 2 ;;
@@ -78,12 +106,14 @@ start_stack() {
       --workers) workers=$2; shift 2 ;;
       --cgi-command) cgi_command=$2; shift 2 ;;
       --upstream) upstream=$2; shift 2 ;;
+      --tls) tls=1; shift ;;
       *) die "unknown option $1 (see the header of $0)" ;;
     esac
   done
   case "$protocol" in fastcgi|uwsgi|http|cgi) ;; *) die "GATEWAY_PROTOCOL must be fastcgi, uwsgi, http or cgi, not '$protocol'" ;; esac
   command -v nginx >/dev/null || die "nginx is not installed (apt-get install nginx)"
   command -v envsubst >/dev/null || die "envsubst is not installed (apt-get install gettext-base)"
+  [ "$tls" = 0 ] || command -v openssl >/dev/null || die "openssl is not installed (apt-get install openssl)"
   [ -f "$root/gateway/dist/src/bin/gateway.js" ] || die "the gateway is not built: run npm ci && npm run build"
 
   stop_stack
@@ -111,14 +141,22 @@ start_stack() {
     export IDENTITY_CREDENTIAL_KEY_REPOSITORY="${IDENTITY_CREDENTIAL_KEY_REPOSITORY:-$state/keys/credential}"
   fi
 
-  # nginx's port is known before the identity app is bootstrapped: its endpoints point at it.
+  # nginx's port is known before the identity app is bootstrapped: its endpoints point at it. The
+  # app itself derives its links from each request (Host, and HTTPS from nginx), as in the
+  # containers, unless IDENTITY_PUBLIC_ENDPOINT is set.
   [ -n "$port" ] || port=$(free_port)
-  local url="http://127.0.0.1:$port"
+  local url="http://127.0.0.1:$port" http_url=""
+  if [ "$tls" = 1 ]; then
+    url="https://127.0.0.1:$port"
+    http_url="http://127.0.0.1:$(free_port)"
+    make_certificates
+  fi
   if [ "$identity" = 1 ]; then
-    export IDENTITY_PUBLIC_ENDPOINT="${IDENTITY_PUBLIC_ENDPOINT:-$url}"
     say "preparing the identity database and keys"
     for step in migrate bootstrap fernet-setup credential-setup; do
-      node "$root/app/dist/src/manage.js" "$step" >>"$logs/manage.log" 2>&1 || die "manage $step failed" "$logs/manage.log"
+      local args=()
+      [ "$step" = bootstrap ] && args=(--bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-$url}")
+      node "$root/app/dist/src/manage.js" "$step" "${args[@]}" >>"$logs/manage.log" 2>&1 || die "manage $step failed" "$logs/manage.log"
     done
   fi
 
@@ -149,13 +187,26 @@ start_stack() {
     [ "$ready" = 1 ] || die "the gateway did not become ready" "$logs/gateway.log"
   fi
 
-  # nginx, from the same template as the container
-  say "starting nginx on $url"
+  # nginx, from the same templates as the container
+  say "starting nginx on $url${http_url:+ (and $http_url, redirecting to it)}"
   export NGINX_LISTEN_PORT="127.0.0.1:$port" GATEWAY_UPSTREAM="${listen}" \
     NGINX_HTML_ROOT="$root/nginx/html" NGINX_SNIPPETS_DIR="$root/nginx/snippets" \
     GATEWAY_STATUS_ALLOW="${GATEWAY_STATUS_ALLOW:-127.0.0.1}" GATEWAY_KEEPALIVE="${GATEWAY_KEEPALIVE:-on}" \
-    NGINX_REQUEST_BUFFERING="${NGINX_REQUEST_BUFFERING:-on}" NGINX_AUTH_RATE="${NGINX_AUTH_RATE:-100r/s}"
-  envsubst '${GATEWAY_PROTOCOL} ${GATEWAY_UPSTREAM} ${NGINX_LISTEN_PORT} ${NGINX_HTML_ROOT} ${NGINX_SNIPPETS_DIR} ${GATEWAY_STATUS_ALLOW} ${GATEWAY_KEEPALIVE} ${NGINX_REQUEST_BUFFERING} ${NGINX_AUTH_RATE}' \
+    NGINX_REQUEST_BUFFERING="${NGINX_REQUEST_BUFFERING:-on}" NGINX_AUTH_RATE="${NGINX_AUTH_RATE:-100r/s}" \
+    NGINX_LISTEN_PARAMS="" NGINX_TLS=off NGINX_RESOLVER
+  NGINX_RESOLVER=$(awk '$1 == "nameserver" { print ($2 ~ /:/) ? "[" $2 "]" : $2; exit }' /etc/resolv.conf 2>/dev/null || true)
+  [ -n "$NGINX_RESOLVER" ] || NGINX_RESOLVER=127.0.0.1
+  # tls-on.conf names its files relative to nginx.conf's directory, as in the container.
+  ln -sfn "$root/nginx/snippets" "$state/nginx/snippets"
+  : >"$state/nginx/redirect.conf"
+  if [ "$tls" = 1 ]; then
+    export NGINX_LISTEN_PARAMS="ssl http2" NGINX_TLS=on NGINX_REDIRECT_LISTEN_PORT="${http_url#http://}" \
+      NGINX_HTTPS_PORT="$port" NGINX_ACME_ROOT="$state/acme"
+    mkdir -p "$state/acme/.well-known/acme-challenge"
+    envsubst '${NGINX_REDIRECT_LISTEN_PORT} ${NGINX_HTTPS_PORT} ${NGINX_ACME_ROOT}' \
+      <"$root/nginx/templates/gatehouse-redirect.conf.template" >"$state/nginx/redirect.conf"
+  fi
+  envsubst '${GATEWAY_PROTOCOL} ${GATEWAY_UPSTREAM} ${NGINX_LISTEN_PORT} ${NGINX_HTML_ROOT} ${NGINX_SNIPPETS_DIR} ${GATEWAY_STATUS_ALLOW} ${GATEWAY_KEEPALIVE} ${NGINX_REQUEST_BUFFERING} ${NGINX_AUTH_RATE} ${NGINX_LISTEN_PARAMS} ${NGINX_TLS} ${NGINX_RESOLVER}' \
     <"$root/nginx/templates/gatehouse.conf.template" >"$state/nginx/gatehouse.conf"
   local user_line=""
   [ "$(id -u)" = 0 ] && user_line="user root root;"
@@ -176,15 +227,18 @@ http {
     proxy_temp_path $state/nginx/tmp/proxy;
     scgi_temp_path $state/nginx/tmp/scgi;
     include $state/nginx/gatehouse.conf;
+    include $state/nginx/redirect.conf;
 }
 CONF
   nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -t >"$logs/nginx-test.log" 2>&1 || die "nginx rejected its configuration" "$logs/nginx-test.log"
   nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" >"$logs/nginx.log" 2>&1 || die "nginx did not start" "$logs/nginx-error.log"
   echo "$url" >"$state/url"
+  local trust=()
+  [ "$tls" = 1 ] && trust=(--cacert "$state/tls/ca.pem")
   ready=0
   for _ in $(seq 1 100); do
-    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/index.html")" = 200 ] &&
-       { [ -n "$upstream" ] || [ "$(curl -s "$url/gateway/ping")" = pong ]; }; then ready=1; break; fi
+    if [ "$(curl -s "${trust[@]}" -o /dev/null -w '%{http_code}' "$url/index.html")" = 200 ] &&
+       { [ -n "$upstream" ] || [ "$(curl -s "${trust[@]}" "$url/gateway/ping")" = pong ]; }; then ready=1; break; fi
     sleep 0.1
   done
   [ "$ready" = 1 ] || die "nginx does not serve the page and the gateway's ping" "$logs/nginx-error.log"
@@ -193,6 +247,10 @@ CONF
   say "ready: $protocol through nginx at $url"
   echo "GATEHOUSE_URL=$url"
   echo "GATEWAY_LISTEN=$listen"
+  if [ "$tls" = 1 ]; then
+    echo "GATEHOUSE_HTTP_URL=$http_url"
+    echo "export OS_CACERT=$state/tls/ca.pem"
+  fi
   if [ "$identity" = 1 ]; then
     cat <<OSRC
 export OS_AUTH_URL=$url/v3

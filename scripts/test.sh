@@ -11,9 +11,9 @@
 # Docker engine if none runs; without one it prints a SKIP line, or fails when CI=true).
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
-# libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin and
-# procps from Debian, and the npm packages with
-# `npm ci`. Every server it starts listens on 127.0.0.1 only and is stopped on exit.
+# libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin,
+# procps, openssl and testssl.sh from Debian, and the npm packages with `npm ci`. Every server it
+# starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,7 +23,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
 packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
-  gettext-base curl procps)
+  gettext-base curl procps openssl testssl.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -45,21 +45,29 @@ export function adminEnv(authUrl: string, password: string): Record<string, stri
   };
 }
 
-export async function openstackScenario(env: Record<string, string>): Promise<void> {
+/**
+ * `args` go before every command (e.g. --os-cacert FILE); the identity endpoints' URLs of the
+ * catalog are returned.
+ */
+export async function openstackScenario(
+  env: Record<string, string>,
+  args: readonly string[] = [],
+): Promise<{ endpointUrls: string[] }> {
+  const os = (e: Record<string, string>, ...rest: string[]) => openstack(e, ...args, ...rest);
   const authUrl = env.OS_AUTH_URL as string;
-  const issued = await openstack(env, 'token', 'issue', '-f', 'json');
+  const issued = await os(env, 'token', 'issue', '-f', 'json');
   assert.equal(issued.status, 0, issued.stderr);
   const token = JSON.parse(issued.stdout) as { id: string; project_id: string; user_id: string };
   assert.match(token.id, /^gAAAAA[\w-]+$/);
   assert.match(token.project_id, /^[0-9a-f]{32}$/);
 
-  const catalog = await openstack(env, 'catalog', 'list', '-f', 'json');
+  const catalog = await os(env, 'catalog', 'list', '-f', 'json');
   assert.equal(catalog.status, 0, catalog.stderr);
   const services = JSON.parse(catalog.stdout) as Array<{ Name: string; Type: string; Endpoints: unknown }>;
   const identity = services.find((s) => s.Type === 'identity');
   assert.equal(identity?.Name, 'keystone');
 
-  const endpoints = await openstack(env, 'endpoint', 'list', '-f', 'json');
+  const endpoints = await os(env, 'endpoint', 'list', '-f', 'json');
   assert.equal(endpoints.status, 0, endpoints.stderr);
   const rows = JSON.parse(endpoints.stdout) as Array<{
     'Service Type': string;
@@ -83,19 +91,20 @@ export async function openstackScenario(env: Record<string, string>): Promise<vo
     OS_PASSWORD: '',
     OS_USER_DOMAIN_NAME: '',
   };
-  const reissued = await openstack(tokenEnv, 'token', 'issue', '-f', 'json');
+  const reissued = await os(tokenEnv, 'token', 'issue', '-f', 'json');
   assert.equal(reissued.status, 0, reissued.stderr);
   assert.equal(JSON.parse(reissued.stdout).project_id, token.project_id);
 
-  const revoked = await openstack(env, 'token', 'revoke', token.id);
+  const revoked = await os(env, 'token', 'revoke', token.id);
   assert.equal(revoked.status, 0, revoked.stderr);
-  const refused = await openstack(tokenEnv, 'token', 'issue');
+  const refused = await os(tokenEnv, 'token', 'issue');
   assert.notEqual(refused.status, 0, 'a revoked token is refused');
   // Keystone 22 answers the token method with a revoked token 404 "Failed to validate token".
   assert.match(refused.stderr, /Failed to validate token \(HTTP 404\)/);
 
-  const wrong = await openstack({ ...env, OS_PASSWORD: 'not the password' }, 'token', 'issue');
+  const wrong = await os({ ...env, OS_PASSWORD: 'not the password' }, 'token', 'issue');
   assert.notEqual(wrong.status, 0);
   assert.match(wrong.stderr, /requires authentication.*HTTP 401/);
   assert.ok(authUrl);
+  return { endpointUrls: rows.filter((r) => r['Service Type'] === 'identity').map((r) => r.URL) };
 }

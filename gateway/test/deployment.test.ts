@@ -1,10 +1,10 @@
 /**
  * The deployment files agree with the configuration declarations (STYLE.md rule 9): .env.example
  * lists every variable with its declared default, docker-compose.yml passes each one on with that
- * same default, and the nginx image gives the server template every variable it uses.
+ * same default, and the nginx image gives the server templates every variable they use.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { declarations as gatewayDeclarations } from '../src/config.js';
 
@@ -77,8 +77,10 @@ describe('deployment files', () => {
     for (const [name, value] of env) assert.equal(compose.get(name), value ?? '', `${name}: defaults differ`);
   });
 
-  test('the nginx image sets every variable of the server template (envsubst leaves unset ones as they are)', () => {
-    const template = read('nginx/templates/gatehouse.conf.template');
+  test('the nginx image sets every variable of the server templates (envsubst leaves unset ones as they are)', () => {
+    const names = readdirSync(new URL('nginx/templates/', root)).filter((n) => n.endsWith('.template'));
+    assert.ok(names.length >= 2, names.join());
+    const template = names.map((name) => read(`nginx/templates/${name}`)).join('\n');
     const used = new Set([...template.matchAll(/\$\{([A-Z][A-Z0-9_]*)\}/g)].map((m) => m[1] as string));
     const dockerfile = read('nginx/Dockerfile');
     const set = new Set([...dockerfile.matchAll(/^\s*(?:ENV\s+)?([A-Z][A-Z0-9_]*)=\S+/gm)].map((m) => m[1]));

@@ -60,7 +60,13 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
       ServerResponse: ProxiedResponse,
     },
     (req: IncomingMessage, res: ServerResponse) => {
-      const socket = req.socket;
+      const socket = req.socket as Socket & { encrypted?: true };
+      // Over FastCGI and uwsgi nginx says HTTPS=on; here it sets X-Forwarded-Proto (replacing any a
+      // client sent), and this port is nginx's alone. The request then looks like one on a TLS
+      // socket, as it does in the other modes, so the app's links say https. Set per request:
+      // nginx reuses its connections for requests of either scheme, one at a time.
+      if (/^https$/i.test(String(req.headers['x-forwarded-proto']))) socket.encrypted = true;
+      else delete socket.encrypted;
       const count = served.get(socket) ?? 0;
       served.set(socket, count + 1);
       if (count > 0) stats.keepAliveReuses++;

@@ -58,6 +58,10 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
     GATEWAY_PROTOCOL: options.protocol,
     GATEWAY_UPSTREAM: options.upstream,
     NGINX_LISTEN_PORT: `127.0.0.1:${port}`,
+    // Plain HTTP: scripts/stack.sh --tls is the HTTPS edge's test bed.
+    NGINX_LISTEN_PARAMS: '',
+    NGINX_TLS: 'off',
+    NGINX_RESOLVER: '127.0.0.1',
     NGINX_HTML_ROOT: options.htmlRoot ?? join(nginxDir, 'html'),
     NGINX_SNIPPETS_DIR: join(nginxDir, 'snippets'),
     GATEWAY_STATUS_ALLOW: options.statusAllow ?? '127.0.0.1',

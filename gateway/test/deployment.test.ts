@@ -15,6 +15,8 @@ interface Declared {
   readonly name: string;
   readonly default: string | null;
   readonly kind: string;
+  /** What the containers use instead of the default (see gateway/src/config.ts). */
+  readonly container?: string;
 }
 // The identity app's declarations, from its build (the gateway's default app).
 const { declarations: appDeclarations } = (await import(new URL('app/dist/src/config.js', root).href)) as {
@@ -55,15 +57,24 @@ describe('deployment files', () => {
     ['gateway', gatewayDeclarations],
     ['identity app', appDeclarations],
   ] as const) {
-    test(`.env.example and docker-compose.yml carry every ${owner} variable with its declared default`, () => {
-      for (const d of declarations) {
+    test(`.env.example and docker-compose.yml carry every ${owner} variable with its declared (container) default`, () => {
+      for (const d of declarations as readonly Declared[]) {
+        const expected = d.container ?? d.default;
         assert.ok(env.has(d.name), `${d.name} is missing from .env.example`);
-        assert.equal(env.get(d.name), d.default, `${d.name}: .env.example's default differs`);
+        assert.equal(env.get(d.name), expected, `${d.name}: .env.example's default differs`);
         assert.ok(compose.has(d.name), `${d.name} is not passed on by docker-compose.yml`);
-        assert.equal(compose.get(d.name), d.default ?? '', `${d.name}: docker-compose.yml's default differs`);
+        assert.equal(compose.get(d.name), expected ?? '', `${d.name}: docker-compose.yml's default differs`);
       }
     });
   }
+
+  test('the gateway image sets each declared container value itself (no compose file needed)', () => {
+    const dockerfile = read('Dockerfile');
+    const overrides = (gatewayDeclarations as readonly Declared[]).filter((d) => d.container !== undefined);
+    assert.ok(overrides.length > 0);
+    for (const d of overrides)
+      assert.match(dockerfile, new RegExp(`^\\s*(?:ENV\\s+)?${d.name}=${d.container}\\b`, 'm'), d.name);
+  });
 
   test('every secret of the identity app also reaches the containers as *_FILE', () => {
     for (const d of appDeclarations.filter((d) => d.kind === 'secret')) {

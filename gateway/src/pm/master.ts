@@ -11,12 +11,13 @@
  * waits, unread, in the master until it is ready).
  */
 import cluster, { type Worker } from 'node:cluster';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { formatListen, type GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readListenQueue } from './listen-queue.js';
+import { applyListenPermissions } from './listen-socket.js';
 import { type Beat, HEARTBEAT_MS, isWorkerMessage, type MasterMessage } from './messages.js';
 import { decide, isBusy, MAX_SPAWN_RATE, type ScaleSettings, type WorkerSample } from './scaler.js';
 import type { PoolStatus, WorkerStatus } from './status.js';
@@ -178,7 +179,6 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
         slot.lastBeat = Date.now();
         if (!firstReady) {
           firstReady = true;
-          if (listen.kind === 'unix' && !ondemand) chmodSync(listen.path, 0o666);
           log.info('gateway ready', {
             protocol: config.protocol,
             listen: formatListen(listen),
@@ -403,7 +403,8 @@ export async function runMaster(config: GatewayConfig, log: Logger): Promise<voi
         );
       });
       const ready = () => {
-        if (listen.kind === 'unix') chmodSync(listen.path, 0o666);
+        const denied = applyListenPermissions(config);
+        if (denied) fatal(denied.message);
         log.info('gateway ready', {
           protocol: config.protocol,
           listen: formatListen(listen),

@@ -10,7 +10,9 @@
 #
 # `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (and the OS_* exports for the
 # openstack client when the identity app is served); progress goes to stderr. Any GATEWAY_* or
-# IDENTITY_* variable in the environment reaches the gateway.
+# IDENTITY_* variable in the environment reaches the gateway, except the admin password: that is
+# the bootstrap's. The identity app's gateway connects as the role `manage app-role` makes
+# (gatehouse_app: rows only, no DDL); the PostgreSQL superuser only migrates.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.stack"
@@ -67,7 +69,7 @@ status_stack() {
 
 start_stack() {
   local ready=0 protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
-  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream=""
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" app_role=gatehouse_app
   while [ $# -gt 0 ]; do
     case "$1" in
       --protocol) protocol=$2; shift 2 ;;
@@ -97,15 +99,17 @@ start_stack() {
   eval "$pg_env"
   export DATABASE_URL
 
-  # The identity app's state, when it is the app being served.
-  local identity=0
+  # The identity app's state, when it is the app being served. The admin password is for the
+  # one-shot bootstrap only: the gateway never gets it.
+  local identity=0 admin_password=""
   if [ -z "$app" ] && [ -f "$root/app/dist/src/manage.js" ]; then
     identity=1
-    if [ -z "${IDENTITY_ADMIN_PASSWORD:-}" ]; then
-      [ -f "$state/admin-password" ] || node -e "console.log(require('crypto').randomBytes(12).toString('base64url'))" >"$state/admin-password"
-      IDENTITY_ADMIN_PASSWORD=$(cat "$state/admin-password")
+    admin_password=${IDENTITY_ADMIN_PASSWORD:-}
+    if [ -z "$admin_password" ]; then
+      [ -f "$state/admin-password" ] || (umask 077; node -e "console.log(require('crypto').randomBytes(12).toString('base64url'))" >"$state/admin-password")
+      admin_password=$(cat "$state/admin-password")
     fi
-    export IDENTITY_ADMIN_PASSWORD
+    unset IDENTITY_ADMIN_PASSWORD IDENTITY_ADMIN_PASSWORD_FILE
     export IDENTITY_FERNET_KEY_REPOSITORY="${IDENTITY_FERNET_KEY_REPOSITORY:-$state/keys/fernet}"
     export IDENTITY_CREDENTIAL_KEY_REPOSITORY="${IDENTITY_CREDENTIAL_KEY_REPOSITORY:-$state/keys/credential}"
   fi
@@ -116,9 +120,16 @@ start_stack() {
   if [ "$identity" = 1 ]; then
     export IDENTITY_PUBLIC_ENDPOINT="${IDENTITY_PUBLIC_ENDPOINT:-$url}"
     say "preparing the identity database and keys"
-    for step in migrate bootstrap fernet-setup credential-setup; do
-      node "$root/app/dist/src/manage.js" "$step" >>"$logs/manage.log" 2>&1 || die "manage $step failed" "$logs/manage.log"
+    for step in migrate bootstrap fernet-setup credential-setup "app-role $app_role"; do
+      # shellcheck disable=SC2086 # "app-role ROLE" is two words
+      IDENTITY_ADMIN_PASSWORD=$admin_password node "$root/app/dist/src/manage.js" $step >>"$logs/manage.log" 2>&1 \
+        || die "manage $step failed" "$logs/manage.log"
     done
+    # Least privilege: the superuser migrated; the gateway serves as a role that only reads and
+    # writes rows (trust authentication on 127.0.0.1, as for the superuser).
+    pg_env=$("$root/scripts/pg.sh" url "$state/pg" "$app_role") || die "no URL for the app role"
+    eval "$pg_env"
+    export DATABASE_URL
   fi
 
   # The gateway (unless nginx fronts another server)
@@ -196,7 +207,7 @@ CONF
     cat <<OSRC
 export OS_AUTH_URL=$url/v3
 export OS_USERNAME=admin
-export OS_PASSWORD=$IDENTITY_ADMIN_PASSWORD
+export OS_PASSWORD=$admin_password
 export OS_PROJECT_NAME=admin
 export OS_USER_DOMAIN_NAME=Default
 export OS_PROJECT_DOMAIN_NAME=Default

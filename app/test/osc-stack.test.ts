@@ -4,15 +4,46 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { openstackScenario } from './osc.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = `${root}/scripts/stack.sh`;
 const stack = (...args: string[]) =>
   spawnSync(script, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
+
+/**
+ * attack: the gateway connects to PostgreSQL as the superuser and holds the admin password. The
+ * gateway's environment has neither the admin password nor a superuser's URL; every connection
+ * the app holds (the invalidation LISTEN, the pool) is the app role's, which is no superuser.
+ */
+async function leastPrivilege(mode: string): Promise<void> {
+  const pid = readFileSync(`${root}/.stack/gateway.pid`, 'utf8').trim();
+  const environ = new Map(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((entry) => entry.includes('='))
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const),
+  );
+  assert.equal(environ.has('IDENTITY_ADMIN_PASSWORD'), false, 'the gateway holds the admin password');
+  assert.equal(new URL(environ.get('DATABASE_URL') ?? '').username, 'gatehouse_app');
+  if (mode === 'cgi') return; // no process of the gateway itself connects; each CGI child does, briefly
+  const port = readFileSync(`${root}/.stack/pg/port`, 'utf8').trim();
+  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ usename: string; rolsuper: boolean }>(
+      `SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+        WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`,
+    );
+    assert.deepEqual(rows, [{ usename: 'gatehouse_app', rolsuper: false }]);
+  } finally {
+    await admin.end();
+  }
+}
 
 describe('the openstack client, through nginx, in every gateway mode', {
   skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
@@ -27,6 +58,7 @@ describe('the openstack client, through nginx, in every gateway mode', {
         env[m[1] as string] = m[2] as string;
       assert.match(env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
       await openstackScenario(env);
+      await leastPrivilege(mode);
     });
   }
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -45,6 +46,38 @@ async function leastPrivilege(mode: string): Promise<void> {
   }
 }
 
+/**
+ * attack: a body the app refuses (over IDENTITY_MAX_REQUEST_BODY_SIZE) announced to nginx, which
+ * would buffer it (up to 16 MiB) before the app said 413. nginx now answers at once, from the
+ * Content-Length alone, with Keystone's error body.
+ */
+async function bodyLimit(url: URL): Promise<void> {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('nginx waited for the body instead of refusing it'));
+    }, 10_000);
+    socket.on('connect', () =>
+      socket.write(
+        'POST /v3/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{"user":',
+      ),
+    );
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (Buffer.concat(chunks).includes('}}')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(Buffer.concat(chunks).toString());
+      }
+    });
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.match(answer, /\{"error":\{"code":413,"title":"Request Entity Too Large"/);
+}
+
 describe('the openstack client, through nginx, in every gateway mode', {
   skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
 }, () => {
@@ -59,6 +92,7 @@ describe('the openstack client, through nginx, in every gateway mode', {
       assert.match(env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
       await openstackScenario(env);
       await leastPrivilege(mode);
+      await bodyLimit(new URL(env.OS_AUTH_URL ?? ''));
     });
   }
 });

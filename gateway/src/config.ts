@@ -153,7 +153,7 @@ export const declarations = [
     name: 'GATEWAY_MAX_BUFFERED_BODY',
     kind: 'int',
     default: '1048576',
-    help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed)',
+    help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed, also past this many for all the requests of one connection)',
   },
   {
     section: 'Protocol',

@@ -128,7 +128,7 @@ class FastcgiRequest implements ResponseChannel {
   }
 
   resumeInput(): void {
-    this.congestedBytes = -1;
+    this.#session.uncongest(this);
     this.#session.resumeInput();
   }
 }
@@ -149,6 +149,8 @@ export class FastcgiSession {
   #paramsBuffered = 0;
   /** Date.now() since when a record has been partly read; 0 between records. */
   #partialSince = 0;
+  /** Body bytes delivered to responders that said they were full, for every request here. */
+  #congested = 0;
 
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket;
@@ -364,7 +366,10 @@ export class FastcgiSession {
     if (request.aborted) return;
     if (request.congestedBytes >= 0) {
       request.congestedBytes += data.length;
-      if (request.congestedBytes > this.#options.limits.maxBufferedBody) {
+      this.#congested += data.length;
+      const max = this.#options.limits.maxBufferedBody;
+      // Per request and for the connection: multiplexed requests must not multiply the bound.
+      if (request.congestedBytes > max || this.#congested > max) {
         // No per-request flow control exists in FastCGI: past the bound this request is shed.
         handle.abort();
         this.endRequest(request, ProtocolStatus.Overloaded);
@@ -459,10 +464,17 @@ export class FastcgiSession {
     else this.#options.log.warn('app stderr', { requestId: request.id, text: chunk.toString('utf8') });
   }
 
+  /** The request's responder takes body again: what it held no longer counts as congestion. */
+  uncongest(request: FastcgiRequest): void {
+    if (request.congestedBytes > 0) this.#congested -= request.congestedBytes;
+    request.congestedBytes = -1;
+  }
+
   endRequest(request: FastcgiRequest, protocolStatus: number): void {
     if (request.ended) return;
     request.ended = true;
     this.#requests.delete(request.id);
+    this.uncongest(request);
     if (request.params !== null) {
       this.#paramsBuffered -= request.paramsSize;
       request.params = null;
@@ -573,6 +585,7 @@ export class FastcgiSession {
     }
     this.#requests.clear();
     this.#paramsBuffered = 0;
+    this.#congested = 0;
   }
 
   #onClose(): void {

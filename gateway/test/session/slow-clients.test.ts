@@ -11,7 +11,9 @@ import {
   encodeBeginRequest,
   encodeParams,
   encodeStream,
+  FastcgiDecoder,
   FCGI_KEEP_CONN,
+  ProtocolStatus,
   RecordType,
   Role,
 } from '../../src/protocol/fastcgi/index.js';
@@ -57,6 +59,7 @@ async function openRaw(port: number): Promise<Raw> {
 /** The plain test app, with a body reader that expects to be cut off and records it. */
 const aborted: string[] = [];
 const app: RequestListener = (req, res) => {
+  if (req.url?.startsWith('/hold')) return; // takes neither the body nor a decision
   if (!req.url?.startsWith('/echo')) return plain(req, res);
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -177,6 +180,52 @@ describe('greedy FastCGI clients', () => {
     raw.socket.write(Buffer.concat(out));
     await raw.closed;
     assert.equal(logged(gateway, 'GW_ERR_FCGI_PARAMS_TOO_LARGE'), 1);
+  });
+});
+
+describe('greedy multiplexed FastCGI bodies', () => {
+  let gateway: TestGateway;
+  before(async () => {
+    gateway = await startGateway({
+      protocol: 'fastcgi',
+      listener: app,
+      env: { GATEWAY_MAX_BUFFERED_BODY: '65536' },
+    });
+  });
+  after(() => gateway.close());
+
+  test('attack: 8 multiplexed bodies to an app that does not read, each under the bound, are one connection over it', async () => {
+    const raw = await openRaw(portOf(gateway));
+    const overloaded: number[] = [];
+    const decoder = new FastcgiDecoder();
+    const shed = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no request was shed')), NEVER_MS);
+      raw.socket.on('data', (chunk: Buffer) =>
+        decoder.push(chunk, (record) => {
+          if (record.kind === 'end-request' && record.protocolStatus === ProtocolStatus.Overloaded) {
+            overloaded.push(record.requestId);
+            clearTimeout(timer);
+            resolve();
+          }
+        }),
+      );
+    });
+    const out: Buffer[] = [];
+    for (let id = 1; id <= 8; id++) {
+      out.push(
+        encodeBeginRequest(id, Role.Responder, FCGI_KEEP_CONN),
+        encodeParams(id, Object.entries(nginxParams('POST', '/hold', { CONTENT_LENGTH: String(1 << 20) }))),
+      );
+    }
+    // 48 KiB per request, 16 KiB at a time, round-robin: each alone stays under 64 KiB.
+    for (let round = 0; round < 3; round++)
+      for (let id = 1; id <= 8; id++)
+        out.push(...encodeStream(RecordType.Stdin, id, Buffer.alloc(16384, id)));
+    raw.socket.write(Buffer.concat(out));
+    await shed;
+    assert.ok(overloaded.length >= 1);
+    raw.socket.destroy();
+    await raw.closed;
   });
 });
 

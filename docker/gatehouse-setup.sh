@@ -1,23 +1,44 @@
 #!/bin/sh
 # The one-shot setup the gateway waits for (the compose file's migrate service): schema
-# migrations, the bootstrap admin, project, roles and endpoints, and the Fernet and credential key
-# repositories when they hold no keys. Every step is idempotent, so it runs on every `up`.
+# migrations, the app's database role, the bootstrap admin, project, roles and endpoints, and the
+# Fernet and credential key repositories when they hold no keys. Every step is idempotent, so it
+# runs on every `up`. It connects as the role that owns the schema; the gateway never does.
 #
 # With neither IDENTITY_ADMIN_PASSWORD nor IDENTITY_ADMIN_PASSWORD_FILE set, a password is generated
-# once and kept in $GATEHOUSE_STATE_DIR/admin-password (default /var/lib/gatehouse, a named
-# volume), and printed when generated. GATEHOUSE_ROOT (default /srv/gatehouse) holds the build.
+# once and kept in $GATEHOUSE_STATE_DIR/admin-password (default /var/lib/gatehouse, a named volume
+# only this service mounts). It is never written to the log: `gatehouse-setup --print-admin-password`
+# prints it, on request
+# (docker compose run --rm --no-deps migrate gatehouse-setup --print-admin-password).
+#
+# With POSTGRES_APP_USER set (the compose file: gatehouse_app), `manage app-role` makes that role
+# (rows only, no DDL) with a password generated once in $GATEHOUSE_DB_DIR/password (default
+# /var/lib/gatehouse-db, a volume the gateway mounts read-only) and writes $GATEHOUSE_DB_DIR/pgpass,
+# the libpq password file the gateway's PGPASSFILE names. GATEHOUSE_ROOT (default /srv/gatehouse)
+# holds the build.
 set -eu
 say() { printf '[gatehouse-setup] %s\n' "$*"; }
 root=${GATEHOUSE_ROOT:-/srv/gatehouse}
+state=${GATEHOUSE_STATE_DIR:-/var/lib/gatehouse}
 manage() { node "$root/app/dist/src/manage.js" "$@"; }
+generate() { node -e "process.stdout.write(require('node:crypto').randomBytes(18).toString('base64url'))"; }
+
+if [ "${1:-}" = --print-admin-password ]; then
+  if [ ! -s "$state/admin-password" ]; then
+    echo "gatehouse-setup: no generated admin password in $state (IDENTITY_ADMIN_PASSWORD or _FILE chose one)" >&2
+    exit 1
+  fi
+  cat "$state/admin-password"
+  echo
+  exit 0
+fi
+[ $# -eq 0 ] || { echo "usage: gatehouse-setup [--print-admin-password]" >&2; exit 2; }
 
 if [ -z "${IDENTITY_ADMIN_PASSWORD:-}" ] && [ -z "${IDENTITY_ADMIN_PASSWORD_FILE:-}" ]; then
-  stored=${GATEHOUSE_STATE_DIR:-/var/lib/gatehouse}/admin-password
+  stored=$state/admin-password
   if [ ! -s "$stored" ]; then
-    umask 077
-    node -e "process.stdout.write(require('node:crypto').randomBytes(18).toString('base64url'))" >"$stored.tmp"
+    (umask 077 && generate >"$stored.tmp")
     mv "$stored.tmp" "$stored"
-    say "generated the admin password: $(cat "$stored") (kept in $stored; set IDENTITY_ADMIN_PASSWORD to choose one)"
+    say "generated the admin password, kept in $stored; print it with: gatehouse-setup --print-admin-password (set IDENTITY_ADMIN_PASSWORD to choose one)"
   fi
   IDENTITY_ADMIN_PASSWORD_FILE=$stored
   export IDENTITY_ADMIN_PASSWORD_FILE
@@ -29,6 +50,17 @@ step() {
   say "$1: $out"
 }
 step migrate
+if [ -n "${POSTGRES_APP_USER:-}" ]; then
+  db_dir=${GATEHOUSE_DB_DIR:-/var/lib/gatehouse-db}
+  if [ ! -s "$db_dir/password" ]; then
+    (umask 077 && generate >"$db_dir/password.tmp")
+    mv "$db_dir/password.tmp" "$db_dir/password"
+  fi
+  step app-role "$POSTGRES_APP_USER" --password-file "$db_dir/password"
+  # host:port:database:user:password; a generated password has no ':' or '\' to escape.
+  (umask 077 && printf '*:*:*:%s:%s\n' "$POSTGRES_APP_USER" "$(cat "$db_dir/password")" >"$db_dir/pgpass.tmp")
+  mv "$db_dir/pgpass.tmp" "$db_dir/pgpass"
+fi
 step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup
 step credential-setup

@@ -218,8 +218,21 @@ wait_healthy() {
   done
 }
 
+# The generated admin password is never in the setup's log: the one-shot setup prints it on request.
 admin_password() {
-  compose logs --no-color migrate 2>/dev/null | sed -n 's/.*generated the admin password: \([^ ]*\) .*/\1/p' | tail -n 1
+  compose run --rm --no-deps -T migrate gatehouse-setup --print-admin-password 2>/dev/null | tr -d '\r'
+}
+# Least privilege: the app's connections are the app role's (no superuser), and neither the
+# superuser's nor the admin password is in the gateway's environment or the setup's log.
+check_privileges() {
+  local users env
+  users=$(compose exec -T db psql -U gatehouse -d gatehouse -tAc \
+    "SELECT string_agg(DISTINCT a.usename || ':' || r.rolsuper, ',') FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()" | tr -d '\r')
+  [ "$users" = "gatehouse_app:false" ] || fail "the gateway connects to PostgreSQL as $users, not gatehouse_app (no superuser)"
+  env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(container_of gateway)")
+  grep -Eq '^(PGPASSWORD|POSTGRES_PASSWORD|IDENTITY_ADMIN_PASSWORD)' <<<"$env" && fail "the gateway's environment holds a password"
+  compose logs --no-color migrate 2>/dev/null | grep -qF "$password" && fail "the admin password is in the setup's log"
+  say "the gateway connects as gatehouse_app, holds no password; the admin password is not logged"
 }
 os() {
   openstack --os-auth-url "https://localhost:$port/v3" --os-cacert "$cacert" --os-identity-api-version 3 \
@@ -266,13 +279,14 @@ say "docker-compose up -d (fastcgi)"
 compose up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "docker-compose up"; }
 wait_healthy 240
 password=$(admin_password)
-[ -n "$password" ] || fail "migrate printed no generated admin password"
+[ -n "$password" ] || fail "gatehouse-setup --print-admin-password printed nothing"
 fetch_certificate
 openssl x509 -in "$cacert" -noout -ext subjectAltName | grep -q 'DNS:localhost, IP Address:127.0.0.1' ||
   fail "the self-signed certificate is not for localhost and 127.0.0.1"
 fingerprint=$(served_fingerprint)
 [ -n "$fingerprint" ] || fail "no certificate served on $url"
 check_stack fastcgi
+check_privileges
 in_time
 
 # Modes: nginx and the gateway are recreated in the new mode; the database keeps running. Compose

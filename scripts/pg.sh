@@ -3,6 +3,8 @@
 #
 #   scripts/pg.sh start DIR   initdb if needed, start, print DATABASE_URL=... on stdout
 #   scripts/pg.sh stop DIR    stop it (fast shutdown)
+#   scripts/pg.sh url DIR ROLE   print DATABASE_URL=... for another role of the running cluster
+#                                (the stack's app role: see `manage app-role`)
 #
 # As root the server runs as the `postgres` user (initdb refuses root). PG_FAST=1 turns off
 # fsync and synchronous commit: for tests, where the data is thrown away anyway.
@@ -10,7 +12,7 @@ set -euo pipefail
 
 command=${1:-}
 dir=${2:-}
-[ -n "$command" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+[ -n "$command" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url DIR" >&2; exit 2; }
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$pgbin/initdb" ] || { echo "pg.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
@@ -46,12 +48,18 @@ case "$command" in
     "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$port" -t 30 || { echo "pg.sh: PostgreSQL not ready" >&2; exit 1; }
     echo "DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
     ;;
+  url)
+    role=${3:-}
+    [[ "$role" =~ ^[a-z_][a-z0-9_]*$ ]] || { echo "usage: $0 url DIR ROLE" >&2; exit 2; }
+    [ -f "$dir/port" ] || { echo "pg.sh: no cluster in $dir" >&2; exit 1; }
+    echo "DATABASE_URL=postgres://$role@127.0.0.1:$(cat "$dir/port")/postgres"
+    ;;
   stop)
     [ -f "$dir/data/PG_VERSION" ] || exit 0
     as_owner "$pgbin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     ;;
   *)
-    echo "usage: $0 start|stop DIR" >&2
+    echo "usage: $0 start|stop|url DIR" >&2
     exit 2
     ;;
 esac

@@ -15,8 +15,10 @@
 # GATEHOUSE_HTTP_URL=…, the redirecting port, and `export OS_CACERT=…`, the authority to trust:
 # openstack --os-cacert, curl --cacert), and the OS_* exports for the openstack client when the
 # identity app is served; progress goes to stderr. Any GATEWAY_* or IDENTITY_* variable in the
-# environment reaches the gateway. GATEHOUSE_STACK_DIR moves the state (default .stack/ in the
-# checkout), so that two stacks can run side by side.
+# environment reaches the gateway, except the admin password: that is the bootstrap's. The
+# identity app's gateway connects as the role `manage app-role` makes (gatehouse_app: rows only,
+# no DDL); the PostgreSQL superuser only migrates. GATEHOUSE_STACK_DIR moves the state (default
+# .stack/ in the checkout), so that two stacks can run side by side.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="${GATEHOUSE_STACK_DIR:-$root/.stack}"
@@ -96,7 +98,7 @@ status_stack() {
 
 start_stack() {
   local ready=0 protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
-  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" tls=0
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" tls=0 app_role=gatehouse_app
   while [ $# -gt 0 ]; do
     case "$1" in
       --protocol) protocol=$2; shift 2 ;;
@@ -128,15 +130,17 @@ start_stack() {
   eval "$pg_env"
   export DATABASE_URL
 
-  # The identity app's state, when it is the app being served.
-  local identity=0
+  # The identity app's state, when it is the app being served. The admin password is for the
+  # one-shot bootstrap only: the gateway never gets it.
+  local identity=0 admin_password=""
   if [ -z "$app" ] && [ -f "$root/app/dist/src/manage.js" ]; then
     identity=1
-    if [ -z "${IDENTITY_ADMIN_PASSWORD:-}" ]; then
-      [ -f "$state/admin-password" ] || node -e "console.log(require('crypto').randomBytes(12).toString('base64url'))" >"$state/admin-password"
-      IDENTITY_ADMIN_PASSWORD=$(cat "$state/admin-password")
+    admin_password=${IDENTITY_ADMIN_PASSWORD:-}
+    if [ -z "$admin_password" ]; then
+      [ -f "$state/admin-password" ] || (umask 077; node -e "console.log(require('crypto').randomBytes(12).toString('base64url'))" >"$state/admin-password")
+      admin_password=$(cat "$state/admin-password")
     fi
-    export IDENTITY_ADMIN_PASSWORD
+    unset IDENTITY_ADMIN_PASSWORD IDENTITY_ADMIN_PASSWORD_FILE
     export IDENTITY_FERNET_KEY_REPOSITORY="${IDENTITY_FERNET_KEY_REPOSITORY:-$state/keys/fernet}"
     export IDENTITY_CREDENTIAL_KEY_REPOSITORY="${IDENTITY_CREDENTIAL_KEY_REPOSITORY:-$state/keys/credential}"
   fi
@@ -153,11 +157,18 @@ start_stack() {
   fi
   if [ "$identity" = 1 ]; then
     say "preparing the identity database and keys"
-    for step in migrate bootstrap fernet-setup credential-setup; do
+    for step in migrate bootstrap fernet-setup credential-setup "app-role $app_role"; do
       local args=()
       [ "$step" = bootstrap ] && args=(--bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-$url}")
-      node "$root/app/dist/src/manage.js" "$step" "${args[@]}" >>"$logs/manage.log" 2>&1 || die "manage $step failed" "$logs/manage.log"
+      # shellcheck disable=SC2086 # "app-role ROLE" is two words
+      IDENTITY_ADMIN_PASSWORD=$admin_password node "$root/app/dist/src/manage.js" $step "${args[@]}" >>"$logs/manage.log" 2>&1 \
+        || die "manage $step failed" "$logs/manage.log"
     done
+    # Least privilege: the superuser migrated; the gateway serves as a role that only reads and
+    # writes rows (trust authentication on 127.0.0.1, as for the superuser).
+    pg_env=$("$root/scripts/pg.sh" url "$state/pg" "$app_role") || die "no URL for the app role"
+    eval "$pg_env"
+    export DATABASE_URL
   fi
 
   # The gateway (unless nginx fronts another server)
@@ -193,7 +204,7 @@ start_stack() {
     NGINX_HTML_ROOT="$root/nginx/html" NGINX_SNIPPETS_DIR="$root/nginx/snippets" \
     GATEWAY_STATUS_ALLOW="${GATEWAY_STATUS_ALLOW:-127.0.0.1}" GATEWAY_KEEPALIVE="${GATEWAY_KEEPALIVE:-on}" \
     NGINX_REQUEST_BUFFERING="${NGINX_REQUEST_BUFFERING:-on}" NGINX_AUTH_RATE="${NGINX_AUTH_RATE:-100r/s}" \
-    NGINX_LISTEN_PARAMS="" NGINX_TLS=off NGINX_RESOLVER
+    NGINX_CLIENT_MAX_BODY_SIZE="${IDENTITY_MAX_REQUEST_BODY_SIZE:-114688}" NGINX_LISTEN_PARAMS="" NGINX_TLS=off NGINX_RESOLVER
   NGINX_RESOLVER=$(awk '$1 == "nameserver" { print ($2 ~ /:/) ? "[" $2 "]" : $2; exit }' /etc/resolv.conf 2>/dev/null || true)
   [ -n "$NGINX_RESOLVER" ] || NGINX_RESOLVER=127.0.0.1
   # tls-on.conf names its files relative to nginx.conf's directory, as in the container.
@@ -206,7 +217,7 @@ start_stack() {
     envsubst '${NGINX_REDIRECT_LISTEN_PORT} ${NGINX_HTTPS_PORT} ${NGINX_ACME_ROOT}' \
       <"$root/nginx/templates/gatehouse-redirect.conf.template" >"$state/nginx/redirect.conf"
   fi
-  envsubst '${GATEWAY_PROTOCOL} ${GATEWAY_UPSTREAM} ${NGINX_LISTEN_PORT} ${NGINX_HTML_ROOT} ${NGINX_SNIPPETS_DIR} ${GATEWAY_STATUS_ALLOW} ${GATEWAY_KEEPALIVE} ${NGINX_REQUEST_BUFFERING} ${NGINX_AUTH_RATE} ${NGINX_LISTEN_PARAMS} ${NGINX_TLS} ${NGINX_RESOLVER}' \
+  envsubst '${GATEWAY_PROTOCOL} ${GATEWAY_UPSTREAM} ${NGINX_LISTEN_PORT} ${NGINX_HTML_ROOT} ${NGINX_SNIPPETS_DIR} ${GATEWAY_STATUS_ALLOW} ${GATEWAY_KEEPALIVE} ${NGINX_REQUEST_BUFFERING} ${NGINX_AUTH_RATE} ${NGINX_LISTEN_PARAMS} ${NGINX_TLS} ${NGINX_RESOLVER} ${NGINX_CLIENT_MAX_BODY_SIZE}' \
     <"$root/nginx/templates/gatehouse.conf.template" >"$state/nginx/gatehouse.conf"
   local user_line=""
   [ "$(id -u)" = 0 ] && user_line="user root root;"
@@ -255,7 +266,7 @@ CONF
     cat <<OSRC
 export OS_AUTH_URL=$url/v3
 export OS_USERNAME=admin
-export OS_PASSWORD=$IDENTITY_ADMIN_PASSWORD
+export OS_PASSWORD=$admin_password
 export OS_PROJECT_NAME=admin
 export OS_USER_DOMAIN_NAME=Default
 export OS_PROJECT_DOMAIN_NAME=Default

@@ -10,20 +10,24 @@
  *                      IDENTITY_ADMIN_PROJECT, IDENTITY_REGION, IDENTITY_PUBLIC_ENDPOINT)
  *   fernet-setup       create the token key repository if it has no keys
  *   fernet-rotate      promote the staged key, stage a new one, keep IDENTITY_FERNET_MAX_ACTIVE_KEYS
+ *   app-role ROLE      create or update the app's database role: log in, read and write rows,
+ *                      nothing more (run as the role that migrates) [--password-file FILE]
  *   credential-setup   create the credential key repository if it has no keys
  *   revocation-purge   drop revocation events older than the longest token life
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
+import { applyAppRole } from './db-role.js';
 import { migrate } from './migrate.js';
 import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | fernet-setup | fernet-rotate | credential-setup | revocation-purge';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | revocation-purge';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -37,9 +41,11 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-public-url': { type: 'string' },
       'bootstrap-internal-url': { type: 'string' },
       'bootstrap-admin-url': { type: 'string' },
+      'password-file': { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
+  const roleName = command === 'app-role' ? extra.shift() : undefined;
   if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
   const config = loadConfig();
   const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
@@ -80,6 +86,17 @@ async function main(argv: string[]): Promise<string> {
           ...(values['bootstrap-admin-url'] ? { adminUrl: values['bootstrap-admin-url'] } : {}),
         });
         return `bootstrapped: user ${username}, project ${project}, region ${region}, endpoints at ${publicUrl.replace(/\/+$/, '')}/v3/`;
+      });
+    }
+    case 'app-role': {
+      if (!roleName || !/^[a-z_][a-z0-9_]{0,62}$/.test(roleName))
+        throw new Error(`app-role needs a role name (lower case letters, digits, _); ${USAGE}`);
+      const file = values['password-file'];
+      const password = file === undefined ? null : readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      if (password === '') throw new Error(`--password-file ${file}: the file is empty`);
+      return withDb(async (db) => {
+        const done = await applyAppRole(db, { role: roleName, password });
+        return `${done} role ${roleName}: rows only, no DDL${password === null ? '' : ', password set'}`;
       });
     }
     case 'fernet-setup':

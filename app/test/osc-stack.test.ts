@@ -5,9 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { openstack, openstackScenario } from './osc.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -37,6 +39,68 @@ function exports(stdout: string): Record<string, string> {
   return env;
 }
 
+/**
+ * attack: the gateway connects to PostgreSQL as the superuser and holds the admin password. The
+ * gateway's environment has neither the admin password nor a superuser's URL; every connection
+ * the app holds (the invalidation LISTEN, the pool) is the app role's, which is no superuser.
+ */
+async function leastPrivilege(mode: string): Promise<void> {
+  const pid = readFileSync(`${root}/.stack/gateway.pid`, 'utf8').trim();
+  const environ = new Map(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter((entry) => entry.includes('='))
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const),
+  );
+  assert.equal(environ.has('IDENTITY_ADMIN_PASSWORD'), false, 'the gateway holds the admin password');
+  assert.equal(new URL(environ.get('DATABASE_URL') ?? '').username, 'gatehouse_app');
+  if (mode === 'cgi') return; // no process of the gateway itself connects; each CGI child does, briefly
+  const port = readFileSync(`${root}/.stack/pg/port`, 'utf8').trim();
+  const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ usename: string; rolsuper: boolean }>(
+      `SELECT DISTINCT a.usename, r.rolsuper FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename
+        WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()`,
+    );
+    assert.deepEqual(rows, [{ usename: 'gatehouse_app', rolsuper: false }]);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * attack: a body the app refuses (over IDENTITY_MAX_REQUEST_BODY_SIZE) announced to nginx, which
+ * would buffer it (up to 16 MiB) before the app said 413. nginx now answers at once, from the
+ * Content-Length alone, with Keystone's error body.
+ */
+async function bodyLimit(url: URL): Promise<void> {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('nginx waited for the body instead of refusing it'));
+    }, 10_000);
+    socket.on('connect', () =>
+      socket.write(
+        'POST /v3/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n\r\n{"user":',
+      ),
+    );
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c);
+      if (Buffer.concat(chunks).includes('}}')) {
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(Buffer.concat(chunks).toString());
+      }
+    });
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.match(answer, /\{"error":\{"code":413,"title":"Request Entity Too Large"/);
+}
+
 describe('the openstack client, through nginx, in every gateway mode', {
   skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
 }, () => {
@@ -52,6 +116,8 @@ describe('the openstack client, through nginx, in every gateway mode', {
       // mode) and the app does not read it (the others).
       const base = (env.OS_AUTH_URL ?? '').replace(/\/v3$/, '');
       assert.equal(versionLink(base, 'https'), `${base}/v3/`);
+      await leastPrivilege(mode);
+      await bodyLimit(new URL(env.OS_AUTH_URL ?? ''));
     });
   }
 

@@ -1,27 +1,33 @@
 /**
  * docker/gatehouse-setup.sh, the compose file's one-shot migrate service, run natively against the
  * test PostgreSQL: every step on the first run, nothing to do on the second, the generated admin
- * password kept and usable; a failing step stops the setup with a non-zero exit. And the image's
+ * password kept and usable (and out of the log), the app's database role with its libpq password
+ * file; a failing step stops the setup with a non-zero exit. And the image's
  * entry point, which turns POSTGRES_PASSWORD_FILE into PGPASSWORD.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { createServices } from '../src/services.js';
 import { testDatabase } from './helpers.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const script = join(repo, 'docker/gatehouse-setup.sh');
 
-function setup(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+function setup(
+  env: Record<string, string>,
+  args: string[] = [],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       'sh',
-      [script],
+      [script, ...args],
       { env: { PATH: process.env.PATH ?? '', GATEHOUSE_ROOT: repo, ...env }, timeout: 60_000 },
       (err, stdout, stderr) =>
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
@@ -32,9 +38,16 @@ function setup(env: Record<string, string>): Promise<{ code: number; stdout: str
 describe('gatehouse-setup', async () => {
   const database = await testDatabase({ bootstrap: false });
   const dir = mkdtempSync(join(tmpdir(), 'setup-'));
+  const dbDir = mkdtempSync(join(tmpdir(), 'setup-db-'));
+  const appRole = `gh_setup_${randomBytes(4).toString('hex')}`;
   after(async () => {
     await database.drop();
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query(`DROP ROLE IF EXISTS ${appRole}`);
+    await admin.end();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(dbDir, { recursive: true, force: true });
   });
   const env = {
     DATABASE_URL: database.url,
@@ -43,25 +56,74 @@ describe('gatehouse-setup', async () => {
     IDENTITY_CREDENTIAL_KEY_REPOSITORY: join(dir, 'credential'),
     IDENTITY_PASSWORD_HASH_ROUNDS: '4',
     GATEHOUSE_HTTP_PORT: '8123',
+    POSTGRES_APP_USER: appRole,
+    GATEHOUSE_DB_DIR: dbDir,
   };
 
-  test('first run: migrations, bootstrap at localhost:GATEHOUSE_HTTP_PORT, keys, a generated password', async () => {
+  test('first run: migrations, the app role, bootstrap at localhost:GATEHOUSE_HTTP_PORT, keys, a generated password', async () => {
     const run = await setup(env);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n');
-    assert.match(lines[0] ?? '', /^\[gatehouse-setup\] generated the admin password: [\w-]{24} /);
+    assert.match(
+      lines[0] ?? '',
+      /^\[gatehouse-setup\] generated the admin password, kept in .*--print-admin-password/,
+    );
     assert.match(run.stdout, /migrate: applied 0001_/);
+    assert.match(
+      run.stdout,
+      new RegExp(`app-role: created role ${appRole}: rows only, no DDL, password set`),
+    );
     assert.match(run.stdout, /bootstrap: bootstrapped: user admin, .* at http:\/\/localhost:8123\/v3\//);
     assert.match(run.stdout, /fernet-setup: created keys in /);
     assert.match(run.stdout, /credential-setup: created keys in /);
     const stored = join(dir, 'admin-password');
     assert.equal(statSync(stored).mode & 0o777, 0o600);
     const password = readFileSync(stored, 'utf8');
-    assert.ok(lines[0]?.includes(password));
     const services = createServices(database.db, database.config);
     const admin = await services.identity.findUser({ name: 'admin', domain: { id: 'default' } });
     assert.ok(admin);
     assert.ok(await services.identity.hasPassword(admin.id, password));
+  });
+
+  test('attack: the generated admin password is in the setup log (docker compose logs migrate); it is printed on request only', async () => {
+    const password = readFileSync(join(dir, 'admin-password'), 'utf8');
+    const first = await setup(env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(!first.stdout.includes(password) && !first.stderr.includes(password));
+    const printed = await setup(env, ['--print-admin-password']);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.equal(printed.stdout, `${password}\n`);
+    const chosen = await setup({ ...env, GATEHOUSE_STATE_DIR: join(dir, 'none') }, [
+      '--print-admin-password',
+    ]);
+    assert.equal(chosen.code, 1);
+    assert.match(chosen.stderr, /no generated admin password/);
+  });
+
+  test("the gateway's credentials: a libpq password file (0600) for the app role, which logs in and is no superuser", async () => {
+    const pgpass = join(dbDir, 'pgpass');
+    assert.equal(statSync(pgpass).mode & 0o777, 0o600);
+    const [host, port, db, user, secret] = readFileSync(pgpass, 'utf8').trim().split(':');
+    assert.deepEqual([host, port, db, user], ['*', '*', '*', appRole]);
+    assert.equal(secret, readFileSync(join(dbDir, 'password'), 'utf8'));
+    // As the gateway connects: PGUSER and PGPASSFILE, no password in the environment.
+    const url = new URL(database.url);
+    const client = new pg.Client({
+      host: url.hostname,
+      port: Number(url.port),
+      database: url.pathname.slice(1),
+      user: appRole,
+      password: secret,
+    });
+    await client.connect();
+    try {
+      const me = await client.query<{ rolsuper: boolean }>(
+        'SELECT rolsuper FROM pg_roles WHERE rolname = current_user',
+      );
+      assert.equal(me.rows[0]?.rolsuper, false);
+    } finally {
+      await client.end();
+    }
   });
 
   test('second run: nothing to do, the same password', async () => {

@@ -91,6 +91,8 @@ function fastcgi(listener: RequestListener): Send {
     maxConns: 64,
     maxBufferedBody: 1 << 20,
     idleTimeoutMs: 60_000,
+    headerTimeoutMs: 10_000,
+    bodyTimeoutMs: 60_000,
     stderr: false,
   };
   const stats = {
@@ -101,6 +103,8 @@ function fastcgi(listener: RequestListener): Send {
     keepAliveReuses: 0,
     aborted: 0,
     protocolErrors: 0,
+    timedOut: 0,
+    refusedConnections: 0,
   };
   const responder = createNodeResponder({ listener, log });
   new FastcgiSession(socket as unknown as Socket, { responder, log, limits, stats });

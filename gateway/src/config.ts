@@ -4,6 +4,8 @@
  * A bad value stops start-up with one GW_ERR_CONFIG line naming the variable.
  */
 import { availableParallelism } from 'node:os';
+import { groupId, userId } from './accounts.js';
+import { type AllowedClients, parseAllowList } from './allow-list.js';
 import { GatewayError } from './errors.js';
 
 export const protocols = ['fastcgi', 'uwsgi', 'http', 'cgi'] as const;
@@ -23,6 +25,11 @@ interface Declaration {
   readonly help: string;
   readonly choices?: readonly string[];
   readonly section: string;
+  /**
+   * The value the container image and docker-compose.yml use instead of the default, where a
+   * container's needs differ (its network is private; loopback would reach nobody).
+   */
+  readonly container?: string;
 }
 
 /** Every variable the gateway reads, in the order the docs list them. */
@@ -39,8 +46,37 @@ export const declarations = [
     section: 'Protocol',
     name: 'GATEWAY_LISTEN',
     kind: 'listen',
-    default: '0.0.0.0:9000',
-    help: 'host:port, or unix:/path for a socket shared with nginx',
+    default: '127.0.0.1:9000',
+    container: '0.0.0.0:9000',
+    help: 'host:port, or unix:/path for a socket shared with nginx; the port trusts what it is sent, so loopback unless a private network (the containers set 0.0.0.0:9000 on theirs)',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_LISTEN_OWNER',
+    kind: 'string',
+    default: null,
+    help: "unix socket: its owner, a user name or id (PHP-FPM listen.owner); default the gateway's user",
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_LISTEN_GROUP',
+    kind: 'string',
+    default: null,
+    help: "unix socket: its group, a group name or id (PHP-FPM listen.group); default the gateway's group",
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_LISTEN_MODE',
+    kind: 'string',
+    default: '0660',
+    help: 'unix socket: its permission bits, octal (PHP-FPM listen.mode); owner and group connect, nobody else',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_LISTEN_ALLOWED_CLIENTS',
+    kind: 'string',
+    default: null,
+    help: 'TCP: the only client addresses accepted, comma-separated addresses or CIDR ranges (PHP-FPM listen.allowed_clients); others are closed at once and logged; default any',
   },
   {
     section: 'Protocol',
@@ -72,10 +108,31 @@ export const declarations = [
   },
   {
     section: 'Protocol',
-    name: 'GATEWAY_FCGI_MAX_CONNS',
+    name: 'GATEWAY_HEADER_TIMEOUT',
+    kind: 'duration',
+    default: '10s',
+    help: "time a client has to send a request's params (FastCGI BEGIN_REQUEST to the end of PARAMS, a uwsgi vars block from the connection on, HTTP headers); past it the connection is closed",
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_BODY_TIMEOUT',
+    kind: 'duration',
+    default: '60s',
+    help: "time a client has to send a request's body once its params are in (while the app holds the input back, it does not count); past it the connection is closed",
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_MAX_CONNECTIONS',
     kind: 'int',
     default: '1024',
-    help: 'FastCGI connections a worker accepts at once (FCGI_MAX_CONNS)',
+    help: 'connections a worker holds open at once, in every mode; past it new ones are closed at once and counted',
+  },
+  {
+    section: 'Protocol',
+    name: 'GATEWAY_FCGI_MAX_CONNS',
+    kind: 'int',
+    default: null,
+    help: 'FastCGI connections a worker accepts at once (FCGI_MAX_CONNS); default GATEWAY_MAX_CONNECTIONS',
   },
   {
     section: 'Protocol',
@@ -96,7 +153,7 @@ export const declarations = [
     name: 'GATEWAY_MAX_BUFFERED_BODY',
     kind: 'int',
     default: '1048576',
-    help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed)',
+    help: 'request body bytes buffered per request before the connection is paused (or FCGI_OVERLOADED when multiplexed, also past this many for all the requests of one connection)',
   },
   {
     section: 'Protocol',
@@ -257,6 +314,13 @@ export const declarations = [
   },
   {
     section: 'CGI',
+    name: 'GATEWAY_CGI_ENV',
+    kind: 'string',
+    default: 'PATH,TZ,LANG,NODE_ENV,DATABASE_URL,DATABASE_URL_FILE,PG*,IDENTITY_*',
+    help: "the gateway's own variables a CGI process gets (as PHP-FPM's clear_env and env[]), comma-separated, NAME or PREFIX*; request params give only CGI meta-variables and HTTP_*",
+  },
+  {
+    section: 'CGI',
     name: 'GATEWAY_CGI_MAX_CHILDREN',
     kind: 'int',
     default: null,
@@ -283,10 +347,20 @@ export type VariableName = (typeof declarations)[number]['name'];
 export interface GatewayConfig {
   protocol: Protocol;
   listen: ListenAddress;
+  /** uid and gid of a unix socket; null: the gateway's own. */
+  listenOwner: number | null;
+  listenGroup: number | null;
+  /** Permission bits of a unix socket. */
+  listenMode: number;
+  /** Parsed GATEWAY_LISTEN_ALLOWED_CLIENTS; null: every client. */
+  listenAllowedClients: AllowedClients | null;
   backlog: number;
   app: string | null;
   idleTimeoutMs: number;
   maxParamsSize: number;
+  headerTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnections: number;
   fcgiMaxConns: number;
   fcgiMaxReqs: number;
   fcgiMpxsConns: boolean;
@@ -314,6 +388,8 @@ export interface GatewayConfig {
   accessLog: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   cgiCommand: string | null;
+  /** Names and `PREFIX*` patterns of the gateway's variables passed to CGI processes. */
+  cgiEnv: string[];
   cgiMaxChildren: number;
   cgiQueue: number;
   cgiTimeoutMs: number;
@@ -336,7 +412,8 @@ export function parseListen(value: string, name = 'GATEWAY_LISTEN'): ListenAddre
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port < 1 || port > 65535)
     fail(name, value, 'host:port (port 1-65535) or unix:/path');
-  return { kind: 'tcp', host: match[1] || match[2] || '0.0.0.0', port };
+  // A bare port is loopback: the port trusts its clients, so other hosts must be asked for.
+  return { kind: 'tcp', host: match[1] || match[2] || '127.0.0.1', port };
 }
 
 export function formatListen(address: ListenAddress): string {
@@ -365,6 +442,33 @@ function parseBool(value: string, name: string): boolean {
   return fail(name, value, 'true or false');
 }
 
+/** Octal permission bits such as 0660 or 660. */
+function parseMode(value: string, name: string): number {
+  if (!/^0?[0-7]{3}$/.test(value.trim())) fail(name, value, 'octal permission bits such as 0660');
+  return Number.parseInt(value.trim(), 8);
+}
+
+function parseAllowedClients(value: string | null): AllowedClients | null {
+  if (value === null) return null;
+  try {
+    return parseAllowList(value);
+  } catch (err) {
+    return fail('GATEWAY_LISTEN_ALLOWED_CLIENTS', value, (err as Error).message);
+  }
+}
+
+/** `NAME,PREFIX*,…`: variable names, each optionally ending in one `*`. */
+function parseNameList(value: string, name: string): string[] {
+  const names = value
+    .split(/[\s,]+/)
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  for (const n of names)
+    if (!/^(?:[A-Za-z_][A-Za-z0-9_]*)?\*?$/.test(n))
+      fail(name, value, 'NAME or PREFIX* items, comma-separated');
+  return names;
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads and validates every variable; throws GW_ERR_CONFIG naming the first bad one. */
@@ -386,6 +490,19 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   };
   const duration = (name: VariableName): number => parseDuration(raw(name) as string, name);
   const bool = (name: VariableName): boolean => parseBool(raw(name) as string, name);
+
+  const positiveDuration = (name: VariableName): number => {
+    const ms = duration(name);
+    if (ms <= 0) fail(name, raw(name) as string, 'a duration above 0');
+    return ms;
+  };
+  const account = (name: VariableName, resolve: (value: string) => number | null, expected: string) => {
+    const value = raw(name);
+    if (value === null) return null;
+    return resolve(value.trim()) ?? fail(name, value, expected);
+  };
+  const maxConnections = int('GATEWAY_MAX_CONNECTIONS');
+  if (maxConnections < 1) fail('GATEWAY_MAX_CONNECTIONS', String(maxConnections), 'at least 1');
 
   const cores = availableParallelism();
   const pmMaxChildren = int('GATEWAY_PM_MAX_CHILDREN', cores);
@@ -428,11 +545,18 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   return {
     protocol: choice<Protocol>('GATEWAY_PROTOCOL'),
     listen: parseListen(raw('GATEWAY_LISTEN') as string),
+    listenOwner: account('GATEWAY_LISTEN_OWNER', userId, 'a user name or id'),
+    listenGroup: account('GATEWAY_LISTEN_GROUP', groupId, 'a group name or id'),
+    listenMode: parseMode(raw('GATEWAY_LISTEN_MODE') as string, 'GATEWAY_LISTEN_MODE'),
+    listenAllowedClients: parseAllowedClients(raw('GATEWAY_LISTEN_ALLOWED_CLIENTS')),
     backlog: int('GATEWAY_BACKLOG'),
     app: raw('GATEWAY_APP'),
     idleTimeoutMs: duration('GATEWAY_IDLE_TIMEOUT'),
     maxParamsSize: int('GATEWAY_MAX_PARAMS_SIZE'),
-    fcgiMaxConns: int('GATEWAY_FCGI_MAX_CONNS'),
+    headerTimeoutMs: positiveDuration('GATEWAY_HEADER_TIMEOUT'),
+    bodyTimeoutMs: positiveDuration('GATEWAY_BODY_TIMEOUT'),
+    maxConnections,
+    fcgiMaxConns: int('GATEWAY_FCGI_MAX_CONNS', maxConnections),
     fcgiMaxReqs: Math.max(1, int('GATEWAY_FCGI_MAX_REQS')),
     fcgiMpxsConns: bool('GATEWAY_FCGI_MPXS_CONNS'),
     maxBufferedBody: int('GATEWAY_MAX_BUFFERED_BODY'),
@@ -458,6 +582,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     accessLog: bool('GATEWAY_ACCESS_LOG'),
     logLevel: choice<GatewayConfig['logLevel']>('GATEWAY_LOG_LEVEL'),
     cgiCommand: raw('GATEWAY_CGI_COMMAND'),
+    cgiEnv: parseNameList(raw('GATEWAY_CGI_ENV') ?? '', 'GATEWAY_CGI_ENV'),
     cgiMaxChildren: int('GATEWAY_CGI_MAX_CHILDREN', cores * 2),
     cgiQueue: int('GATEWAY_CGI_QUEUE'),
     cgiTimeoutMs: duration('GATEWAY_CGI_TIMEOUT'),

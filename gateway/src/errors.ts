@@ -41,6 +41,11 @@ export const errorTable = {
 
   // Runtime
   GW_ERR_IDLE_TIMEOUT: 'connection idle for longer than the idle timeout',
+  GW_ERR_HEADER_TIMEOUT: "a request's params did not arrive within the header timeout",
+  GW_ERR_BODY_TIMEOUT: "a request's body did not arrive within the body timeout",
+  GW_ERR_REQUEST_INPUT_TIMEOUT: "http mode: a request's headers or body did not arrive in time",
+  GW_ERR_MAX_CONNECTIONS: 'connection refused: the worker holds its maximum of connections',
+  GW_ERR_CLIENT_NOT_ALLOWED: 'connection refused: the client address is not in the allowed clients',
   GW_ERR_HANDLER: 'the application threw while handling a request',
   GW_ERR_REQUEST_TIMEOUT: 'request exceeded the terminate timeout',
   GW_ERR_WORKER_EXIT: 'a worker exited unexpectedly',

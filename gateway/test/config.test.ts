@@ -24,7 +24,7 @@ describe('configuration', () => {
   test('defaults load without any environment', () => {
     const config = loadConfig({});
     assert.equal(config.protocol, 'fastcgi');
-    assert.deepEqual(config.listen, { kind: 'tcp', host: '0.0.0.0', port: 9000 });
+    assert.deepEqual(config.listen, { kind: 'tcp', host: '127.0.0.1', port: 9000 });
     assert.equal(config.idleTimeoutMs, 75_000);
     assert.ok(config.pmMaxChildren >= 1);
   });
@@ -32,7 +32,7 @@ describe('configuration', () => {
   test('listen addresses: host:port, [v6]:port, bare port, unix:/path', () => {
     assert.deepEqual(parseListen('127.0.0.1:9001'), { kind: 'tcp', host: '127.0.0.1', port: 9001 });
     assert.deepEqual(parseListen('[::1]:9001'), { kind: 'tcp', host: '::1', port: 9001 });
-    assert.deepEqual(parseListen('9001'), { kind: 'tcp', host: '0.0.0.0', port: 9001 });
+    assert.deepEqual(parseListen('9001'), { kind: 'tcp', host: '127.0.0.1', port: 9001 });
     assert.deepEqual(parseListen('unix:/run/gw.sock'), { kind: 'unix', path: '/run/gw.sock' });
   });
 

@@ -16,8 +16,80 @@ const MAX_HEAD = 64 * 1024;
 const HEAD_END = /\r?\n\r?\n/;
 
 export interface CgiRunnerOptions {
-  config: Pick<GatewayConfig, 'cgiCommand' | 'cgiMaxChildren' | 'cgiQueue' | 'cgiTimeoutMs'>;
+  config: Pick<GatewayConfig, 'cgiCommand' | 'cgiEnv' | 'cgiMaxChildren' | 'cgiQueue' | 'cgiTimeoutMs'>;
   log: Logger;
+  /** The gateway's own environment, from which `cgiEnv` picks; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The request params a CGI process gets as environment variables: RFC 3875's meta-variables (§4.1)
+ * and those web servers add (nginx's fastcgi_params, Apache's mod_cgi). Everything else a client
+ * of the gateway port sends (NODE_OPTIONS, LD_PRELOAD, PATH, PGHOST, IDENTITY_*…) would configure
+ * the process instead of describing the request, so it never becomes its environment.
+ */
+const META_VARIABLES = new Set([
+  'AUTH_TYPE',
+  'CONTENT_LENGTH',
+  'CONTENT_TYPE',
+  'GATEWAY_INTERFACE',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'REQUEST_METHOD',
+  'SCRIPT_NAME',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SERVER_SOFTWARE',
+  'DOCUMENT_ROOT',
+  'DOCUMENT_URI',
+  'HTTPS',
+  'REDIRECT_STATUS',
+  'REMOTE_PORT',
+  'REQUEST_SCHEME',
+  'REQUEST_URI',
+  'SCRIPT_FILENAME',
+  'SERVER_ADDR',
+]);
+/** A header's meta-variable (nginx: upper case, `-` as `_`); HTTP_PROXY is httpoxy's way in. */
+const HEADER_VARIABLE = /^HTTP_[A-Z0-9_]+$/;
+
+/**
+ * The environment every CGI process starts from, as PHP-FPM's `clear_env = yes` plus `env[NAME] =
+ * $NAME`: only the gateway's variables that `patterns` name (`NAME`, or `PREFIX*`; `*` is all).
+ */
+export function baseEnvironment(patterns: readonly string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    for (const pattern of patterns) {
+      if (pattern.endsWith('*') ? name.startsWith(pattern.slice(0, -1)) : name === pattern) {
+        base[name] = value;
+        break;
+      }
+    }
+  }
+  return base;
+}
+
+/** The base environment plus the request's meta-variables and headers, and nothing else of it. */
+export function childEnvironment(
+  base: Readonly<Record<string, string>>,
+  params: CgiParams,
+): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  for (let i = 0; i + 1 < params.length; i += 2) {
+    const name = params[i] as string;
+    if (META_VARIABLES.has(name) || (HEADER_VARIABLE.test(name) && name !== 'HTTP_PROXY'))
+      env[name] = params[i + 1] as string;
+  }
+  env.GATEWAY_INTERFACE = 'CGI/1.1';
+  return env;
 }
 
 /** The gateway's CGI program (bin/cgi.ts), which runs GATEWAY_APP through the adapter. */
@@ -67,6 +139,7 @@ function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
 export function createCgiResponder(options: CgiRunnerOptions): Responder {
   const { config, log } = options;
   const command = config.cgiCommand ? parseCommand(config.cgiCommand) : defaultCgiCommand();
+  const base = baseEnvironment(config.cgiEnv, options.env ?? process.env);
   let running = 0;
   const queue: Array<() => void> = [];
   const release = () => {
@@ -87,13 +160,7 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
         release();
         return;
       }
-      const env: Record<string, string> = { ...(process.env as Record<string, string>) };
-      for (let i = 0; i + 1 < params.length; i += 2) {
-        const name = params[i] as string;
-        if (name === 'HTTP_PROXY') continue; // httpoxy: a client header must not become a proxy setting
-        env[name] = params[i + 1] as string;
-      }
-      env.GATEWAY_INTERFACE = 'CGI/1.1';
+      const env = childEnvironment(base, params);
       let proc: ChildProcess;
       try {
         // Its own process group, so a timeout or an abort ends whatever the program started too.

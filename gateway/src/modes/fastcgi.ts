@@ -18,9 +18,12 @@ export function createFastcgiServer(
     maxConns: config.fcgiMaxConns,
     maxBufferedBody: config.maxBufferedBody,
     idleTimeoutMs: config.idleTimeoutMs,
+    headerTimeoutMs: config.headerTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
     stderr: config.fcgiStderr,
   };
-  return createSessionServer(protocol, stats, config.fcgiMaxConns, (socket) => {
-    return new FastcgiSession(socket, { responder, log, limits, stats });
-  });
+  return createSessionServer(
+    { protocol, stats, config, maxConnections: config.fcgiMaxConns, log },
+    (socket) => new FastcgiSession(socket, { responder, log, limits, stats }),
+  );
 }

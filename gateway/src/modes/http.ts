@@ -7,7 +7,7 @@
 import { createServer as createHttpServer, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { runListener } from '../http/adapter.js';
-import { createSessionServer, newStats } from './session-server.js';
+import { createSessionServer, newStats, sweepInterval } from './session-server.js';
 import type { ProtocolServer, ProtocolServerOptions } from './types.js';
 
 const DRAIN_IDLE_GRACE_MS = 1000;
@@ -54,8 +54,11 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
   const http = createHttpServer(
     {
       keepAliveTimeout: config.idleTimeoutMs,
-      requestTimeout: 0,
-      headersTimeout: 60_000,
+      // node:http's own slow-client bounds, from the same settings as the other modes: headers
+      // within the header timeout, the whole request (headers and body) within both.
+      headersTimeout: config.headerTimeoutMs,
+      requestTimeout: config.headerTimeoutMs + config.bodyTimeoutMs,
+      connectionsCheckingInterval: sweepInterval(config),
       IncomingMessage,
       ServerResponse: ProxiedResponse,
     },
@@ -81,6 +84,17 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
     },
   );
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // node:http's headersTimeout or requestTimeout: the client was too slow to send its request.
+      stats.timedOut++;
+      options.log.warn('request input timed out, connection closed', {
+        code: 'GW_ERR_REQUEST_INPUT_TIMEOUT',
+        remote: socket.remoteAddress,
+      });
+      if (socket.writable) socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+      else socket.destroy();
+      return;
+    }
     stats.protocolErrors++;
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     options.log.debug('malformed HTTP input', { err });
@@ -90,23 +104,26 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
   // server never listens itself, so it is told.
   http.emit('listening');
 
-  const sessions = createSessionServer('http', stats, 0, (socket) => {
-    http.emit('connection', socket);
-    return {
-      get busy() {
-        return stats.requestsInFlight > 0;
-      },
-      drain() {
-        if (draining) return;
-        draining = true;
-        setTimeout(
-          () => setInterval(() => http.closeIdleConnections(), 250).unref(),
-          DRAIN_IDLE_GRACE_MS,
-        ).unref();
-      },
-      destroy: () => socket.destroy(),
-    };
-  });
+  const sessions = createSessionServer(
+    { protocol: 'http', stats, config, maxConnections: config.maxConnections, log: options.log },
+    (socket) => {
+      http.emit('connection', socket);
+      return {
+        get busy() {
+          return stats.requestsInFlight > 0;
+        },
+        drain() {
+          if (draining) return;
+          draining = true;
+          setTimeout(
+            () => setInterval(() => http.closeIdleConnections(), 250).unref(),
+            DRAIN_IDLE_GRACE_MS,
+          ).unref();
+        },
+        destroy: () => socket.destroy(),
+      };
+    },
+  );
   return {
     ...sessions,
     async close() {

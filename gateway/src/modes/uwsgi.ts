@@ -9,11 +9,14 @@ export function createUwsgiServer(
 ): ProtocolServer {
   const { config, log } = options;
   const stats = newStats();
-  const limits = { maxVarsSize: Math.min(config.maxParamsSize, 0xffff), idleTimeoutMs: config.idleTimeoutMs };
+  const limits = {
+    maxVarsSize: Math.min(config.maxParamsSize, 0xffff),
+    idleTimeoutMs: config.idleTimeoutMs,
+    headerTimeoutMs: config.headerTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+  };
   return createSessionServer(
-    'uwsgi',
-    stats,
-    0,
+    { protocol: 'uwsgi', stats, config, maxConnections: config.maxConnections, log },
     (socket) => new UwsgiSession(socket, { responder, log, limits, stats }),
   );
 }

@@ -5,7 +5,6 @@
  * ready; a worker is forked for it when none is starting and the pool has room (else it counts as
  * "max children reached").
  */
-import { chmodSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ListenAddress } from '../config.js';
 import type { MasterMessage } from './messages.js';
@@ -73,16 +72,22 @@ export class Handover {
   }
 
   /**
-   * Listens (the unix socket made 0666 for nginx); `onError` gets a listen failure. Resolves once
-   * listening.
+   * Listens; `prepare` then gives a unix socket its owner and mode (an error it returns goes to
+   * `onError`, as a listen failure does). Resolves once listening.
    */
-  listen(listen: ListenAddress, backlog: number, onError: (err: Error) => void): Promise<void> {
+  listen(
+    listen: ListenAddress,
+    backlog: number,
+    onError: (err: Error) => void,
+    prepare: () => Error | null = () => null,
+  ): Promise<void> {
     return new Promise<void>((resolve) => {
       const server = createServer({ pauseOnConnect: true }, (socket) => this.connection(socket));
       this.#server = server;
       server.once('error', onError);
       const ready = () => {
-        if (listen.kind === 'unix') chmodSync(listen.path, 0o666);
+        const denied = prepare();
+        if (denied) onError(denied);
         resolve();
       };
       if (listen.kind === 'unix') server.listen({ path: listen.path, backlog }, ready);

@@ -14,13 +14,14 @@
  * scaler.ts (pool sizing). This class starts, replaces and stops processes and wires the parts.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { chmodSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { formatListen, type GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StatusCollector } from './collector.js';
 import { Handover } from './handover.js';
 import { readListenQueue } from './listen-queue.js';
+import { applyListenPermissions } from './listen-socket.js';
 import { HEARTBEAT_MS, isWorkerMessage, type MasterMessage, type WorkerMessage } from './messages.js';
 import { decide, MAX_SPAWN_RATE, type ScaleSettings } from './scaler.js';
 import { handleSignals, reloadCount } from './signals.js';
@@ -109,10 +110,17 @@ export class Master {
     setInterval(() => this.#status.listenQueue(), LISTEN_QUEUE_SAMPLE_MS).unref();
 
     if (this.#handover) {
-      await this.#handover.listen(listen, config.backlog, (err) =>
-        this.#fatal(
-          new GatewayError('GW_ERR_LISTEN', `GATEWAY_LISTEN=${formatListen(listen)}: ${err.message}`).message,
-        ),
+      await this.#handover.listen(
+        listen,
+        config.backlog,
+        (err) =>
+          this.#fatal(
+            err instanceof GatewayError
+              ? err.message
+              : new GatewayError('GW_ERR_LISTEN', `GATEWAY_LISTEN=${formatListen(listen)}: ${err.message}`)
+                  .message,
+          ),
+        () => applyListenPermissions(config),
       );
       this.#firstReady = true;
       this.#logReady(0);
@@ -169,7 +177,10 @@ export class Master {
       case 'ready':
         if (!this.#firstReady) {
           this.#firstReady = true;
-          if (config.listen.kind === 'unix' && !this.#ondemand) chmodSync(config.listen.path, 0o666);
+          if (!this.#ondemand) {
+            const denied = applyListenPermissions(config);
+            if (denied) this.#fatal(denied.message);
+          }
           this.#logReady(this.#slots.staying().length);
         }
         this.#slots.ready(slot);

@@ -10,6 +10,7 @@ import { errorTable, isGatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createProtocolServer } from '../modes/index.js';
 import { loadApp } from './app.js';
+import { applyListenPermissions } from './listen-socket.js';
 import { HEARTBEAT_MS, type MasterMessage, type WorkerMessage } from './messages.js';
 import { type Slowlog, startSlowlog } from './slowlog.js';
 import { type PoolStatus, renderStatus, type WorkerStatus } from './status.js';
@@ -239,7 +240,15 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     });
     const { listen } = config;
     if (listen.kind === 'unix')
-      protocolServer.server.listen({ path: listen.path, backlog: config.backlog }, onReady);
+      protocolServer.server.listen({ path: listen.path, backlog: config.backlog }, () => {
+        // Each time the socket is created (a lone worker's respawn creates it anew).
+        const denied = applyListenPermissions(config);
+        if (denied) {
+          send({ type: 'listen-error', message: denied.message, code: denied.code });
+          process.exit(1);
+        }
+        onReady();
+      });
     else
       protocolServer.server.listen(
         { port: listen.port, host: listen.host, backlog: config.backlog },

@@ -27,7 +27,7 @@ import { OutputQueue } from './output.js';
 import type { RequestHandle, Responder, ResponseChannel, ServerStats } from './types.js';
 
 export interface FastcgiLimits {
-  /** Largest PARAMS stream accepted, in bytes. */
+  /** Largest PARAMS stream accepted, in bytes; also the most one connection buffers for all its requests. */
   maxParamsSize: number;
   /** Requests in flight on one connection; 1 when multiplexing is off. */
   maxReqs: number;
@@ -38,6 +38,10 @@ export interface FastcgiLimits {
   /** Body bytes buffered for a request on a multiplexed connection before FCGI_OVERLOADED. */
   maxBufferedBody: number;
   idleTimeoutMs: number;
+  /** From BEGIN_REQUEST (or the first byte of a record) to the end of PARAMS. */
+  headerTimeoutMs: number;
+  /** From the end of PARAMS to the end of STDIN, while the responder takes the body. */
+  bodyTimeoutMs: number;
   /** Send what responders write to their error stream as FCGI_STDERR. */
   stderr: boolean;
 }
@@ -79,6 +83,8 @@ class FastcgiRequest implements ResponseChannel {
   handle: RequestHandle | null = null;
   stdinDone = false;
   ended = false;
+  /** Date.now() when its input began: BEGIN_REQUEST, then the end of PARAMS (see sweep()). */
+  since = Date.now();
   #aborted = false;
   /** Bytes delivered since the responder last said it was full (multiplexed connections). */
   congestedBytes = -1;
@@ -126,7 +132,7 @@ class FastcgiRequest implements ResponseChannel {
   }
 
   resumeInput(): void {
-    this.congestedBytes = -1;
+    this.#session.uncongest(this);
     this.#session.resumeInput();
   }
 }
@@ -143,6 +149,12 @@ export class FastcgiSession {
   #closed = false;
   #pausedForInput = false;
   #graceTimer: NodeJS.Timeout | null = null;
+  /** PARAMS bytes buffered for every request of this connection still reading them. */
+  #paramsBuffered = 0;
+  /** Date.now() since when a record has been partly read; 0 between records. */
+  #partialSince = 0;
+  /** Body bytes delivered to responders that said they were full, for every request here. */
+  #congested = 0;
 
   constructor(socket: Socket, options: SessionOptions) {
     this.#socket = socket;
@@ -176,7 +188,60 @@ export class FastcgiSession {
       this.#decoder.push(chunk, (record) => this.#onRecord(record));
     } catch (err) {
       this.#protocolError(err);
+      return;
     }
+    if (!this.#decoder.midRecord) this.#partialSince = 0;
+    else if (this.#partialSince === 0) this.#partialSince = Date.now();
+  }
+
+  /**
+   * Input deadlines, checked by the server's periodic sweep: a request's PARAMS must be complete
+   * within the header timeout of its BEGIN_REQUEST (and a record begun must be finished as fast),
+   * its STDIN within the body timeout of its PARAMS. The idle timeout cannot do this: it leaves
+   * connections with requests alone, and every byte trickled re-arms it. Time while the gateway
+   * itself holds the input back (a paused socket, a congested responder) does not count.
+   */
+  sweep(now: number): void {
+    if (this.#closed || this.#pausedForInput) return;
+    const { headerTimeoutMs, bodyTimeoutMs } = this.#options.limits;
+    if (this.#partialSince > 0 && now - this.#partialSince > headerTimeoutMs) {
+      this.#inputTimeout('GW_ERR_HEADER_TIMEOUT', 0, now - this.#partialSince);
+      return;
+    }
+    for (const request of this.#requests.values()) {
+      if (request.params !== null) {
+        if (now - request.since > headerTimeoutMs) {
+          this.#inputTimeout('GW_ERR_HEADER_TIMEOUT', request.id, now - request.since);
+          return;
+        }
+      } else if (
+        !request.stdinDone &&
+        request.congestedBytes < 0 &&
+        !request.ended &&
+        now - request.since > bodyTimeoutMs
+      ) {
+        this.#inputTimeout('GW_ERR_BODY_TIMEOUT', request.id, now - request.since);
+        return;
+      }
+    }
+  }
+
+  #inputTimeout(
+    code: 'GW_ERR_HEADER_TIMEOUT' | 'GW_ERR_BODY_TIMEOUT',
+    requestId: number,
+    waitedMs: number,
+  ): void {
+    const { log, stats } = this.#options;
+    stats.timedOut++;
+    log.warn('request input timed out, connection closed', {
+      code,
+      requestId,
+      waitedMs,
+      remote: this.#socket.remoteAddress,
+    });
+    this.#closed = true;
+    this.#abortAll();
+    this.#socket.destroy();
   }
 
   #onRecord(record: FastcgiRecord): void {
@@ -254,16 +319,27 @@ export class FastcgiSession {
     }
     if (data.length > 0) {
       request.paramsSize += data.length;
+      this.#paramsBuffered += data.length;
+      // Per request, and for the connection: multiplexed requests must not multiply the bound.
       if (request.paramsSize > this.#options.limits.maxParamsSize) {
         throw new GatewayError('GW_ERR_FCGI_PARAMS_TOO_LARGE', `${request.paramsSize} bytes`, {
           requestId: request.id,
         });
+      }
+      if (this.#paramsBuffered > this.#options.limits.maxParamsSize) {
+        throw new GatewayError(
+          'GW_ERR_FCGI_PARAMS_TOO_LARGE',
+          `${this.#paramsBuffered} bytes for the requests of one connection`,
+          { requestId: request.id },
+        );
       }
       request.params.push(data);
       return;
     }
     const block = request.params.length === 1 ? (request.params[0] as Buffer) : Buffer.concat(request.params);
     request.params = null;
+    this.#paramsBuffered -= request.paramsSize;
+    request.since = Date.now();
     const params: string[] = [];
     forEachNameValuePair(block, (name, value) => {
       params.push(name, value);
@@ -294,7 +370,10 @@ export class FastcgiSession {
     if (request.aborted) return;
     if (request.congestedBytes >= 0) {
       request.congestedBytes += data.length;
-      if (request.congestedBytes > this.#options.limits.maxBufferedBody) {
+      this.#congested += data.length;
+      const max = this.#options.limits.maxBufferedBody;
+      // Per request and for the connection: multiplexed requests must not multiply the bound.
+      if (request.congestedBytes > max || this.#congested > max) {
         // No per-request flow control exists in FastCGI: past the bound this request is shed.
         handle.abort();
         this.endRequest(request, ProtocolStatus.Overloaded);
@@ -389,10 +468,21 @@ export class FastcgiSession {
     else this.#options.log.warn('app stderr', { requestId: request.id, text: chunk.toString('utf8') });
   }
 
+  /** The request's responder takes body again: what it held no longer counts as congestion. */
+  uncongest(request: FastcgiRequest): void {
+    if (request.congestedBytes > 0) this.#congested -= request.congestedBytes;
+    request.congestedBytes = -1;
+  }
+
   endRequest(request: FastcgiRequest, protocolStatus: number): void {
     if (request.ended) return;
     request.ended = true;
     this.#requests.delete(request.id);
+    this.uncongest(request);
+    if (request.params !== null) {
+      this.#paramsBuffered -= request.paramsSize;
+      request.params = null;
+    }
     const { stats } = this.#options;
     if (request.handle) {
       stats.requestsInFlight--;
@@ -514,6 +604,8 @@ export class FastcgiSession {
       }
     }
     this.#requests.clear();
+    this.#paramsBuffered = 0;
+    this.#congested = 0;
   }
 
   #onClose(): void {

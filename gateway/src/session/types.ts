@@ -79,4 +79,8 @@ export interface ServerStats {
   aborted: number;
   /** Connections closed because of malformed protocol input. */
   protocolErrors: number;
+  /** Connections closed because a request's params or body did not arrive in time. */
+  timedOut: number;
+  /** Connections closed at once: past the connection cap, or from a client not allowed. */
+  refusedConnections: number;
 }

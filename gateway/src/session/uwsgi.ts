@@ -12,6 +12,10 @@ import type { RequestHandle, Responder, ResponseChannel, ServerStats } from './t
 export interface UwsgiLimits {
   maxVarsSize: number;
   idleTimeoutMs: number;
+  /** From the connection to the end of the vars block (nginx sends it at once). */
+  headerTimeoutMs: number;
+  /** From the vars block to the last CONTENT_LENGTH byte, while the responder takes the body. */
+  bodyTimeoutMs: number;
 }
 
 export interface UwsgiSessionOptions {
@@ -31,6 +35,8 @@ export class UwsgiSession implements ResponseChannel {
   #paused = false;
   /** The whole request (vars and CONTENT_LENGTH body bytes) has been read. */
   #inputDone = false;
+  /** Date.now() of the connection, then of the vars block: where the input deadline counts from. */
+  #since = Date.now();
   readonly #out: OutputQueue;
 
   constructor(socket: Socket, options: UwsgiSessionOptions) {
@@ -68,6 +74,28 @@ export class UwsgiSession implements ResponseChannel {
     this.#socket.destroy();
   }
 
+  /**
+   * Input deadlines, checked by the server's periodic sweep: the vars block within the header
+   * timeout of the connection, the body within the body timeout of the vars. The idle timeout
+   * leaves a connection with a request alone, and every byte trickled re-arms it. Time while the
+   * responder holds the input back (a paused socket) does not count.
+   */
+  sweep(now: number): void {
+    if (this.#closed || this.#paused || this.#inputDone || this.#ended) return;
+    const { headerTimeoutMs, bodyTimeoutMs } = this.#options.limits;
+    const code = this.#handle ? 'GW_ERR_BODY_TIMEOUT' : 'GW_ERR_HEADER_TIMEOUT';
+    if (now - this.#since <= (this.#handle ? bodyTimeoutMs : headerTimeoutMs)) return;
+    const { log, stats } = this.#options;
+    stats.timedOut++;
+    log.warn('request input timed out, connection closed', {
+      code,
+      waitedMs: now - this.#since,
+      remote: this.#socket.remoteAddress,
+    });
+    this.#abort();
+    this.#socket.destroy();
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
     try {
@@ -84,6 +112,7 @@ export class UwsgiSession implements ResponseChannel {
       // The idle timer stays armed: its handler leaves a connection with a request alone, and
       // re-arming it costs more than the check.
       this.#options.stats.requestsInFlight++;
+      this.#since = Date.now();
       this.#handle = this.#options.responder(params, this, { protocol: 'uwsgi', reused: false });
       return;
     }

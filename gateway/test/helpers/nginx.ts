@@ -20,6 +20,8 @@ export interface NginxOptions {
   htmlRoot?: string;
   statusAllow?: string;
   authRate?: string;
+  /** client_max_body_size; default 16m (the identity app's deployments use its own limit). */
+  clientMaxBodySize?: string;
   workers?: number;
   accessLog?: boolean;
 }
@@ -68,6 +70,8 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
     GATEWAY_KEEPALIVE: options.keepConn === false ? 'off' : 'on',
     NGINX_REQUEST_BUFFERING: options.requestBuffering === false ? 'off' : 'on',
     NGINX_AUTH_RATE: options.authRate ?? '1000r/s',
+    // The gateway's tests send bodies of megabytes to apps with no limit of their own.
+    NGINX_CLIENT_MAX_BODY_SIZE: options.clientMaxBodySize ?? '16m',
   };
   const server = renderTemplate(
     readFileSync(join(nginxDir, 'templates/gatehouse.conf.template'), 'utf8'),

@@ -25,6 +25,7 @@ esac
 if [ "$REQUEST_URI" = /stderr ]; then echo "something went wrong" >&2; fi
 if [ "$REQUEST_URI" = /garbage ]; then echo "this is not a CGI response"; echo; exit 0; fi
 if [ "$REQUEST_URI" = /silent ]; then exit 3; fi
+if [ "$REQUEST_URI" = /env ]; then printf 'Status: 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'; env; exit 0; fi
 body=$(cat)
 printf 'Status: 201 Created\\r\\nContent-Type: text/plain\\r\\nX-Method: %s\\r\\n\\r\\n%s|%s' "$REQUEST_METHOD" "$QUERY_STRING" "$body"
 `,
@@ -70,6 +71,11 @@ async function waiting(name: string) {
     },
   };
 }
+
+// What the gateway's own environment holds (its configuration), as an operator would set it.
+process.env.IDENTITY_REGION = 'RegionFromTheGateway';
+process.env.PGHOST = '127.0.0.1';
+process.env.GATEHOUSE_NOT_FOR_CHILDREN = 'secret';
 
 describe('cgi mode', () => {
   let gateway: TestGateway;
@@ -164,6 +170,45 @@ describe('cgi mode', () => {
     } finally {
       await capped.close();
     }
+  });
+
+  test('attack: request params named NODE_OPTIONS, PGHOST, IDENTITY_* never reach the child as its environment', async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const r = await client.request({
+      params: params('/env', {
+        NODE_OPTIONS: '--require=/tmp/evil.js',
+        PGHOST: 'evil.example',
+        IDENTITY_REGION: 'EvilRegion',
+        IDENTITY_FERNET_KEY_REPOSITORY: '/tmp/evil-keys',
+        LD_PRELOAD: '/tmp/evil.so',
+        PATH: '/tmp/evil-bin',
+        HTTP_X_CUSTOM: 'a header',
+      }),
+    });
+    const res = parseCgiResponse(r.stdout);
+    assert.equal(res.status, 200);
+    const env = new Map(
+      res.body
+        .toString()
+        .split('\n')
+        .filter((line) => line.includes('='))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+    );
+    // The request's own meta-variables and headers are there...
+    assert.equal(env.get('REQUEST_URI'), '/env');
+    assert.equal(env.get('REQUEST_METHOD'), 'GET');
+    assert.equal(env.get('HTTP_X_CUSTOM'), 'a header');
+    assert.equal(env.get('GATEWAY_INTERFACE'), 'CGI/1.1');
+    // ...and what the app needs comes from the gateway's environment, not from the request.
+    assert.equal(env.get('IDENTITY_REGION'), 'RegionFromTheGateway');
+    assert.equal(env.get('PGHOST'), '127.0.0.1');
+    assert.equal(env.get('PATH'), process.env.PATH);
+    assert.equal(env.has('NODE_OPTIONS'), false);
+    assert.equal(env.has('LD_PRELOAD'), false);
+    assert.equal(env.has('IDENTITY_FERNET_KEY_REPOSITORY'), false);
+    assert.equal(env.has('HTTP_PROXY'), false);
+    // Nothing else of the gateway's environment that the configuration does not name.
+    assert.equal(env.has('GATEHOUSE_NOT_FOR_CHILDREN'), false);
   });
 
   test('no zombie processes remain', async () => {

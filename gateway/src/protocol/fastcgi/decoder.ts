@@ -75,6 +75,11 @@ export class FastcgiDecoder {
     return this.#offset;
   }
 
+  /** True while part of a record has arrived and the rest has not. */
+  get midRecord(): boolean {
+    return this.#headerFill > 0 || this.#inBody;
+  }
+
   /** Offset of the first byte of the record being decoded (or of the last one delivered). */
   get recordOffset(): number {
     return this.#recordStart;

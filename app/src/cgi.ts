@@ -6,6 +6,7 @@
 import { build } from './app.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
+import { createAppLogger } from './log.js';
 
 const env = process.env;
 const chunks: Buffer[] = [];
@@ -21,8 +22,10 @@ for (const [name, value] of Object.entries(env)) {
 if (env.CONTENT_TYPE) headers['content-type'] = env.CONTENT_TYPE;
 
 const config = loadConfig();
-const db = createPool(config.databaseUrl, 1);
-const app = await build({ config, db, cache: false });
+// One request per process: lines are written as they come, nothing is left queued at exit.
+const logger = createAppLogger({ level: config.logLevel, async: false });
+const db = createPool(config.databaseUrl, 1, { log: logger, slowMs: config.slowQueryMs });
+const app = await build({ config, db, cache: false, logger });
 const response = await app.inject({
   method: (env.REQUEST_METHOD ?? 'GET') as 'GET',
   url:

@@ -146,6 +146,19 @@ export const declarations = [
     default: '114688',
     help: 'largest request body in bytes; larger ones are 413',
   },
+  {
+    name: 'IDENTITY_LOG_LEVEL',
+    kind: 'choice',
+    choices: ['debug', 'info', 'warn', 'error', 'silent'],
+    default: 'info',
+    help: 'least severe JSON log line written to stderr (info: failed logins, slow queries, 5xx)',
+  },
+  {
+    name: 'IDENTITY_SLOW_QUERY_MS',
+    kind: 'int',
+    default: '200',
+    help: 'a database query slower than this many ms is logged (warn); 0 logs every query',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -172,6 +185,8 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   maxRequestBodySize: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  slowQueryMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -242,5 +257,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
+    logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
+    slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),
   };
 }

@@ -49,6 +49,7 @@ function wrapListener(
       timer = setTimeout(() => {
         log.warn('request terminated', {
           code: 'GW_ERR_REQUEST_TIMEOUT',
+          requestId: req.headers['x-request-id'],
           method: req.method,
           uri: req.url,
           timeoutMs: requestTerminateTimeoutMs,
@@ -77,6 +78,7 @@ function wrapListener(
       };
       if (accessLog) {
         log.info('access', {
+          requestId: req.headers['x-request-id'],
           method: req.method,
           uri: req.url,
           status: res.statusCode,

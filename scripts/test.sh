@@ -19,7 +19,7 @@ filter="${1:-}"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
-packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl procps)
+packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl procps chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

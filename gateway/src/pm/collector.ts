@@ -1,0 +1,105 @@
+/**
+ * Status collection: the master asks every serving worker for fresh counters (`collect`), gathers
+ * the `stats` answers (a worker that has not answered within the wait is left out), and adds the
+ * pool-wide counters only the master knows (restarts, max active, max children reached, the
+ * listen queue, the counters of workers that have gone) into one PoolStatus.
+ */
+import type { ListenQueue } from './listen-queue.js';
+import type { MasterMessage } from './messages.js';
+import type { Slots } from './slots.js';
+import type { PoolStatus, WorkerStatus } from './status.js';
+
+/** How long a collection waits for a slow worker. */
+export const COLLECT_WAIT_MS = 250;
+
+export interface PoolIdentity {
+  pool: string;
+  processManager: string;
+  protocol: string;
+  startTime: number;
+}
+
+export class StatusCollector {
+  readonly #slots: Slots;
+  readonly #identity: PoolIdentity;
+  readonly #readQueue: () => ListenQueue;
+  readonly #waitMs: number;
+  readonly #waiting = new Map<number, (status: WorkerStatus) => void>();
+  #nextId = 0;
+  restarts = 0;
+  maxActive = 0;
+  maxChildrenReached = 0;
+  maxListenQueue = 0;
+  readonly #masterAccepted: (() => number) | null;
+
+  /**
+   * `masterAccepted`: ondemand's count of the connections the master accepted (there the workers
+   * count handed-over sockets); elsewhere the workers' counts add up.
+   */
+  constructor(
+    slots: Slots,
+    identity: PoolIdentity,
+    readQueue: () => ListenQueue,
+    masterAccepted: (() => number) | null = null,
+    waitMs = COLLECT_WAIT_MS,
+  ) {
+    this.#slots = slots;
+    this.#identity = identity;
+    this.#readQueue = readQueue;
+    this.#masterAccepted = masterAccepted;
+    this.#waitMs = waitMs;
+  }
+
+  /** Samples the accept queue, keeping its maximum. */
+  listenQueue(): ListenQueue {
+    const q = this.#readQueue();
+    if (q.queue !== null) this.maxListenQueue = Math.max(this.maxListenQueue, q.queue);
+    return q;
+  }
+
+  /** A worker's answer to `collect`. */
+  stats(id: number, status: WorkerStatus): void {
+    this.#waiting.get(id)?.(status);
+  }
+
+  /** Fresh counters from every serving worker (a slow one is left out after the wait). */
+  collect(): Promise<PoolStatus> {
+    return new Promise((resolve) => {
+      const id = this.#nextId++;
+      const serving = this.#slots.serving();
+      const got: WorkerStatus[] = [];
+      const done = () => {
+        this.#waiting.delete(id);
+        clearTimeout(timer);
+        resolve(this.#status(got));
+      };
+      const timer = setTimeout(done, this.#waitMs);
+      this.#waiting.set(id, (status) => {
+        got.push(status);
+        if (got.length === serving.length) done();
+      });
+      for (const slot of serving) slot.worker.send({ type: 'collect', id } satisfies MasterMessage);
+      if (serving.length === 0) done();
+    });
+  }
+
+  #status(got: WorkerStatus[]): PoolStatus {
+    const active = got.filter((w) => w.inFlight > 0).length;
+    this.maxActive = Math.max(this.maxActive, active);
+    const queue = this.listenQueue();
+    const slots = this.#slots;
+    return {
+      ...this.#identity,
+      acceptedConnections:
+        this.#masterAccepted?.() ?? slots.accepted(got.reduce((n, w) => n + w.acceptedConnections, 0)),
+      slowRequests: slots.slow(got.reduce((n, w) => n + w.slowRequests, 0)),
+      listenQueue: queue.queue ?? 0,
+      maxListenQueue: this.maxListenQueue,
+      listenQueueLength: queue.length,
+      maxActiveProcesses: this.maxActive,
+      maxChildrenReached: this.maxChildrenReached,
+      restarts: this.restarts,
+      workers: got.sort((a, b) => a.pid - b.pid),
+    };
+  }
+}

@@ -208,6 +208,8 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       requests: counters.requests,
       acceptedConnections: stats.acceptedConnections,
       slowRequests: slowlog?.count ?? 0,
+      aborted: stats.aborted,
+      keepAliveReuses: stats.keepAliveReuses,
     };
   };
 

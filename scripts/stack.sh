@@ -230,8 +230,6 @@ events { worker_connections 4096; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    log_format gatehouse '\$remote_addr [\$time_local] "\$request" \$status \$body_bytes_sent \$request_time req=\$request_id';
-    access_log ${NGINX_ACCESS_LOG:-$logs/nginx-access.log gatehouse};
     client_body_temp_path $state/nginx/tmp/body;
     fastcgi_temp_path $state/nginx/tmp/fastcgi;
     uwsgi_temp_path $state/nginx/tmp/uwsgi;
@@ -239,6 +237,7 @@ http {
     scgi_temp_path $state/nginx/tmp/scgi;
     include $state/nginx/gatehouse.conf;
     include $state/nginx/redirect.conf;
+    access_log ${NGINX_ACCESS_LOG:-$logs/nginx-access.log gatehouse_json};
 }
 CONF
   nginx -p "$state/nginx" -c "$state/nginx/nginx.conf" -t >"$logs/nginx-test.log" 2>&1 || die "nginx rejected its configuration" "$logs/nginx-test.log"

@@ -23,7 +23,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
 packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
-  gettext-base curl procps openssl testssl.sh)
+  gettext-base curl procps openssl testssl.sh chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,7 +3,14 @@
  * `routing` function (handler.ts); tests use inject(); the CGI entry answers one request with it.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import { applicationCredentialRoutes } from './api/application-credentials.js';
 import { authRoutes } from './api/auth.js';
 import { keystoneBodies } from './api/body.js';
@@ -24,13 +31,15 @@ import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { listenForInvalidations } from './invalidation.js';
+import { REQUEST_ID_FORMAT, requestLog } from './log.js';
 import { createServices, type Services } from './services.js';
 
 export interface BuildOptions {
   config: IdentityConfig;
   /** A pool to use (and leave open); by default the app opens its own and closes it on close(). */
   db?: Db;
-  logger?: boolean;
+  /** The log (see log.ts); none by default. */
+  logger?: FastifyBaseLogger;
   /** false: no validation cache and no LISTEN connection (one request per process, as in CGI). */
   cache?: boolean;
 }
@@ -66,23 +75,52 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * fastify's per-request lines: one line per request when it ends, with the method, the route and
+ * the status (info), instead of one at its start and one at its end; the start only at debug.
+ */
+class RequestLogs extends LogController {
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request');
+  }
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const fields = {
+      method: request.method,
+      url: request.url,
+      route: request.routeOptions.url,
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    if (error) reply.log.error({ ...fields, err: error }, 'request errored');
+    else reply.log.info(fields, 'request completed');
+  }
+}
+
 export async function build(options: BuildOptions): Promise<FastifyInstance> {
   const { config } = options;
-  const db = options.db ?? createPool(config.databaseUrl);
+  const db =
+    options.db ??
+    createPool(
+      config.databaseUrl,
+      10,
+      options.logger ? { log: options.logger, slowMs: config.slowQueryMs } : null,
+    );
   const ownsDb = !options.db;
   const app = Fastify({
-    logger: options.logger
-      ? {
-          redact: [
-            'req.headers["x-auth-token"]',
-            'req.headers["x-subject-token"]',
-            'req.headers.authorization',
-          ],
-        }
-      : false,
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    logController: new RequestLogs({ requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true },
     bodyLimit: config.maxRequestBodySize,
-    genReqId: () => `req-${randomUUID()}`,
+    // The id nginx made for this request (X-Request-Id, already in Keystone's form), so nginx's,
+    // the gateway's and the app's lines share it; a new one when there is none.
+    genReqId: (req) => {
+      const id = req.headers['x-request-id'];
+      return typeof id === 'string' && REQUEST_ID_FORMAT.test(id) ? id : `req-${randomUUID()}`;
+    },
     // Keystone's schemas reject a number where a string belongs; fastify's default would coerce.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
@@ -98,9 +136,15 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     },
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('vary', 'X-Auth-Token');
     reply.header('x-openstack-request-id', request.id);
+    // Keystone keeps its own request id and records a valid one the client sent as the global
+    // request id (oslo.middleware RequestId), on every line of the request.
+    const global = request.headers['x-openstack-request-id'];
+    if (typeof global === 'string' && REQUEST_ID_FORMAT.test(global))
+      request.log = reply.log = request.log.child({ globalRequestId: global });
+    requestLog.run(request.log, done);
   });
 
   keystoneBodies(app);
@@ -117,14 +161,17 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       );
     } else {
       // The details (SQL, stack) go to the log only.
-      request.log.error({ err: error }, 'request failed');
+      request.log.error({ err: error, method: request.method, url: request.url }, 'request failed');
       err = new IdentityError(
         'IDN_ERR_INTERNAL',
         'An unexpected error prevented the server from fulfilling your request.',
       );
     }
     if (err.status === 401) {
-      if (err.detail) request.log.info({ reason: err.detail }, 'authentication failed');
+      request.log.warn(
+        { reason: err.detail ?? err.message, method: request.method, url: request.url },
+        'authentication failed',
+      );
       reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
     }
     reply.code(err.status).type('application/json').send(err.body());

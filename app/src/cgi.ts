@@ -10,11 +10,14 @@ import type { RequestListener } from 'node:http';
 import { build } from './app.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
+import { createAppLogger } from './log.js';
 
 export default async function createCgiApp(): Promise<{ handler: RequestListener; close(): Promise<void> }> {
   const config = loadConfig();
-  const db = createPool(config.databaseUrl, 1);
-  const app = await build({ config, db, cache: false });
+  // One request per process: lines are written as they come, nothing is left queued at exit.
+  const logger = createAppLogger({ level: config.logLevel, async: false });
+  const db = createPool(config.databaseUrl, 1, { log: logger, slowMs: config.slowQueryMs });
+  const app = await build({ config, db, cache: false, logger });
   await app.ready();
   return {
     handler: app.routing as RequestListener,

@@ -153,6 +153,19 @@ export const declarations = [
     default: '114688',
     help: 'largest request body in bytes; larger ones are 413',
   },
+  {
+    name: 'IDENTITY_LOG_LEVEL',
+    kind: 'choice',
+    choices: ['debug', 'info', 'warn', 'error', 'silent'],
+    default: 'info',
+    help: 'least severe JSON log line written to stderr (info: failed logins, slow queries, 5xx)',
+  },
+  {
+    name: 'IDENTITY_SLOW_QUERY_MS',
+    kind: 'int',
+    default: '200',
+    help: 'a database query slower than this many ms is logged (warn); 0 logs every query',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -180,6 +193,8 @@ export interface IdentityConfig {
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
   maxRequestBodySize: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  slowQueryMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -251,5 +266,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
+    logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
+    slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),
   };
 }

@@ -2,11 +2,14 @@
 import type { RequestListener } from 'node:http';
 import { build } from './app.js';
 import { loadConfig } from './config.js';
+import { createAppLogger } from './log.js';
 
 export default async function createIdentityApp(): Promise<{
   handler: RequestListener;
   close(): Promise<void>;
 }> {
-  const app = await build({ config: loadConfig() });
+  const config = loadConfig();
+  const logger = createAppLogger({ level: config.logLevel });
+  const app = await build({ config, logger });
   return { handler: app.routing as RequestListener, close: () => app.close() };
 }

@@ -1,9 +1,17 @@
 /**
- * One JSON object per line on stderr. Workers' lines carry their worker id; the master relays
- * nothing: workers inherit stderr, so lines from every process reach the same log.
+ * One JSON object per line on stderr, through pino: {"level":"info","time":"…","msg":…, fields}.
+ * The identity app logs the same shape (app/src/log.ts), so the gateway's and the app's lines
+ * read alike. Workers' lines carry their worker id; the master relays nothing: workers inherit
+ * stderr, so lines from every process reach the same log.
+ *
+ * stderr is written through pino's asynchronous destination (sonic-boom): a line is queued and
+ * written when the fd can take it, instead of a blocking write(2) per line on the request path
+ * (node writes to files and pipes synchronously). Lines still queued when the process exits are
+ * flushed synchronously by pino's exit hook; a process killed by SIGKILL loses them.
  */
+import pino from 'pino';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export type LogFields = Record<string, unknown>;
 
@@ -19,33 +27,36 @@ export interface Logger {
 export interface LoggerOptions {
   level?: LogLevel;
   fields?: LogFields;
+  /** Where lines go, one call per line (tests); by default stderr through the asynchronous destination. */
   write?: (line: string) => void;
+  /** stderr written synchronously (the benchmark's baseline, and the CGI program's single request). */
+  sync?: boolean;
 }
 
-function serializeError(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  const out: LogFields = { name: err.name, message: err.message };
-  const code = (err as { code?: unknown }).code;
-  if (code !== undefined) out.code = code;
-  return out;
+/** The pino options both packages share: level as its name, ISO time, no hostname, errors with stack. */
+export const pinoOptions = {
+  base: null,
+  timestamp: pino.stdTimeFunctions.isoTime,
+  formatters: { level: (label: string) => ({ level: label }) },
+  serializers: { err: pino.stdSerializers.err },
+} as const;
+
+function wrap(p: pino.Logger): Logger {
+  return {
+    debug: (msg, fields) => p.debug(fields ?? {}, msg),
+    info: (msg, fields) => p.info(fields ?? {}, msg),
+    warn: (msg, fields) => p.warn(fields ?? {}, msg),
+    error: (msg, fields) => p.error(fields ?? {}, msg),
+    child: (fields) => wrap(p.child(fields)),
+    enabled: (level) => p.isLevelEnabled(level),
+  };
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
-  const min = rank[options.level ?? 'info'];
-  const base = options.fields ?? {};
-  const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (rank[level] < min) return;
-    const entry: LogFields = { time: new Date().toISOString(), level, msg, ...base, ...fields };
-    if (entry.err !== undefined) entry.err = serializeError(entry.err);
-    write(`${JSON.stringify(entry)}\n`);
-  };
-  return {
-    debug: (msg, fields) => emit('debug', msg, fields),
-    info: (msg, fields) => emit('info', msg, fields),
-    warn: (msg, fields) => emit('warn', msg, fields),
-    error: (msg, fields) => emit('error', msg, fields),
-    child: (fields) => createLogger({ ...options, fields: { ...base, ...fields } }),
-    enabled: (level) => rank[level] >= min,
-  };
+  const write = options.write;
+  const destination = write
+    ? { write: (line: string) => write(line) }
+    : pino.destination({ fd: 2, sync: options.sync ?? false });
+  const p = pino({ ...pinoOptions, level: options.level ?? 'info' }, destination);
+  return wrap(options.fields ? p.child(options.fields) : p);
 }

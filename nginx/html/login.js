@@ -47,7 +47,10 @@ form.addEventListener('submit', async (event) => {
       const token = json.token;
       result.classList.add('ok');
       title.textContent = `Logged in as ${token.user?.name} (201 Created)`;
+      // The console and the pool page use it; it lasts as long as this tab.
+      sessionStorage.setItem('gatehouse.token', response.headers.get('X-Subject-Token') || '');
       fact(facts, 'Token', response.headers.get('X-Subject-Token') || '-');
+      fact(facts, 'Next', 'the identity console: /console.html');
       fact(facts, 'Project', `${token.project?.name} (${token.project?.id})`);
       fact(facts, 'Roles', (token.roles || []).map((r) => r.name).join(', ') || '-');
       fact(facts, 'Expires', token.expires_at);

@@ -2,11 +2,12 @@
  * Status collection: the master asks every serving worker for fresh counters (`collect`), gathers
  * the `stats` answers (a worker that has not answered within the wait is left out), and adds the
  * pool-wide counters only the master knows (restarts, max active, max children reached, the
- * listen queue, the counters of workers that have gone) into one PoolStatus.
+ * listen queue, the counters of workers that have gone) into one PoolStatus. A worker that misses
+ * the wait counts with its last heartbeat; totals never go backwards.
  */
 import type { ListenQueue } from './listen-queue.js';
 import type { MasterMessage } from './messages.js';
-import type { Slots } from './slots.js';
+import { COUNTERS, type Slots, type Totals } from './slots.js';
 import type { PoolStatus, WorkerStatus } from './status.js';
 
 /** How long a collection waits for a slow worker. */
@@ -31,6 +32,18 @@ export class StatusCollector {
   maxChildrenReached = 0;
   maxListenQueue = 0;
   readonly #masterAccepted: (() => number) | null;
+  /**
+   * The highest total of each counter reported so far: a worker's last beat can be older than an
+   * answer it gave before (and a SIGKILLed worker takes what it served since its last beat with
+   * it), so a total is never reported lower than one reported before.
+   */
+  readonly #reported: Totals = {
+    requests: 0,
+    acceptedConnections: 0,
+    aborted: 0,
+    keepAliveReuses: 0,
+    slowRequests: 0,
+  };
 
   /**
    * `masterAccepted`: ondemand's count of the connections the master accepted (there the workers
@@ -87,12 +100,18 @@ export class StatusCollector {
     const active = got.filter((w) => w.inFlight > 0).length;
     this.maxActive = Math.max(this.maxActive, active);
     const queue = this.listenQueue();
-    const slots = this.#slots;
+    const totals = this.#slots.totals(got);
+    const master = this.#masterAccepted?.();
+    if (master !== undefined) totals.acceptedConnections = master;
+    for (const c of COUNTERS) this.#reported[c] = Math.max(this.#reported[c], totals[c]);
+    const r = this.#reported;
     return {
       ...this.#identity,
-      acceptedConnections:
-        this.#masterAccepted?.() ?? slots.accepted(got.reduce((n, w) => n + w.acceptedConnections, 0)),
-      slowRequests: slots.slow(got.reduce((n, w) => n + w.slowRequests, 0)),
+      acceptedConnections: r.acceptedConnections,
+      slowRequests: r.slowRequests,
+      requests: r.requests,
+      abortedRequests: r.aborted,
+      keepAliveReuses: r.keepAliveReuses,
       listenQueue: queue.queue ?? 0,
       maxListenQueue: this.maxListenQueue,
       listenQueueLength: queue.length,

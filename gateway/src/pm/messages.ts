@@ -19,6 +19,10 @@ export interface Beat {
   requests: number;
   acceptedConnections: number;
   slowRequests: number;
+  /** Requests whose client went away first, since the worker started. */
+  aborted: number;
+  /** Requests on an already used connection, since the worker started. */
+  keepAliveReuses: number;
 }
 
 export type WorkerMessage =

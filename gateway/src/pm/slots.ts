@@ -8,6 +8,25 @@ import type { Socket } from 'node:net';
 import type { Beat, MasterMessage } from './messages.js';
 import { HEARTBEAT_MS } from './messages.js';
 import { isBusy, type ScaleSettings, type WorkerSample } from './scaler.js';
+import type { WorkerStatus } from './status.js';
+
+/** The counters a worker keeps from its start, which the pool adds up. */
+export const COUNTERS = [
+  'requests',
+  'acceptedConnections',
+  'aborted',
+  'keepAliveReuses',
+  'slowRequests',
+] as const;
+export type Counter = (typeof COUNTERS)[number];
+export type Totals = Record<Counter, number>;
+const zero = (): Totals => ({
+  requests: 0,
+  acceptedConnections: 0,
+  aborted: 0,
+  keepAliveReuses: 0,
+  slowRequests: 0,
+});
 
 /** What the pool's parts use of a worker process (a cluster Worker has it all). */
 export interface WorkerLink {
@@ -44,6 +63,8 @@ export class Slots {
   /** Counters of workers that have gone. */
   retiredAccepted = 0;
   retiredSlow = 0;
+  /** Every counter of workers that have gone, from their last beat. */
+  readonly retired: Totals = zero();
 
   constructor(scale: ScaleSettings, now: () => number = Date.now) {
     this.#scale = scale;
@@ -100,6 +121,26 @@ export class Slots {
     this.#slots.delete(slot.worker.id);
     this.retiredAccepted += slot.beat?.acceptedConnections ?? 0;
     this.retiredSlow += (slot.beat?.slowRequests ?? 0) + slot.watchdogSlow;
+    for (const c of COUNTERS) this.retired[c] += slot.beat?.[c] ?? 0;
+    this.retired.slowRequests += slot.watchdogSlow;
+  }
+
+  /**
+   * Pool-wide totals of every counter: the workers gone, then each present worker by its fresh
+   * answer when it gave one (`fresh`, by pid), else by its last beat, so a worker that misses a
+   * collection still counts (with what it last reported).
+   */
+  totals(fresh: readonly WorkerStatus[]): Totals {
+    const answered = new Set(fresh.map((w) => w.pid));
+    const out = { ...this.retired };
+    for (const w of fresh) for (const c of COUNTERS) out[c] += w[c];
+    for (const slot of this.all()) {
+      out.slowRequests += slot.watchdogSlow;
+      const pid = slot.worker.process.pid;
+      if (pid !== undefined && answered.has(pid)) continue;
+      for (const c of COUNTERS) out[c] += slot.beat?.[c] ?? 0;
+    }
+    return out;
   }
 
   beat(slot: Slot, beat: Beat): void {

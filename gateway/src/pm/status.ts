@@ -29,6 +29,12 @@ export interface PoolStatus {
   acceptedConnections: number;
   /** Pool-wide, including workers that have gone. */
   slowRequests: number;
+  /** Pool-wide, including workers that have gone. */
+  requests: number;
+  /** Pool-wide, including workers that have gone. */
+  abortedRequests: number;
+  /** Pool-wide, including workers that have gone. */
+  keepAliveReuses: number;
   /** Connections waiting in the accept queue now (0 where the system does not show it). */
   listenQueue: number;
   maxListenQueue: number;
@@ -111,6 +117,11 @@ export function renderStatus(s: PoolStatus, query: string, now = Date.now()): { 
   return { type: 'text/plain', body: text };
 }
 
+/** A label value as OpenMetrics writes it: backslash, double quote and line feed escaped. */
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
 function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string {
   const out: string[] = [];
   const metric = (name: string, type: string, help: string, samples: Array<[string, number]>) => {
@@ -118,7 +129,7 @@ function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string
     for (const [labels, value] of samples)
       out.push(`${name}${type === 'counter' ? '_total' : ''}${labels} ${value}`);
   };
-  const l = `{pool="${s.pool}"}`;
+  const l = `{pool="${escapeLabel(s.pool)}"}`;
   metric('phpfpm_up', 'gauge', 'Could the pool be reached.', [[l, 1]]);
   metric('phpfpm_start_since', 'counter', 'Seconds since the pool started.', [[l, pool['start since']]]);
   metric('phpfpm_accepted_connections', 'counter', 'Connections accepted by the pool.', [
@@ -148,14 +159,15 @@ function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string
     [l, pool['slow requests']],
   ]);
   const sum = (f: (w: WorkerStatus) => number) => s.workers.reduce((n, w) => n + f(w), 0);
-  const p = `{pool="${s.pool}",protocol="${s.protocol}"}`;
-  metric('gatehouse_requests', 'counter', 'Requests completed.', [[p, sum((w) => w.requests)]]);
+  const p = `{pool="${escapeLabel(s.pool)}",protocol="${escapeLabel(s.protocol)}"}`;
+  // Pool-wide totals, with the workers that have gone: they never go backwards.
+  metric('gatehouse_requests', 'counter', 'Requests completed.', [[p, s.requests]]);
   metric('gatehouse_requests_in_flight', 'gauge', 'Requests being handled.', [[p, sum((w) => w.inFlight)]]);
   metric('gatehouse_aborted_requests', 'counter', 'Requests whose client went away first.', [
-    [p, sum((w) => w.aborted)],
+    [p, s.abortedRequests],
   ]);
   metric('gatehouse_keepalive_reuses', 'counter', 'Requests on an already used connection.', [
-    [p, sum((w) => w.keepAliveReuses)],
+    [p, s.keepAliveReuses],
   ]);
   metric('gatehouse_worker_restarts', 'counter', 'Workers replaced after dying.', [[l, s.restarts]]);
   out.push('# EOF');

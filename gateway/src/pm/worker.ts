@@ -50,6 +50,7 @@ function wrapListener(
       timer = setTimeout(() => {
         log.warn('request terminated', {
           code: 'GW_ERR_REQUEST_TIMEOUT',
+          requestId: req.headers['x-request-id'],
           method: req.method,
           uri: req.url,
           timeoutMs: requestTerminateTimeoutMs,
@@ -78,6 +79,7 @@ function wrapListener(
       };
       if (accessLog) {
         log.info('access', {
+          requestId: req.headers['x-request-id'],
           method: req.method,
           uri: req.url,
           status: res.statusCode,
@@ -207,6 +209,8 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       requests: counters.requests,
       acceptedConnections: stats.acceptedConnections,
       slowRequests: slowlog?.count ?? 0,
+      aborted: stats.aborted,
+      keepAliveReuses: stats.keepAliveReuses,
     };
   };
 

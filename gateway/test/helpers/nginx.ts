@@ -88,13 +88,13 @@ events { worker_connections 1024; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log ${options.accessLog ? `${prefix}/access.log` : 'off'};
     client_body_temp_path ${prefix}/tmp/body;
     fastcgi_temp_path ${prefix}/tmp/fastcgi;
     uwsgi_temp_path ${prefix}/tmp/uwsgi;
     proxy_temp_path ${prefix}/tmp/proxy;
     scgi_temp_path ${prefix}/tmp/scgi;
     include ${prefix}/gatehouse.conf;
+    access_log ${options.accessLog ? `${prefix}/access.log gatehouse_json` : 'off'};
 }
 `,
   );

@@ -97,6 +97,38 @@ describe('status collection', () => {
     assert.equal(got.maxChildrenReached, 1);
   });
 
+  test('a worker that misses the wait counts with its last beat; no total ever goes backwards', async () => {
+    const slots = new Slots(scale);
+    const [a, b] = [link(1), link(2)];
+    const slotA = slots.add(a, 0);
+    const slotB = slots.add(b, 0);
+    slots.ready(slotA);
+    slots.ready(slotB);
+    slots.beat(slotB, beat({ requests: 5, acceptedConnections: 2, aborted: 1, keepAliveReuses: 3 }));
+    const collector = new StatusCollector(slots, identity, () => ({ queue: null, length: 0 }), null, 20);
+    let status = collector.collect();
+    const [id] = collectIds(a);
+    collector.stats(id as number, worker(1001, { requests: 10, acceptedConnections: 4, keepAliveReuses: 6 }));
+    let got = await status;
+    assert.deepEqual(
+      [got.requests, got.acceptedConnections, got.abortedRequests, got.keepAliveReuses],
+      [15, 6, 1, 9],
+      "b's last beat counts while it is silent",
+    );
+    // a is killed: its last beat is older than its answer; the totals stay where they were.
+    slots.beat(slotA, beat({ requests: 8, acceptedConnections: 3 }));
+    slots.remove(slotA);
+    status = collector.collect();
+    const [id2] = collectIds(b).slice(-1);
+    collector.stats(
+      id2 as number,
+      worker(1002, { requests: 6, acceptedConnections: 2, aborted: 1, keepAliveReuses: 3 }),
+    );
+    got = await status;
+    assert.deepEqual([got.requests, got.acceptedConnections, got.keepAliveReuses], [15, 6, 9]);
+    assert.equal(slots.retired.requests, 8, "the gone worker's last beat is kept");
+  });
+
   test("ondemand: accepted connections are the master's own count", async () => {
     const slots = new Slots(scale);
     const gone = slots.add(link(1), 0);

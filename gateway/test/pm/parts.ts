@@ -58,6 +58,8 @@ export function beat(fields: Partial<Beat> = {}): Beat {
     utilization: 0,
     idleMs: 0,
     requests: 0,
+    aborted: 0,
+    keepAliveReuses: 0,
     acceptedConnections: 0,
     slowRequests: 0,
     ...fields,

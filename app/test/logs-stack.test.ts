@@ -1,0 +1,182 @@
+/**
+ * The logs an operator reads, through the whole stack (nginx, the gateway in FastCGI mode, this
+ * service and PostgreSQL, started by scripts/stack.sh): one request id in nginx's, the gateway's
+ * and the app's lines; a failed login logged with its reason; a 500 logged with its cause and
+ * stack; and no line holding a password or a token.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const script = `${root}/scripts/stack.sh`;
+const logs = `${root}/.stack/logs`;
+const stack = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(script, args, { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
+
+type Line = Record<string, unknown>;
+const read = (file: string): Line[] => {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Line);
+};
+const nginxLines = () => read(`${logs}/nginx-access.log`);
+const gatewayLines = () => read(`${logs}/gateway.log`);
+const rawLogs = () =>
+  ['nginx-access.log', 'gateway.log', 'nginx-error.log']
+    .map((f) => (existsSync(`${logs}/${f}`) ? readFileSync(`${logs}/${f}`, 'utf8') : ''))
+    .join('\n');
+
+/** Waits for lines to be written (the logs are asynchronous), polling the files. */
+async function waitFor(what: string, check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not logged; gateway log:\n${rawLogs()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ID = /^req-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
+const WRONG_PASSWORD = 'not-the-password-9f3c1';
+
+describe('logs through nginx, the gateway and the app', {
+  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
+}, () => {
+  let url = '';
+  let password = '';
+  before(() => {
+    const started = stack(['start', '--protocol', 'fastcgi'], {
+      GATEWAY_ACCESS_LOG: 'true',
+      // Every query is "slow": the pool's lines must carry the request's id too.
+      IDENTITY_SLOW_QUERY_MS: '0',
+      IDENTITY_LOG_LEVEL: 'info',
+    });
+    assert.equal(started.status, 0, started.stderr);
+    url = /^GATEHOUSE_URL=(.*)$/m.exec(started.stdout)?.[1] ?? '';
+    password = /^export OS_PASSWORD=(.*)$/m.exec(started.stdout)?.[1] ?? '';
+    assert.ok(url && password);
+  });
+  after(() => stack(['stop']));
+
+  const login = (pw: string, headers: Record<string, string> = {}) =>
+    fetch(`${url}/v3/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({
+        auth: {
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { id: 'default' }, password: pw } },
+          },
+          scope: { project: { name: 'admin', domain: { id: 'default' } } },
+        },
+      }),
+    });
+  const tokens: string[] = [];
+
+  test("one id: nginx's request id is the gateway's and the app's, and the client's is kept as the global id", async () => {
+    const global = 'req-0b7e6d2c-1f4a-4c3e-9a8b-7c6d5e4f3a2b';
+    const res = await login(password, { 'x-openstack-request-id': global });
+    assert.equal(res.status, 201);
+    const token = res.headers.get('x-subject-token') ?? '';
+    tokens.push(token);
+    const id = res.headers.get('x-openstack-request-id') ?? '';
+    assert.match(id, ID);
+    assert.notEqual(id, global, 'Keystone keeps its own request id (oslo.middleware)');
+    assert.equal(res.headers.get('x-request-id'), id, "nginx's X-Request-Id is the app's id");
+
+    // A validation with the token: X-Auth-Token and X-Subject-Token both carry it.
+    const check = await fetch(`${url}/v3/auth/tokens`, {
+      headers: { 'x-auth-token': token, 'x-subject-token': token },
+    });
+    assert.equal(check.status, 200);
+    tokens.push(check.headers.get('x-subject-token') ?? '');
+
+    await waitFor('the request in all three logs', () => {
+      const g = gatewayLines().filter((l) => l.requestId === id);
+      return (
+        nginxLines().some((l) => l.requestId === id) &&
+        g.some((l) => l.msg === 'access') &&
+        g.some((l) => l.role === 'app' && l.msg === 'request completed')
+      );
+    });
+    const n = nginxLines().find((l) => l.requestId === id) as Line;
+    assert.equal(n.status, 201);
+    assert.equal(n.globalRequestId, global);
+    const mine = gatewayLines().filter((l) => l.requestId === id);
+    const access = mine.find((l) => l.msg === 'access') as Line;
+    assert.equal(access.role, 'worker');
+    assert.equal(access.status, 201);
+    const app = mine.filter((l) => l.role === 'app');
+    assert.ok(
+      app.some((l) => l.msg === 'slow query'),
+      'the database lines carry the request id',
+    );
+    const completed = app.find((l) => l.msg === 'request completed') as Line;
+    assert.equal(completed.status, 201);
+    assert.equal(completed.route, '/v3/auth/tokens');
+    assert.equal(completed.globalRequestId, global);
+    for (const l of mine) {
+      assert.equal(typeof l.level, 'string');
+      assert.match(String(l.time), /^\d{4}-\d\d-\d\dT/);
+      assert.equal(typeof l.pid, 'number');
+    }
+  });
+
+  test("a client-sent id that is not in Keystone's form is not honoured", async () => {
+    const res = await login(password, { 'x-openstack-request-id': 'req-"injected","level":"error' });
+    assert.equal(res.status, 201);
+    tokens.push(res.headers.get('x-subject-token') ?? '');
+    const id = res.headers.get('x-openstack-request-id') ?? '';
+    await waitFor('the request', () =>
+      gatewayLines().some((l) => l.requestId === id && l.msg === 'request completed'),
+    );
+    const app = gatewayLines().filter((l) => l.requestId === id && l.role === 'app');
+    assert.ok(app.length > 0);
+    for (const l of app) assert.equal(l.globalRequestId, undefined);
+  });
+
+  test('a failed login is logged with its reason, under its request id', async () => {
+    const res = await login(WRONG_PASSWORD);
+    assert.equal(res.status, 401);
+    const id = res.headers.get('x-openstack-request-id') ?? '';
+    await waitFor('the failed login', () =>
+      gatewayLines().some((l) => l.requestId === id && l.msg === 'authentication failed'),
+    );
+    const line = gatewayLines().find((l) => l.requestId === id && l.msg === 'authentication failed') as Line;
+    assert.equal(line.level, 'warn');
+    assert.match(String(line.reason), /^wrong password for user [0-9a-f]{32}$/);
+  });
+
+  test('a 500 is logged with its cause and stack', async () => {
+    // The database goes away under the running app: a real failure, not a stub.
+    const pg = spawnSync(`${root}/scripts/pg.sh`, ['stop', `${root}/.stack/pg`], { encoding: 'utf8' });
+    assert.equal(pg.status, 0, pg.stderr);
+    const res = await login(password);
+    assert.equal(res.status, 500);
+    const body = (await res.json()) as { error: { code: number; title: string; message: string } };
+    assert.deepEqual(body.error.code, 500);
+    assert.doesNotMatch(body.error.message, /ECONNREFUSED|connect|postgres/i, 'the cause stays in the log');
+    const id = res.headers.get('x-openstack-request-id') ?? '';
+    await waitFor('the failure', () =>
+      gatewayLines().some((l) => l.requestId === id && l.msg === 'request failed'),
+    );
+    const line = gatewayLines().find((l) => l.requestId === id && l.msg === 'request failed') as Line;
+    assert.equal(line.level, 'error');
+    const err = line.err as { message: string; stack: string; type: string };
+    assert.ok(err.message.length > 0);
+    assert.match(err.stack, /\n\s+at /, 'the stack is logged');
+  });
+
+  test('no line holds a password or a token', async () => {
+    await waitFor('every request logged', () => nginxLines().length >= 5);
+    const text = rawLogs();
+    assert.ok(tokens.length >= 3 && tokens.every((t) => t.length > 100));
+    for (const secret of [password, WRONG_PASSWORD, ...tokens])
+      assert.ok(!text.includes(secret), `a log line holds ${secret.slice(0, 12)}…`);
+  });
+});

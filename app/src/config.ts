@@ -146,6 +146,27 @@ export const declarations = [
     default: '114688',
     help: 'largest request body in bytes; larger ones are 413',
   },
+  // Policy: oslo.policy's [oslo_policy] options. Both switches on is secure RBAC.
+  {
+    name: 'IDENTITY_POLICY_ENFORCE_SCOPE',
+    kind: 'choice',
+    choices: ['false', 'true'],
+    default: 'false',
+    help: "true: a token whose scope (system, domain, project) is not among an action's scope types gets 403",
+  },
+  {
+    name: 'IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS',
+    kind: 'choice',
+    choices: ['false', 'true'],
+    default: 'false',
+    help: "true: only the new default rules apply; false: each rule's deprecated form is also accepted",
+  },
+  {
+    name: 'IDENTITY_POLICY_FILE',
+    kind: 'string',
+    default: null,
+    help: 'YAML or JSON file of rules overriding the defaults (policy.yaml); see manage policy-generate',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -172,6 +193,10 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   maxRequestBodySize: number;
+  // Policy
+  policyEnforceScope: boolean;
+  policyEnforceNewDefaults: boolean;
+  policyFile: string | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -242,5 +267,9 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
+    // Policy
+    policyEnforceScope: choice('IDENTITY_POLICY_ENFORCE_SCOPE') === 'true',
+    policyEnforceNewDefaults: choice('IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS') === 'true',
+    policyFile: raw('IDENTITY_POLICY_FILE'),
   };
 }

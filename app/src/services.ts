@@ -9,6 +9,8 @@ import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
+import type { Policy } from './policy/enforcer.js';
+import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
 import { ValidationCache } from './token/cache.js';
 import { keyLoader } from './token/keys.js';
@@ -24,6 +26,8 @@ export interface Services {
   revocation: RevocationService;
   tokens: TokenService;
   cache: ValidationCache;
+  /** The policy rules in force (switches and the operator's file), read once per process. */
+  policy: Policy;
 }
 
 export function createServices(db: Db, config: IdentityConfig, cache = new ValidationCache()): Services {
@@ -60,5 +64,6 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
     revocation,
     cache,
   });
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, cache };
+  const policy = createPolicy(config);
+  return { identity, resource, assignment, catalog, credential, revocation, tokens, cache, policy };
 }

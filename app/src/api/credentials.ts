@@ -6,7 +6,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Credential } from '../credential/service.js';
 import { expectedAttribute } from '../errors.js';
-import { allowed, enforce as check } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
@@ -42,7 +41,9 @@ function guard(services: Services, action: Action) {
     const stored = await services.credential.credentialOwner(
       (request.params as { credential_id: string }).credential_id,
     );
-    check(action, credentialsOf(caller), { credential: stored ? { user_id: stored.user_id } : {} });
+    services.policy.enforce(action, credentialsOf(caller), {
+      credential: stored ? { user_id: stored.user_id } : {},
+    });
   };
 }
 
@@ -65,13 +66,15 @@ export async function credentialRoutes(
     async (request) => {
       const caller = await authenticateCaller(request, services);
       const who = credentialsOf(caller);
-      check('identity:list_credentials', who, {
+      services.policy.enforce('identity:list_credentials', who, {
         credential: { user_id: request.query.user_id ?? who.user_id },
       });
       const rows = await services.credential.listCredentials(request.query);
       return {
         credentials: rows
-          .filter((c) => allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }))
+          .filter((c) =>
+            services.policy.allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }),
+          )
           .map((c) => render(c, base(request))),
         links: { self: `${base(request)}${request.url}`, previous: null, next: null },
       };
@@ -92,7 +95,7 @@ export async function credentialRoutes(
       },
       preHandler: async (request) => {
         const caller = await authenticateCaller(request, services);
-        check('identity:create_credential', credentialsOf(caller), {
+        services.policy.enforce('identity:create_credential', credentialsOf(caller), {
           credential: { user_id: request.body.credential.user_id },
         });
       },
@@ -138,9 +141,13 @@ export async function credentialRoutes(
         async (request) => {
           const to = (request.body as Body).credential.user_id;
           if (to !== undefined)
-            check('identity:update_credential', credentialsOf(request.caller as TokenContext), {
-              credential: { user_id: to },
-            });
+            services.policy.enforce(
+              'identity:update_credential',
+              credentialsOf(request.caller as TokenContext),
+              {
+                credential: { user_id: to },
+              },
+            );
         },
       ],
     },

@@ -57,8 +57,10 @@ export async function groupRoutes(app: FastifyInstance, { services, config }: Pl
   app.get(
     '/v3/groups',
     {
+      // As Keystone: a domain-scoped caller's groups are those of its domain.
       preHandler: enforce(services, 'identity:list_groups', (request) => ({
         domain_id: callerDomain(request) ?? (request.query as Record<string, unknown>).domain_id,
+        ...(callerDomain(request) ? { group: { domain_id: callerDomain(request) } } : {}),
       })),
     },
     async (request) => {

@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { RoleRow } from '../assignment/service.js';
 import { validation } from '../errors.js';
-import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
+import type { PolicyTarget } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf } from '../token/service.js';
@@ -57,7 +57,7 @@ function enforceRole(
     const caller = await authenticateCaller(request, services);
     const role = await services.assignment.role(roleId(request));
     const target: PolicyTarget = { role: role ?? {} };
-    check(role?.domain_id ? domain : global, credentialsOf(caller), target);
+    services.policy.enforce(role?.domain_id ? domain : global, credentialsOf(caller), target);
   };
 }
 
@@ -86,7 +86,7 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
       preHandler: async (request) => {
         const caller = await authenticateCaller(request, services);
         const action = request.query.domain_id ? 'identity:list_domain_roles' : 'identity:list_roles';
-        check(action, credentialsOf(caller), { domain_id: request.query.domain_id });
+        services.policy.enforce(action, credentialsOf(caller), { domain_id: request.query.domain_id });
       },
     },
     async (request) => {
@@ -123,7 +123,7 @@ export async function roleRoutes(app: FastifyInstance, { services, config }: Plu
         const caller = await authenticateCaller(request, services);
         const role = request.body.role;
         const action = role.domain_id ? 'identity:create_domain_role' : 'identity:create_role';
-        check(action, credentialsOf(caller), { role });
+        services.policy.enforce(action, credentialsOf(caller), { role });
       },
     },
     async (request, reply) => {

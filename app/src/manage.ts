@@ -12,18 +12,23 @@
  *   fernet-rotate      promote the staged key, stage a new one, keep IDENTITY_FERNET_MAX_ACTIVE_KEYS
  *   credential-setup   create the credential key repository if it has no keys
  *   revocation-purge   drop revocation events older than the longest token life
+ *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
+ *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { migrate } from './migrate.js';
+import { createPolicy } from './policy/file.js';
+import { generateSample } from './policy/generate.js';
 import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | fernet-setup | fernet-rotate | credential-setup | revocation-purge';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | fernet-setup | fernet-rotate | credential-setup | revocation-purge | policy-generate [--output-file F]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -37,6 +42,7 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-public-url': { type: 'string' },
       'bootstrap-internal-url': { type: 'string' },
       'bootstrap-admin-url': { type: 'string' },
+      'output-file': { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
@@ -100,6 +106,14 @@ async function main(argv: string[]): Promise<string> {
         );
         return `purged ${purged} revocation events`;
       });
+    case 'policy-generate': {
+      const policy = createPolicy(config);
+      const sample = generateSample(policy);
+      const file = values['output-file'];
+      if (!file) return sample.trimEnd();
+      writeFileSync(file, sample);
+      return `wrote ${policy.effective.length} rules to ${file}`;
+    }
     default:
       throw new Error(command ? `unknown command ${command}; ${USAGE}` : USAGE);
   }

@@ -48,6 +48,9 @@ async function main(argv: string[]): Promise<string> {
   const [command, ...extra] = positionals;
   if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
   const config = loadConfig();
+  // The policy file is the service's concern (and policy-generate's): migrate and bootstrap run
+  // before it is validated at start-up, so a bad file is reported there, once.
+  const commandConfig = { ...config, policyFile: null };
   const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
     const db = createPool(config.databaseUrl, 2);
     try {
@@ -76,7 +79,7 @@ async function main(argv: string[]): Promise<string> {
       const project = values['bootstrap-project-name'] ?? config.adminProject;
       const region = values['bootstrap-region-id'] ?? config.region;
       return withDb(async (db) => {
-        await bootstrap(createServices(db, config), {
+        await bootstrap(createServices(db, commandConfig), {
           adminUsername: username,
           adminPassword: password,
           adminProject: project,
@@ -101,7 +104,7 @@ async function main(argv: string[]): Promise<string> {
     case 'revocation-purge':
       return withDb(async (db) => {
         // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).
-        const purged = await createServices(db, config).revocation.purge(
+        const purged = await createServices(db, commandConfig).revocation.purge(
           config.tokenExpiration + config.allowExpiredWindow + 1800,
         );
         return `purged ${purged} revocation events`;

@@ -9,7 +9,8 @@
 # engine if none runs; without one it prints a SKIP line, or fails when CI=true).
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
-# libfcgi-bin (cgi-fcgi), python3-openstackclient and procps from Debian, and the npm packages with
+# libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-keystone (its default policies, which
+# app/src/policy/keystone.ts is checked against) and procps from Debian, and the npm packages with
 # `npm ci`. Every server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +20,7 @@ filter="${1:-}"
 log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
-packages=(nginx postgresql libfcgi-bin python3-openstackclient gettext-base curl procps)
+packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-keystone gettext-base curl procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -12,8 +12,9 @@
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
 # libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin,
-# procps, openssl and testssl.sh from Debian, and the npm packages with `npm ci`. Every server it
-# starts listens on 127.0.0.1 only and is stopped on exit.
+# python3-keystone (its default policies, which app/src/policy/keystone.ts is checked against),
+# procps, openssl, testssl.sh and chromium from Debian, and the npm packages with `npm ci`. Every
+# server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -23,7 +24,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
 packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
-  gettext-base curl procps openssl testssl.sh chromium)
+  python3-keystone gettext-base curl procps openssl testssl.sh chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -166,6 +166,27 @@ export const declarations = [
     default: '200',
     help: 'a database query slower than this many ms is logged (warn); 0 logs every query',
   },
+  // Policy: oslo.policy's [oslo_policy] options. Both switches on is secure RBAC.
+  {
+    name: 'IDENTITY_POLICY_ENFORCE_SCOPE',
+    kind: 'choice',
+    choices: ['false', 'true'],
+    default: 'false',
+    help: "true: a token whose scope (system, domain, project) is not among an action's scope types gets 403",
+  },
+  {
+    name: 'IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS',
+    kind: 'choice',
+    choices: ['false', 'true'],
+    default: 'false',
+    help: "true: only the new default rules apply; false: each rule's deprecated form is also accepted",
+  },
+  {
+    name: 'IDENTITY_POLICY_FILE',
+    kind: 'string',
+    default: null,
+    help: 'YAML or JSON file of rules overriding the defaults (policy.yaml); see manage policy-generate',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -195,6 +216,10 @@ export interface IdentityConfig {
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
+  // Policy
+  policyEnforceScope: boolean;
+  policyEnforceNewDefaults: boolean;
+  policyFile: string | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -268,5 +293,9 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),
+    // Policy
+    policyEnforceScope: choice('IDENTITY_POLICY_ENFORCE_SCOPE') === 'true',
+    policyEnforceNewDefaults: choice('IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS') === 'true',
+    policyFile: raw('IDENTITY_POLICY_FILE'),
   };
 }

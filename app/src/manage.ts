@@ -14,20 +14,24 @@
  *                      nothing more (run as the role that migrates) [--password-file FILE]
  *   credential-setup   create the credential key repository if it has no keys
  *   revocation-purge   drop revocation events older than the longest token life
+ *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
+ *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { applyAppRole } from './db-role.js';
 import { migrate } from './migrate.js';
+import { createPolicy } from './policy/file.js';
+import { generateSample } from './policy/generate.js';
 import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | revocation-purge';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | revocation-purge | policy-generate [--output-file F]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -42,12 +46,16 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-internal-url': { type: 'string' },
       'bootstrap-admin-url': { type: 'string' },
       'password-file': { type: 'string' },
+      'output-file': { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
   const roleName = command === 'app-role' ? extra.shift() : undefined;
   if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
   const config = loadConfig();
+  // The policy file is the service's concern (and policy-generate's): migrate and bootstrap run
+  // before it is validated at start-up, so a bad file is reported there, once.
+  const commandConfig = { ...config, policyFile: null };
   const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
     const db = createPool(config.databaseUrl, 2);
     try {
@@ -76,7 +84,7 @@ async function main(argv: string[]): Promise<string> {
       const project = values['bootstrap-project-name'] ?? config.adminProject;
       const region = values['bootstrap-region-id'] ?? config.region;
       return withDb(async (db) => {
-        await bootstrap(createServices(db, config), {
+        await bootstrap(createServices(db, commandConfig), {
           adminUsername: username,
           adminPassword: password,
           adminProject: project,
@@ -112,11 +120,19 @@ async function main(argv: string[]): Promise<string> {
     case 'revocation-purge':
       return withDb(async (db) => {
         // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).
-        const purged = await createServices(db, config).revocation.purge(
+        const purged = await createServices(db, commandConfig).revocation.purge(
           config.tokenExpiration + config.allowExpiredWindow + 1800,
         );
         return `purged ${purged} revocation events`;
       });
+    case 'policy-generate': {
+      const policy = createPolicy(config);
+      const sample = generateSample(policy);
+      const file = values['output-file'];
+      if (!file) return sample.trimEnd();
+      writeFileSync(file, sample);
+      return `wrote ${policy.effective.length} rules to ${file}`;
+    }
     default:
       throw new Error(command ? `unknown command ${command}; ${USAGE}` : USAGE);
   }

@@ -10,6 +10,8 @@ import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import type { Policy } from './policy/enforcer.js';
+import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
 import { keyLoader } from './token/keys.js';
 import { RevocationService } from './token/revocation.js';
@@ -25,6 +27,8 @@ export interface Services {
   tokens: TokenService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
+  /** The policy rules in force (switches and the operator's file), read once per process. */
+  policy: Policy;
 }
 
 export function createServices(db: Db, config: IdentityConfig, invalidation = new Invalidation()): Services {
@@ -61,5 +65,6 @@ export function createServices(db: Db, config: IdentityConfig, invalidation = ne
     revocation,
     invalidation,
   });
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation };
+  const policy = createPolicy(config);
+  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
 }

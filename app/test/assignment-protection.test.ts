@@ -1,8 +1,10 @@
 /**
  * The protection matrix for roles, implied roles, grants, role assignments, the catalog,
  * credentials and application credentials: every persona of personas.ts against every action,
- * asserting the exact status Keystone's default policies give. Writes act on a fresh resource
- * per persona, so each cell is independent of the others.
+ * asserting the exact status Keystone's default policies give, in both configurations: Keystone
+ * 22's default and secure RBAC (IDENTITY_POLICY_ENFORCE_SCOPE and _NEW_DEFAULTS on), where
+ * actions whose scope types are system and project refuse domain tokens. Writes act on a fresh
+ * resource per persona, so each cell is independent of the others.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -14,8 +16,10 @@ import { createPersonas, PERSONAS, type Persona, type Personas } from './persona
 
 let t: TestDatabase;
 let app: FastifyInstance;
+let secureApp: FastifyInstance;
 let p: Personas;
 let api: ReturnType<typeof client>;
+let secureApi: ReturnType<typeof client>;
 let subject: string;
 const ok: typeof api.ok = (...a) => api.ok(...a);
 
@@ -24,11 +28,17 @@ before(async () => {
   p = await createPersonas(t);
   app = await build({ config: t.config, db: t.db });
   api = client(app, () => p.tokens.system_admin);
+  secureApp = await build({
+    config: { ...t.config, policyEnforceScope: true, policyEnforceNewDefaults: true },
+    db: t.db,
+  });
+  secureApi = client(secureApp, () => p.tokens.system_admin);
   // Grants are made to and taken from this user, whose tokens no persona needs.
   subject = (await ok('POST', '/v3/users', { user: { name: 'grant-subject', domain_id: p.domainId } }, 201))
     .user.id;
 });
 after(async () => {
+  await secureApp.close();
   await app.close();
   await t.drop();
 });
@@ -36,6 +46,11 @@ after(async () => {
 const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
 const SYSTEM_READERS: Persona[] = ['system_admin', 'system_reader'];
 const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
+/** Under secure RBAC, actions scoped to system and project: a domain token is refused. */
+const SP_ADMINS: Persona[] = ['system_admin', 'project_admin'];
+const SP_ADMIN_OR_SYSTEM_READER: Persona[] = [...SP_ADMINS, 'system_reader'];
+/** The grant readers of Keystone's grant.py: the domain reader (and so manager) of the domain. */
+const GRANT_READERS: Persona[] = [...ADMIN_OR_SYSTEM_READER, 'domain_reader', 'domain_manager'];
 const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 
 /** allowed personas get `status`; the others 403, and no token 401. */
@@ -48,6 +63,8 @@ function expect(allowed: Persona[], status: number): Record<Persona, number> {
 interface Row {
   action: string;
   expected: Record<Persona, number>;
+  /** The statuses under secure RBAC, when they differ. */
+  secure?: Record<Persona, number>;
   /** The request, built (with any fresh resource it acts on) for one persona. */
   request: (persona: Persona) => Promise<{ method: string; url: string; payload?: unknown }>;
 }
@@ -58,6 +75,8 @@ const freshRole = async () =>
   (await ok('POST', '/v3/roles', { role: { name: unique('role') } }, 201)).role.id;
 const member = () => p.roles.member as string;
 const grantPath = () => `/v3/projects/${p.projectId}/users/${subject}/roles/${member()}`;
+const freshUser = async () =>
+  (await ok('POST', '/v3/users', { user: { name: unique('grantee'), domain_id: p.domainId } }, 201)).user.id;
 const ownCredential = async () =>
   (
     await ok(
@@ -81,17 +100,18 @@ const ownAppCredential = async () => {
 const rows: Row[] = [
   {
     action: 'list_roles',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_manager'], 200),
     request: async () => ({ method: 'GET', url: '/v3/roles' }),
   },
   {
     action: 'get_role',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_manager', 'project_manager'], 200),
     request: async () => ({ method: 'GET', url: `/v3/roles/${member()}` }),
   },
   {
     action: 'create_role',
     expected: expect(ADMINS, 201),
+    secure: expect(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/roles',
@@ -101,6 +121,7 @@ const rows: Row[] = [
   {
     action: 'update_role',
     expected: expect(ADMINS, 200),
+    secure: expect(SP_ADMINS, 200),
     request: async () => ({
       method: 'PATCH',
       url: `/v3/roles/${await freshRole()}`,
@@ -110,11 +131,13 @@ const rows: Row[] = [
   {
     action: 'delete_role',
     expected: expect(ADMINS, 204),
+    secure: expect(SP_ADMINS, 204),
     request: async () => ({ method: 'DELETE', url: `/v3/roles/${await freshRole()}` }),
   },
   {
     action: 'create_implied_role',
     expected: expect(ADMINS, 201),
+    secure: expect(SP_ADMINS, 201),
     request: async () => ({
       method: 'PUT',
       url: `/v3/roles/${await freshRole()}/implies/${await freshRole()}`,
@@ -123,6 +146,7 @@ const rows: Row[] = [
   {
     action: 'list_role_inference_rules',
     expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/role_inferences' }),
   },
   {
@@ -134,8 +158,17 @@ const rows: Row[] = [
     }),
   },
   {
+    // Keystone 26: a domain manager grants manager, member or reader within its domain.
+    action: 'create_grant (member role)',
+    expected: expect([...ADMINS, 'domain_manager'], 204),
+    request: async () => ({
+      method: 'PUT',
+      url: `/v3/projects/${p.projectId}/users/${await freshUser()}/roles/${member()}`,
+    }),
+  },
+  {
     action: 'check_grant',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 204),
+    expected: expect(GRANT_READERS, 204),
     request: async () => {
       await ok('PUT', grantPath(), undefined, 204);
       return { method: 'HEAD', url: grantPath() };
@@ -143,7 +176,7 @@ const rows: Row[] = [
   },
   {
     action: 'list_grants',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 200),
+    expected: expect(GRANT_READERS, 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/projects/${p.projectId}/users/${subject}/roles`,
@@ -162,6 +195,7 @@ const rows: Row[] = [
   {
     action: 'create_system_grant_for_user',
     expected: expect(ADMINS, 204),
+    secure: expect(SP_ADMINS, 204),
     request: async () => ({
       method: 'PUT',
       url: `/v3/system/users/${subject}/roles/${await freshRole()}`,
@@ -170,21 +204,24 @@ const rows: Row[] = [
   {
     action: 'list_system_grants_for_user',
     expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: `/v3/system/users/${subject}/roles` }),
   },
   {
     action: 'list_role_assignments',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_reader'], 200),
+    expected: expect(GRANT_READERS, 200),
     request: async () => ({ method: 'GET', url: '/v3/role_assignments' }),
   },
   {
     action: 'list_services',
     expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/services' }),
   },
   {
     action: 'create_service',
     expected: expect(ADMINS, 201),
+    secure: expect(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/services',
@@ -194,11 +231,13 @@ const rows: Row[] = [
   {
     action: 'list_endpoints',
     expected: expect(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/endpoints' }),
   },
   {
     action: 'delete_endpoint',
     expected: expect(ADMINS, 204),
+    secure: expect(SP_ADMINS, 204),
     request: async () => {
       const service = (await ok('POST', '/v3/services', { service: { type: unique('svc') } }, 201)).service
         .id;
@@ -221,6 +260,7 @@ const rows: Row[] = [
   {
     action: 'create_region',
     expected: expect(ADMINS, 201),
+    secure: expect(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/regions',
@@ -230,6 +270,7 @@ const rows: Row[] = [
   {
     action: 'create_credential (for own_user)',
     expected: expect([...ADMINS, 'own_user'], 201),
+    secure: expect([...SP_ADMINS, 'own_user'], 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/credentials',
@@ -239,11 +280,13 @@ const rows: Row[] = [
   {
     action: 'get_credential (own_user’s)',
     expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    secure: expect([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
     request: async () => ({ method: 'GET', url: `/v3/credentials/${await ownCredential()}` }),
   },
   {
     action: 'delete_credential (own_user’s)',
     expected: expect([...ADMINS, 'own_user'], 204),
+    secure: expect([...SP_ADMINS, 'own_user'], 204),
     request: async () => ({ method: 'DELETE', url: `/v3/credentials/${await ownCredential()}` }),
   },
   {
@@ -258,6 +301,7 @@ const rows: Row[] = [
   {
     action: 'list_application_credentials (own_user’s)',
     expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    secure: expect([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
     request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/application_credentials` }),
   },
   {
@@ -269,6 +313,7 @@ const rows: Row[] = [
   {
     action: 'delete_application_credential (own_user’s)',
     expected: expect([...ADMINS, 'own_user'], 204),
+    secure: expect([...SP_ADMINS, 'own_user'], 204),
     request: async () => ({
       method: 'DELETE',
       url: `/v3/users/${p.userIds.own_user}/application_credentials/${await ownAppCredential()}`,
@@ -276,17 +321,22 @@ const rows: Row[] = [
   },
 ];
 
-test('every persona against every action: the exact status', async () => {
-  const mismatches: string[] = [];
-  for (const row of rows)
-    for (const persona of PERSONAS) {
-      const { method, url, payload } = await row.request(persona);
-      const res = await api.call(method, url, payload, p.tokens[persona]);
-      if (res.status !== row.expected[persona])
-        mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${row.expected[persona]}`);
-    }
-  assert.deepEqual(mismatches, []);
-});
+for (const [configuration, secure] of [
+  ['Keystone 22 defaults', false],
+  ['secure RBAC', true],
+] as const)
+  test(`${configuration}: every persona against every action, the exact status`, async () => {
+    const mismatches: string[] = [];
+    for (const row of rows)
+      for (const persona of PERSONAS) {
+        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
+        const { method, url, payload } = await row.request(persona);
+        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
+        if (res.status !== expected)
+          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
+      }
+    assert.deepEqual(mismatches, []);
+  });
 
 test('what a reader may see is filtered to what it may see', async () => {
   // A credential list shows the caller's own only; the system reader sees them all.

@@ -1,8 +1,12 @@
 /**
  * Protection matrix for the identity and resource APIs: every persona of personas.ts against
- * every action of domains, projects (and tags), users and groups, asserting the exact status.
- * The rules are Keystone's defaults (policy/rules.ts): `admin` on any scope passes
- * admin_required, readers read within their scope, a user reads itself; no token is 401.
+ * every action of domains, projects (and tags), users and groups, asserting the exact status,
+ * in both configurations: Keystone 22's default (deprecated rules OR-ed in, scope not checked)
+ * and secure RBAC (IDENTITY_POLICY_ENFORCE_SCOPE and _NEW_DEFAULTS on). The rules are
+ * Keystone's (policy/rules.ts): `admin` on any scope passes admin_required, readers read within
+ * their scope, a domain manager (Keystone 26) manages its domain's users, groups and projects,
+ * a user reads itself; no token is 401. With scope enforced, actions whose scope types lack
+ * `domain` refuse domain tokens (domains themselves, here).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +20,8 @@ interface Case {
   action: string;
   /** Personas the rule lets through; every other persona with a token gets 403. */
   allowed: Persona[];
+  /** Personas it lets through under secure RBAC, when they differ. */
+  secure?: Persona[];
   /** Status when allowed. */
   ok: number;
   /** Builds the request for one persona (objects it changes are made fresh for each). */
@@ -23,10 +29,16 @@ interface Case {
 }
 
 const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
-const READERS: Persona[] = [...ADMINS, 'system_reader', 'domain_reader'];
+/** Scope types system and project only: a domain token is refused. */
+const SYSTEM_OR_PROJECT_ADMINS: Persona[] = ['system_admin', 'project_admin'];
+/** Admins and the manager of the domain the object is in. */
+const MANAGERS: Persona[] = [...ADMINS, 'domain_manager'];
+const READERS: Persona[] = [...ADMINS, 'system_reader', 'domain_reader', 'domain_manager'];
+const PROJECT_USERS: Persona[] = ['project_manager', 'project_member', 'project_reader'];
 
 let t: TestDatabase;
 let app: FastifyInstance;
+let secureApp: FastifyInstance;
 let p: Personas;
 let n = 0;
 const unique = (what: string) => `${what}-${++n}`;
@@ -35,8 +47,13 @@ before(async () => {
   t = await testDatabase();
   p = await createPersonas(t);
   app = await build({ config: t.config, db: t.db });
+  secureApp = await build({
+    config: { ...t.config, policyEnforceScope: true, policyEnforceNewDefaults: true },
+    db: t.db,
+  });
 });
 after(async () => {
+  await secureApp.close();
   await app.close();
   await t.drop();
 });
@@ -82,18 +99,20 @@ const cases = (): Case[] => [
   {
     action: 'list_domains',
     allowed: [...ADMINS, 'system_reader'],
+    secure: [...SYSTEM_OR_PROJECT_ADMINS, 'system_reader'],
     ok: 200,
     request: async () => ({ method: 'GET', url: '/v3/domains' }),
   },
   {
     action: 'get_domain',
-    allowed: [...READERS, 'project_member', 'project_reader', 'own_user'],
+    allowed: [...READERS, ...PROJECT_USERS, 'own_user'],
     ok: 200,
     request: async () => ({ method: 'GET', url: `/v3/domains/${p.domainId}` }),
   },
   {
     action: 'create_domain',
     allowed: ADMINS,
+    secure: SYSTEM_OR_PROJECT_ADMINS,
     ok: 201,
     request: async () => ({
       method: 'POST',
@@ -104,6 +123,7 @@ const cases = (): Case[] => [
   {
     action: 'update_domain',
     allowed: ADMINS,
+    secure: SYSTEM_OR_PROJECT_ADMINS,
     ok: 200,
     request: async () => ({
       method: 'PATCH',
@@ -114,6 +134,7 @@ const cases = (): Case[] => [
   {
     action: 'delete_domain',
     allowed: ADMINS,
+    secure: SYSTEM_OR_PROJECT_ADMINS,
     ok: 204,
     request: async () => ({ method: 'DELETE', url: `/v3/domains/${await freshDomain(false)}` }),
   },
@@ -126,13 +147,13 @@ const cases = (): Case[] => [
   },
   {
     action: 'get_project',
-    allowed: [...READERS, 'project_member', 'project_reader'],
+    allowed: [...READERS, ...PROJECT_USERS],
     ok: 200,
     request: async () => ({ method: 'GET', url: `/v3/projects/${p.projectId}` }),
   },
   {
     action: 'create_project',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 201,
     request: async () => ({
       method: 'POST',
@@ -142,7 +163,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'update_project',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 200,
     request: async () => ({
       method: 'PATCH',
@@ -152,19 +173,19 @@ const cases = (): Case[] => [
   },
   {
     action: 'delete_project',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => ({ method: 'DELETE', url: `/v3/projects/${await freshProject()}` }),
   },
   {
     action: 'list_project_tags',
-    allowed: [...READERS, 'project_member', 'project_reader'],
+    allowed: [...READERS, ...PROJECT_USERS],
     ok: 200,
     request: async () => ({ method: 'GET', url: `/v3/projects/${p.projectId}/tags` }),
   },
   {
     action: 'get_project_tag',
-    allowed: [...READERS, 'project_member', 'project_reader'],
+    allowed: [...READERS, ...PROJECT_USERS],
     ok: 204,
     request: async () => {
       await s().resource.addTag(p.projectId, 'present');
@@ -173,7 +194,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'update_project_tags',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 200,
     request: async () => ({
       method: 'PUT',
@@ -183,13 +204,13 @@ const cases = (): Case[] => [
   },
   {
     action: 'create_project_tag',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 201,
     request: async () => ({ method: 'PUT', url: `/v3/projects/${await freshProject()}/tags/new` }),
   },
   {
     action: 'delete_project_tag',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => {
       const id = await freshProject();
@@ -199,7 +220,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'delete_project_tags',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => ({ method: 'DELETE', url: `/v3/projects/${await freshProject()}/tags` }),
   },
@@ -218,7 +239,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'create_user',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 201,
     request: async () => ({
       method: 'POST',
@@ -228,7 +249,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'update_user',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 200,
     request: async () => ({
       method: 'PATCH',
@@ -238,7 +259,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'update_user (own)',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 200,
     request: async () => ({
       method: 'PATCH',
@@ -248,7 +269,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'delete_user',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => ({ method: 'DELETE', url: `/v3/users/${await freshUser()}` }),
   },
@@ -279,7 +300,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'create_group',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 201,
     request: async () => ({
       method: 'POST',
@@ -289,7 +310,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'update_group',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 200,
     request: async () => ({
       method: 'PATCH',
@@ -299,7 +320,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'delete_group',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => ({ method: 'DELETE', url: `/v3/groups/${await freshGroup()}` }),
   },
@@ -317,7 +338,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'add_user_to_group',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => ({
       method: 'PUT',
@@ -326,7 +347,7 @@ const cases = (): Case[] => [
   },
   {
     action: 'remove_user_from_group',
-    allowed: ADMINS,
+    allowed: MANAGERS,
     ok: 204,
     request: async () => {
       const [g, u] = [await freshGroup(), await freshUser()];
@@ -377,24 +398,29 @@ describe('protection matrix: identity and resource APIs', () => {
     'add_user_to_group',
     'remove_user_from_group',
   ];
-  for (const name of names) {
-    test(`identity:${name}`, async () => {
-      const c = cases().find((x) => x.action === name) as Case;
-      const got: Record<string, number> = {};
-      const want: Record<string, number> = {};
-      for (const persona of PERSONAS) {
-        const req = await c.request(persona);
-        const options: InjectOptions = { method: req.method, url: req.url, headers: p.headers(persona) };
-        if (req.payload !== undefined) options.payload = req.payload as Record<string, unknown>;
-        const res = await app.inject(options);
-        got[persona] = res.statusCode;
-        want[persona] = persona === 'no_token' ? 401 : c.allowed.includes(persona) ? c.ok : 403;
-        if (res.statusCode >= 400 && req.method !== 'HEAD') {
-          const body = res.json();
-          assert.equal(body.error.code, res.statusCode, `${persona}: Keystone's error body`);
+  for (const [configuration, secure] of [
+    ['Keystone 22 defaults', false],
+    ['secure RBAC', true],
+  ] as const)
+    for (const name of names) {
+      test(`${configuration}: identity:${name}`, async () => {
+        const c = cases().find((x) => x.action === name) as Case;
+        const allowed = secure ? (c.secure ?? c.allowed) : c.allowed;
+        const got: Record<string, number> = {};
+        const want: Record<string, number> = {};
+        for (const persona of PERSONAS) {
+          const req = await c.request(persona);
+          const options: InjectOptions = { method: req.method, url: req.url, headers: p.headers(persona) };
+          if (req.payload !== undefined) options.payload = req.payload as Record<string, unknown>;
+          const res = await (secure ? secureApp : app).inject(options);
+          got[persona] = res.statusCode;
+          want[persona] = persona === 'no_token' ? 401 : allowed.includes(persona) ? c.ok : 403;
+          if (res.statusCode >= 400 && req.method !== 'HEAD') {
+            const body = res.json();
+            assert.equal(body.error.code, res.statusCode, `${persona}: Keystone's error body`);
+          }
         }
-      }
-      assert.deepEqual(got, want);
-    });
-  }
+        assert.deepEqual(got, want);
+      });
+    }
 });

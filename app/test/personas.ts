@@ -13,8 +13,10 @@
  * | system_admin     | bootstrap's `admin` (admin on the system)      | system             |
  * | system_reader    | reader on the system                           | system             |
  * | domain_admin     | admin on `domainId`                            | domain `domainId`  |
+ * | domain_manager   | manager on `domainId` (Keystone 26's persona)  | domain `domainId`  |
  * | domain_reader    | reader on `domainId`                           | domain `domainId`  |
  * | project_admin    | admin on `projectId` (in `domainId`)           | project            |
+ * | project_manager  | manager on `projectId`                         | project            |
  * | project_member   | member on `projectId`                          | project            |
  * | project_reader   | reader on `projectId`                          | project            |
  * | own_user         | member on `ownProjectId` (in `domainId`): the  | project            |
@@ -36,8 +38,10 @@ export const PERSONAS = [
   'system_admin',
   'system_reader',
   'domain_admin',
+  'domain_manager',
   'domain_reader',
   'project_admin',
+  'project_manager',
   'project_member',
   'project_reader',
   'own_user',
@@ -93,8 +97,10 @@ export async function createPersonas(t: TestDatabase): Promise<Personas> {
   const plan: Array<[Exclude<Persona, 'no_token' | 'system_admin'>, string, string, Target]> = [
     ['system_reader', domainId, 'reader', { type: 'system', id: 'all' }],
     ['domain_admin', domainId, 'admin', { type: 'domain', id: domainId }],
+    ['domain_manager', domainId, 'manager', { type: 'domain', id: domainId }],
     ['domain_reader', domainId, 'reader', { type: 'domain', id: domainId }],
     ['project_admin', domainId, 'admin', { type: 'project', id: projectId }],
+    ['project_manager', domainId, 'manager', { type: 'project', id: projectId }],
     ['project_member', domainId, 'member', { type: 'project', id: projectId }],
     ['project_reader', domainId, 'reader', { type: 'project', id: projectId }],
     ['own_user', domainId, 'member', { type: 'project', id: ownProjectId }],

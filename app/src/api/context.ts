@@ -9,7 +9,7 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { IdentityConfig } from '../config.js';
 import { IdentityError, unauthorized } from '../errors.js';
-import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
+import type { PolicyTarget } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
@@ -53,7 +53,7 @@ export function enforce(services: Services, action: Action, targetOf?: TargetOf)
   return async (request) => {
     const caller = await authenticateCaller(request, services);
     const target = targetOf ? await targetOf(request, caller) : {};
-    check(action, credentialsOf(caller), target);
+    services.policy.enforce(action, credentialsOf(caller), target);
   };
 }
 

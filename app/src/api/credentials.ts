@@ -6,7 +6,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Credential } from '../credential/service.js';
 import { expectedAttribute, forbiddenAction } from '../errors.js';
-import { allowed, enforce as check } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
@@ -53,7 +52,9 @@ function guard(services: Services, action: Action) {
     const stored = await services.credential.credentialOwner(
       (request.params as { credential_id: string }).credential_id,
     );
-    check(action, credentialsOf(caller), { credential: stored ? { user_id: stored.user_id } : {} });
+    services.policy.enforce(action, credentialsOf(caller), {
+      credential: stored ? { user_id: stored.user_id } : {},
+    });
     if (delegated(caller)) throw delegatedRefused();
   };
 }
@@ -77,14 +78,16 @@ export async function credentialRoutes(
     async (request) => {
       const caller = await authenticateCaller(request, services);
       const who = credentialsOf(caller);
-      check('identity:list_credentials', who, {
+      services.policy.enforce('identity:list_credentials', who, {
         credential: { user_id: request.query.user_id ?? who.user_id },
       });
       // A delegated token is allowed none of them: its list is empty, as Keystone's filter leaves it.
       const rows = delegated(caller) ? [] : await services.credential.listCredentials(request.query);
       return {
         credentials: rows
-          .filter((c) => allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }))
+          .filter((c) =>
+            services.policy.allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }),
+          )
           .map((c) => render(c, base(request))),
         links: { self: `${base(request)}${request.url}`, previous: null, next: null },
       };
@@ -105,7 +108,7 @@ export async function credentialRoutes(
       },
       preHandler: async (request) => {
         const caller = await authenticateCaller(request, services);
-        check('identity:create_credential', credentialsOf(caller), {
+        services.policy.enforce('identity:create_credential', credentialsOf(caller), {
           credential: { user_id: request.body.credential.user_id },
         });
         if (delegated(caller)) throw delegatedRefused();

@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor, AssignmentQuery, Grant, RoleAssignment, Target } from '../assignment/service.js';
 import { validation } from '../errors.js';
-import { allowed, enforce as check, type PolicyTarget } from '../policy/enforcer.js';
+import type { PolicyTarget } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf } from '../token/service.js';
@@ -52,7 +52,7 @@ async function grantTarget(services: Services, actor: Actor, target: Target, rol
   const t: PolicyTarget = {};
   if (roleId) {
     const role = await services.assignment.role(roleId);
-    t.role = role ? { id: role.id, domain_id: role.domain_id } : {};
+    t.role = role ? { id: role.id, name: role.name, domain_id: role.domain_id } : {};
   }
   t[actor.type] = { id: actor.id, domain_id: await services.assignment.actorDomain(actor) };
   if (target.type === 'project')
@@ -115,7 +115,7 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
           targetOf(p),
           p.role_id,
         );
-        check(ACTIONS[system ? actorType : 'target'][verb], credentialsOf(caller), target);
+        services.policy.enforce(ACTIONS[system ? actorType : 'target'][verb], credentialsOf(caller), target);
       };
       const one = `${route.prefix}/${actorType}s/:actor_id/roles/:role_id${route.suffix}`;
       const list = `${route.prefix}/${actorType}s/:actor_id/roles${route.suffix}`;
@@ -161,8 +161,9 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
         const action = q.includeSubtree
           ? 'identity:list_role_assignments_for_tree'
           : 'identity:list_role_assignments';
-        check(action, who, { domain_id: who.domain_id });
-        if (!allowed(action, who, { domain_id: null }) && who.domain_id) q.withinDomain = who.domain_id;
+        services.policy.enforce(action, who, { domain_id: who.domain_id });
+        if (!services.policy.allowed(action, who, { domain_id: null }) && who.domain_id)
+          q.withinDomain = who.domain_id;
         queries.set(request, q);
       },
     },

@@ -38,7 +38,11 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
     body: { schema: groupSchema },
     load,
     render: renderGroup,
-    listTarget: domainListTarget,
+    // As Keystone: a domain-scoped caller's groups are those of its domain.
+    listTarget: (request) => {
+      const scoped = callerDomain(request);
+      return { ...domainListTarget(request), ...(scoped ? { group: { domain_id: scoped } } : {}) };
+    },
     list: async (request) => {
       const hints = buildHints(request.query as Record<string, unknown>, {
         exact: ['name', 'domain_id'],

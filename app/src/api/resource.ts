@@ -19,8 +19,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { notFound } from '../errors.js';
-import { enforce as check, type PolicyTarget } from '../policy/enforcer.js';
-import { type Action, rules } from '../policy/rules.js';
+import type { PolicyTarget } from '../policy/enforcer.js';
+import { type Action, defaults } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
 import { id64 } from './collection.js';
@@ -72,7 +72,7 @@ export function route<P = undefined>(app: FastifyInstance, services: Services, s
       const typed = request as never;
       const caller = await authenticateCaller(request, services);
       const action = typeof spec.action === 'function' ? await spec.action(typed) : spec.action;
-      check(action, credentialsOf(caller), spec.target ? await spec.target(typed) : {});
+      services.policy.enforce(action, credentialsOf(caller), spec.target ? await spec.target(typed) : {});
     },
     handler: async (request, reply) => {
       const body = await spec.handle(request as never, reply);
@@ -171,6 +171,8 @@ export interface Crud<Row, F> {
   remove?: (id: string, request: Req) => Promise<void>;
 }
 
+const known = new Set(defaults.map((rule) => rule.name));
+
 /** Keystone's five routes of a family (those whose handler is given). */
 export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Crud<Row, F>): void {
   const idName = spec.id ?? `${spec.member}_id`;
@@ -191,7 +193,7 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
     });
   const named = (verb: string, noun: string): Action => {
     const action = `identity:${verb}_${noun}`;
-    if (!(action in rules)) throw new Error(`${spec.path}: no policy rule ${action}; name the action`);
+    if (!known.has(action)) throw new Error(`${spec.path}: no policy rule ${action}; name the action`);
     return action as Action;
   };
   const actions = {

@@ -120,6 +120,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       if (err.detail) request.log.info({ reason: err.detail }, 'authentication failed');
       reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
     }
+    if (err.headers) reply.headers(err.headers);
     reply.code(err.status).type('application/json').send(err.body());
   });
   // Every route's path as a pattern: a known path asked with another method is 405, as Keystone

@@ -146,6 +146,19 @@ export const declarations = [
     default: '114688',
     help: 'largest request body in bytes; larger ones are 413',
   },
+  // Hardening limits: what a flood of logins or a cheap caller's list may cost.
+  {
+    name: 'IDENTITY_PASSWORD_HASH_QUEUE',
+    kind: 'int',
+    default: '32',
+    help: 'password checks that may wait for a hashing thread per process; more get 503 with Retry-After',
+  },
+  {
+    name: 'IDENTITY_LIST_LIMIT',
+    kind: 'int',
+    default: null,
+    help: 'most entries in credential and role assignment lists, then "truncated": true; unset: no limit',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -172,6 +185,8 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   maxRequestBodySize: number;
+  passwordHashQueue: number;
+  listLimit: number | null;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -242,5 +257,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
+    passwordHashQueue: int('IDENTITY_PASSWORD_HASH_QUEUE', 0, 100_000),
+    listLimit: optionalInt('IDENTITY_LIST_LIMIT', 1, 1_000_000),
   };
 }

@@ -27,7 +27,11 @@ export interface Services {
 }
 
 export function createServices(db: Db, config: IdentityConfig, cache = new ValidationCache()): Services {
-  configureHashing({ concurrency: config.passwordHashConcurrency, nice: config.passwordHashNice });
+  configureHashing({
+    concurrency: config.passwordHashConcurrency,
+    nice: config.passwordHashNice,
+    queue: config.passwordHashQueue,
+  });
   const hash = { algorithm: config.passwordHashAlgorithm, rounds: config.passwordHashRounds };
   const revocation = new RevocationService(db, cache);
   const identity = new IdentityService(

@@ -138,6 +138,19 @@ export async function accessRules(
   return rows;
 }
 
+/** One credential's access rules, as its tokens carry them (Keystone's order of keys). */
+export async function accessRulesOf(
+  db: Queryable,
+  applicationCredentialId: string,
+): Promise<Array<AccessRule & { id: string }>> {
+  const { rows } = await db.query<AccessRule & { id: string }>(
+    `SELECT r.id::text AS id, r.service, r.path, r.method FROM access_rule r
+      WHERE r.application_credential_id = $1 ORDER BY r.id`,
+    [applicationCredentialId],
+  );
+  return rows;
+}
+
 export async function applicationCredentialRolesOf(
   db: Queryable,
   ids: string[],
@@ -168,14 +181,16 @@ export async function credentialById(db: Queryable, id: string): Promise<Credent
   return (await db.query<CredentialRow>(`${CREDENTIAL_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
 }
 
+/** Credentials matching the filter, in a stable order; `limit` rows at most (null: all). */
 export async function listCredentials(
   db: Queryable,
   filter: { user_id?: string; type?: string },
+  limit: number | null = null,
 ): Promise<CredentialRow[]> {
   const { rows } = await db.query<CredentialRow>(
     `${CREDENTIAL_SELECT} WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR type = $2)
-      ORDER BY user_id, id`,
-    [filter.user_id ?? null, filter.type ?? null],
+      ORDER BY user_id, id LIMIT $3`,
+    [filter.user_id ?? null, filter.type ?? null, limit],
   );
   return rows;
 }

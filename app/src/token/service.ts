@@ -25,6 +25,25 @@ export interface TokenContext {
   domain: DomainRow | null;
   roles: RoleRef[];
   applicationCredential: ApplicationCredentialRow | null;
+  /** The application credential's access rules; null when it has none (or is no credential). */
+  accessRules: AccessRule[] | null;
+}
+
+export interface AccessRule {
+  id: string;
+  service: string;
+  path: string;
+  method: string;
+}
+
+/** The lowest OpenStack-Identity-Access-Rules version that enforces access rules (Keystone's). */
+export const ACCESS_RULES_MIN_VERSION = 1.0;
+
+/** Whether a validator's OpenStack-Identity-Access-Rules header says it enforces access rules. */
+function understandsAccessRules(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === '') return false;
+  const version = Number(header.trim());
+  return Number.isFinite(version) && version >= ACCESS_RULES_MIN_VERSION;
 }
 
 export interface TokenServiceOptions {
@@ -92,15 +111,27 @@ export class TokenService {
     return { token, payload };
   }
 
-  /** Decrypts and rebuilds a token from current state; 404 TokenNotFound when that fails. */
-  async validate(token: string, options: { allowExpired?: boolean } = {}): Promise<TokenContext> {
+  /**
+   * Decrypts and rebuilds a token from current state; 404 TokenNotFound when that fails.
+   * `accessRules`: the validator's OpenStack-Identity-Access-Rules header. A token whose
+   * application credential has access rules is valid only for a validator that enforces them
+   * (Keystone's _validate_token_access_rules); anyone else would treat it as unrestricted.
+   */
+  async validate(
+    token: string,
+    options: { allowExpired?: boolean; accessRules?: string | undefined } = {},
+  ): Promise<TokenContext> {
     const cache = options.allowExpired ? undefined : this.#o.cache;
     const cached = cache?.get(token);
-    if (cached && cached.payload.expiresAt > Date.now()) return cached;
-    const generation = cache?.generation;
-    const context = await this.#validate(token, options);
-    // Only a result computed entirely after the last invalidation may be kept.
-    if (cache && cache.generation === generation) cache.set(token, context);
+    let context: TokenContext;
+    if (cached && cached.payload.expiresAt > Date.now()) context = cached;
+    else {
+      const generation = cache?.generation;
+      context = await this.#validate(token, options);
+      // Only a result computed entirely after the last invalidation may be kept.
+      if (cache && cache.generation === generation) cache.set(token, context);
+    }
+    if (context.accessRules && !understandsAccessRules(options.accessRules)) throw tokenNotFound();
     return context;
   }
 
@@ -139,6 +170,7 @@ export class TokenService {
       domain: null,
       roles: [],
       applicationCredential: null,
+      accessRules: null,
     };
     const { assignment, resource } = this.#o;
     if (scope.kind === 'project' || scope.kind === 'application_credential') {
@@ -156,6 +188,8 @@ export class TokenService {
           held.has(r.id),
         );
         context.applicationCredential = credential;
+        const rules = await this.#o.credential.accessRulesOf(credential.id);
+        context.accessRules = rules.length > 0 ? rules : null;
       }
     } else if (scope.kind === 'domain') {
       const domain = await resource.domain({ id: scope.domainId });

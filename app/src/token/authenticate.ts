@@ -42,6 +42,7 @@ export async function authenticate(
   let user: UserRow;
   let methods: Method[];
   let expiresAt: number | undefined;
+  let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
   if (claim.method === 'password') {
@@ -74,6 +75,9 @@ export async function authenticate(
     );
     user = owner ?? ((await s.identity.getUser(credential.user_id)) as UserRow);
     methods = ['application_credential'];
+    // A token ends no later than its credential (Keystone's issue_token): a cached validation
+    // then ends with it too.
+    if (credential.expires_at) notAfter = credential.expires_at.getTime();
     scope = {
       kind: 'application_credential',
       projectId: credential.project_id,
@@ -83,6 +87,7 @@ export async function authenticate(
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
   const { token } = s.tokens.issue(user.id, methods, scope, {
     ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(notAfter === undefined ? {} : { notAfter }),
     ...(parentAuditIds ? { parentAuditIds } : {}),
   });
   let context: TokenContext;

@@ -86,12 +86,15 @@ export class TokenService {
     this.#o = options;
   }
 
-  /** A token string (Fernet, base64url with the padding stripped, as Keystone's). */
+  /**
+   * A token string (Fernet, base64url with the padding stripped, as Keystone's). `notAfter`: the
+   * latest expiry (an application credential's own), milliseconds.
+   */
   issue(
     userId: string,
     methods: Method[],
     scope: Scope,
-    options: { expiresAt?: number; parentAuditIds?: string[]; now?: number } = {},
+    options: { expiresAt?: number; notAfter?: number; parentAuditIds?: string[]; now?: number } = {},
   ): { token: string; payload: TokenPayload } {
     // Keystone mints tokens on whole seconds: issued_at is the Fernet timestamp, expires_at follows.
     const now = Math.floor((options.now ?? Date.now()) / 1000) * 1000;
@@ -99,7 +102,7 @@ export class TokenService {
       userId,
       methods,
       scope,
-      expiresAt: options.expiresAt ?? now + this.#o.expiration * 1000,
+      expiresAt: Math.min(options.expiresAt ?? now + this.#o.expiration * 1000, options.notAfter ?? Infinity),
       // A rescoped token carries its own audit id and the chain's first one.
       auditIds: options.parentAuditIds?.length
         ? [newAuditId(), options.parentAuditIds.at(-1) as string]

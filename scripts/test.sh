@@ -43,6 +43,7 @@ log "build"
 npm run --silent build
 log "lint"
 npx biome check .
+node scripts/import-cycles.mjs gateway/src app/src
 # The compose file and the Dockerfiles. dclint's rules that are off (.dclintrc): gateway and migrate
 # share one built image (build + image); the port's interface is GATEHOUSE_HTTP_BIND, which the
 # linter cannot read; docker-compose 1.29 knows no top-level `name`; services and keys are in the

@@ -21,8 +21,8 @@ import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
 import { IdentityError, type IdentityErrorCode } from './errors.js';
+import { listenForInvalidations } from './invalidation.js';
 import { createServices, type Services } from './services.js';
-import { listenForInvalidations } from './token/cache.js';
 
 export interface BuildOptions {
   config: IdentityConfig;
@@ -84,9 +84,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
   const services = createServices(db, config);
-  // The cache works only while invalidations can be heard (see token/cache.ts).
+  // Caches work only while invalidations can be heard (see invalidation.ts).
   const stopListening =
-    options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.cache);
+    options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.invalidation);
   app.decorate('services', services);
   app.decorateRequest('caller', null);
 

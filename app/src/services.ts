@@ -9,8 +9,8 @@ import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
+import { Invalidation } from './invalidation.js';
 import { ResourceService } from './resource/service.js';
-import { ValidationCache } from './token/cache.js';
 import { keyLoader } from './token/keys.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
@@ -23,17 +23,18 @@ export interface Services {
   credential: CredentialService;
   revocation: RevocationService;
   tokens: TokenService;
-  cache: ValidationCache;
+  /** "Identity state changed": what every per-process cache follows. */
+  invalidation: Invalidation;
 }
 
-export function createServices(db: Db, config: IdentityConfig, cache = new ValidationCache()): Services {
+export function createServices(db: Db, config: IdentityConfig, invalidation = new Invalidation()): Services {
   configureHashing({
     concurrency: config.passwordHashConcurrency,
     nice: config.passwordHashNice,
     queue: config.passwordHashQueue,
   });
   const hash = { algorithm: config.passwordHashAlgorithm, rounds: config.passwordHashRounds };
-  const revocation = new RevocationService(db, cache);
+  const revocation = new RevocationService(db, invalidation);
   const identity = new IdentityService(
     db,
     {
@@ -47,12 +48,12 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
       changeUponFirstUse: config.changePasswordUponFirstUse,
     },
     revocation,
-    cache,
+    invalidation,
   );
-  const resource = new ResourceService(db, revocation, cache);
-  const assignment = new AssignmentService(db, identity, revocation, cache);
-  const catalog = new CatalogService(db, cache);
-  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), cache);
+  const resource = new ResourceService(db, revocation, invalidation);
+  const assignment = new AssignmentService(db, identity, revocation, invalidation);
+  const catalog = new CatalogService(db, invalidation);
+  const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -62,7 +63,7 @@ export function createServices(db: Db, config: IdentityConfig, cache = new Valid
     assignment,
     credential,
     revocation,
-    cache,
+    invalidation,
   });
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, cache };
+  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation };
 }

@@ -617,7 +617,11 @@ describe('cached user lists stay coherent', () => {
     const other = await build({ config: t.config, db: otherDb });
     try {
       // Wait until both instances listen (the cache is off until then).
-      for (let i = 0; i < 100 && !(app.services.cache.enabled && other.services.cache.enabled); i++)
+      for (
+        let i = 0;
+        i < 100 && !(app.services.invalidation.enabled && other.services.invalidation.enabled);
+        i++
+      )
         await new Promise((r) => setTimeout(r, 20));
       const url = `/v3/users?domain_id=${p.domainId}&name__startswith=cached`;
       const names = async (by: FastifyInstance) =>

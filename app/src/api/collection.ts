@@ -3,7 +3,7 @@
  * name and description schemas with Keystone's limits, and the caller's domain for lists.
  */
 import type { FastifyRequest } from 'fastify';
-import type { ValidationCache } from '../token/cache.js';
+import type { Invalidation } from '../invalidation.js';
 import type { TokenContext } from '../token/service.js';
 
 /** `{"<key>":[…],"links":{"self","previous":null,"next":null}}`, self with the query string. */
@@ -60,19 +60,19 @@ export function param(request: FastifyRequest, key: string): string {
 }
 
 /**
- * Rendered list bodies, per process, kept until the identity cache's next invalidation (any
- * write, in this process at once and in the others through LISTEN/NOTIFY, see token/cache.ts).
+ * Rendered list bodies, per process, kept until the next invalidation of identity state (any
+ * write, in this process at once and in the others through LISTEN/NOTIFY, see invalidation.ts).
  * Nothing is kept while invalidations cannot be heard, and a body computed across an
  * invalidation is not kept. The key must name everything the body depends on (base URL, the
  * caller's domain when it narrows the list, the URL with its query).
  */
 export class ListCache {
-  readonly #cache: ValidationCache;
+  readonly #cache: Invalidation;
   readonly #max: number;
   readonly #entries = new Map<string, string>();
   #generation = -1;
 
-  constructor(cache: ValidationCache, max = 64) {
+  constructor(cache: Invalidation, max = 64) {
     this.#cache = cache;
     this.#max = max;
   }

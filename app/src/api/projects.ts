@@ -83,7 +83,7 @@ export async function projectRoutes(
   });
   const project = (request: FastifyRequest) => resource.requireProject(param(request, 'project_id'));
 
-  const lists = new ListCache(services.cache);
+  const lists = new ListCache(services.invalidation);
   const list = async (request: FastifyRequest, base: string, scoped: string | null) => {
     const query = request.query as Record<string, unknown>;
     const hints = buildHints(query, {

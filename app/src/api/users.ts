@@ -96,7 +96,7 @@ export async function userRoutes(app: FastifyInstance, { services, config }: Plu
     return { user: (await identity.getUser(id)) ?? {}, user_id: id };
   };
 
-  const lists = new ListCache(services.cache);
+  const lists = new ListCache(services.invalidation);
   app.get(
     '/v3/users',
     {

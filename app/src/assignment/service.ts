@@ -10,8 +10,8 @@ import {
   validation,
 } from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
+import type { Invalidation } from '../invalidation.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
-import type { ValidationCache } from '../token/cache.js';
 import type { RevocationService } from '../token/revocation.js';
 import * as repo from './repository.js';
 
@@ -61,19 +61,19 @@ export class AssignmentService {
   readonly #db: Db;
   readonly #identity: IdentityService;
   readonly #revocation: RevocationService;
-  readonly #cache: ValidationCache | undefined;
+  readonly #invalidation: Invalidation | undefined;
 
-  /** `cache`: dropped at once after a change here (other processes hear the tables' NOTIFY). */
-  constructor(db: Db, identity: IdentityService, revocation: RevocationService, cache?: ValidationCache) {
+  /** `invalidation`: invalidated at once after a change here (other processes hear the tables' NOTIFY). */
+  constructor(db: Db, identity: IdentityService, revocation: RevocationService, invalidation?: Invalidation) {
     this.#db = db;
     this.#identity = identity;
     this.#revocation = revocation;
-    this.#cache = cache;
-    this.#graph = cache ? cache.memo(() => this.#computeGraph()) : () => this.#computeGraph();
+    this.#invalidation = invalidation;
+    this.#graph = invalidation ? invalidation.memo(() => this.#computeGraph()) : () => this.#computeGraph();
   }
 
   #changed(): void {
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 
   /**

@@ -9,7 +9,7 @@ import {
   notFound,
   validation,
 } from '../errors.js';
-import type { ValidationCache } from '../token/cache.js';
+import type { Invalidation } from '../invalidation.js';
 import * as repo from './repository.js';
 
 export type { EndpointRow, RegionRow, ServiceRow } from './repository.js';
@@ -52,14 +52,14 @@ export function catalogFromRows(rows: repo.CatalogEndpointRow[]): CatalogEntry[]
 
 export class CatalogService {
   readonly #db: Db;
-  readonly #cache: ValidationCache;
+  readonly #invalidation: Invalidation;
   /** Recomputed after any invalidation (the catalog tables notify, migration 0002). */
   readonly catalog: () => Promise<CatalogEntry[]>;
 
-  constructor(db: Db, cache: ValidationCache) {
+  constructor(db: Db, invalidation: Invalidation) {
     this.#db = db;
-    this.#cache = cache;
-    this.catalog = cache.memo(async () => catalogFromRows(await repo.catalogRows(this.#db)));
+    this.#invalidation = invalidation;
+    this.catalog = invalidation.memo(async () => catalogFromRows(await repo.catalogRows(this.#db)));
   }
 
   listServices(filter: { type?: string; name?: string }): Promise<repo.ServiceRow[]> {
@@ -91,7 +91,7 @@ export class CatalogService {
    * tables' NOTIFY reaches them.
    */
   #changed(): void {
-    this.#cache.invalidate();
+    this.#invalidation.invalidate();
   }
 
   // --- regions -------------------------------------------------------------------------------

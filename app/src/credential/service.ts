@@ -17,7 +17,7 @@ import {
   validation,
 } from '../errors.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from '../identity/passwords.js';
-import type { ValidationCache } from '../token/cache.js';
+import type { Invalidation } from '../invalidation.js';
 import { decrypt, encrypt, type FernetKey } from '../token/fernet.js';
 import * as repo from './repository.js';
 
@@ -48,17 +48,18 @@ export class CredentialService {
   readonly #db: Db;
   readonly #hash: HashPolicy;
   readonly #keys: (() => FernetKey[]) | undefined;
-  readonly #cache: ValidationCache | undefined;
+  readonly #invalidation: Invalidation | undefined;
 
   /**
    * `keys`: the credential key repository (primary first), needed for credential blobs only;
-   * `cache`: dropped at once when an application credential goes (tokens made with it end).
+   * `invalidation`: invalidated at once when an application credential goes (tokens made with it
+   * end).
    */
-  constructor(db: Db, hash: HashPolicy, keys?: () => FernetKey[], cache?: ValidationCache) {
+  constructor(db: Db, hash: HashPolicy, keys?: () => FernetKey[], invalidation?: Invalidation) {
     this.#db = db;
     this.#hash = hash;
     this.#keys = keys;
-    this.#cache = cache;
+    this.#invalidation = invalidation;
   }
 
   applicationCredential(id: string): Promise<repo.ApplicationCredentialRow | null> {
@@ -170,7 +171,7 @@ export class CredentialService {
   async delete(userId: string, id: string): Promise<void> {
     if (!(await repo.deleteApplicationCredential(this.#db, userId, id)))
       throw notFound('application credential', id);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 
   async #withDetails(

@@ -18,7 +18,7 @@ import {
   validation,
 } from '../errors.js';
 import type { Hint } from '../hints.js';
-import type { ValidationCache } from '../token/cache.js';
+import type { Invalidation } from '../invalidation.js';
 import type { RevocationService } from '../token/revocation.js';
 import { dummyHash, type HashPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as repo from './repository.js';
@@ -62,18 +62,18 @@ export class IdentityService {
   readonly #db: Db;
   readonly #rules: PasswordRules;
   readonly #revocation: RevocationService;
-  readonly #cache: ValidationCache | undefined;
+  readonly #invalidation: Invalidation | undefined;
 
   /**
-   * `cache`: this process's identity cache; writes that end no session (a new user, a renamed
-   * group, a new member) drop it at once, before their NOTIFY comes back, so that this process
-   * never answers from what it cached before its own write.
+   * `invalidation`: this process's "identity state changed" signal; writes that end no session
+   * (a new user, a renamed group, a new member) invalidate at once, before their NOTIFY comes
+   * back, so that this process never answers from what it cached before its own write.
    */
-  constructor(db: Db, rules: PasswordRules, revocation: RevocationService, cache?: ValidationCache) {
+  constructor(db: Db, rules: PasswordRules, revocation: RevocationService, invalidation?: Invalidation) {
     this.#db = db;
     this.#rules = rules;
     this.#revocation = revocation;
-    this.#cache = cache;
+    this.#invalidation = invalidation;
   }
 
   getUser(id: string): Promise<repo.UserRow | null> {
@@ -170,7 +170,7 @@ export class IdentityService {
       await repo.addPassword(tx, userId, prepared.hash, prepared.expiresAt);
       await repo.resetFailedAuth(tx, userId);
     });
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     if (user.password_hash) await this.#revocation.revokeUser(userId);
   }
 
@@ -223,7 +223,7 @@ export class IdentityService {
         if (prepared) await repo.addPassword(tx, id, prepared.hash, prepared.expiresAt);
       }),
     );
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     return this.requireUser(id);
   }
 
@@ -260,7 +260,7 @@ export class IdentityService {
         }
       }),
     );
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     if ((prepared && current.password_hash) || (current.enabled && !next.enabled))
       await this.#revocation.revokeUser(id);
     return this.requireUser(id);
@@ -287,7 +287,7 @@ export class IdentityService {
   async createGroup(fields: repo.GroupFields): Promise<repo.GroupRow> {
     const id = newId();
     await this.#write('group', fields.name, fields.domainId, () => repo.insertGroup(this.#db, id, fields));
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     return this.requireGroup(id);
   }
 
@@ -301,7 +301,7 @@ export class IdentityService {
         extra: { ...current.extra, ...patch.extra },
       }),
     );
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     return this.requireGroup(id);
   }
 
@@ -323,7 +323,7 @@ export class IdentityService {
       if (isForeignKeyViolation(err)) throw notFound('user', userId);
       throw err;
     }
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 
   async checkMember(groupId: string, userId: string): Promise<void> {
@@ -355,7 +355,7 @@ export class IdentityService {
   /** Disabling a user revokes the user's tokens; re-enabling clears a lockout. */
   async setUserEnabled(userId: string, enabled: boolean): Promise<void> {
     if (!(await repo.setUserEnabled(this.#db, userId, enabled))) throw notFound('user', userId);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     if (!enabled) await this.#revocation.revokeUser(userId);
   }
 

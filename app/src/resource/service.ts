@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, transaction } from '../db.js';
 import { conflict, forbiddenAction, isUniqueViolation, notFound, validation } from '../errors.js';
-import type { ValidationCache } from '../token/cache.js';
+import type { Invalidation } from '../invalidation.js';
 import type { RevocationService } from '../token/revocation.js';
 import * as repo from './repository.js';
 
@@ -46,13 +46,13 @@ export type ProjectPatch = Partial<
 export class ResourceService {
   readonly #db: Db;
   readonly #revocation: RevocationService;
-  readonly #cache: ValidationCache | undefined;
+  readonly #invalidation: Invalidation | undefined;
 
-  /** `cache`: dropped after each write, before its NOTIFY comes back (see IdentityService). */
-  constructor(db: Db, revocation: RevocationService, cache?: ValidationCache) {
+  /** `invalidation`: invalidated after each write, before its NOTIFY comes back (see IdentityService). */
+  constructor(db: Db, revocation: RevocationService, invalidation?: Invalidation) {
     this.#db = db;
     this.#revocation = revocation;
-    this.#cache = cache;
+    this.#invalidation = invalidation;
   }
 
   domain(ref: repo.Ref): Promise<repo.DomainRow | null> {
@@ -66,13 +66,13 @@ export class ResourceService {
   /** Disabling a project revokes every token scoped to it; re-enabling does not bring them back. */
   async setProjectEnabled(id: string, enabled: boolean): Promise<void> {
     if (!(await repo.setProjectEnabled(this.#db, id, enabled))) throw notFound('project', id);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     if (!enabled) await this.#revocation.revokeProject(id);
   }
 
   async setDomainEnabled(id: string, enabled: boolean): Promise<void> {
     if (!(await repo.setDomainEnabled(this.#db, id, enabled))) throw notFound('domain', id);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     if (!enabled) await this.#revocation.revokeDomain(id);
   }
 
@@ -253,7 +253,7 @@ export class ResourceService {
     await this.requireProject(id);
     const unique = checkTags(tags);
     await repo.setProjectTags(this.#db, id, unique);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
     return unique;
   }
 
@@ -265,7 +265,7 @@ export class ResourceService {
       const tags = checkTags(project.tags.includes(tag) ? project.tags : [...project.tags, tag]);
       await repo.setProjectTags(tx, id, tags);
       return tags;
-    }).finally(() => this.#cache?.invalidate());
+    }).finally(() => this.#invalidation?.invalidate());
   }
 
   async removeTag(id: string, tag: string): Promise<void> {
@@ -276,7 +276,7 @@ export class ResourceService {
       id,
       project.tags.filter((t) => t !== tag),
     );
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 
   async #unique(type: string, details: string, write: () => Promise<void>): Promise<void> {
@@ -286,7 +286,7 @@ export class ResourceService {
       if (isUniqueViolation(err)) throw conflict(type, details);
       throw err;
     }
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 }
 

@@ -1,98 +1,43 @@
 /**
- * A per-process cache of validated tokens, kept coherent across workers and gateway replicas
- * through PostgreSQL LISTEN/NOTIFY: any change that can invalidate a token (a revocation, and
- * later user, project and role changes) notifies `identity_invalidate`, and every process
- * listening drops its whole cache. While the listening connection is down nothing is cached, so
- * a lost notification can never keep a revoked token alive.
+ * The token service's per-process cache of validated tokens. It follows the "identity state
+ * changed" signal (../invalidation.ts): every invalidation empties it, nothing is kept while
+ * invalidations cannot be heard, and a validation that straddles an invalidation is not kept.
  */
-import pg from 'pg';
-import type { TokenContext } from './service.js';
-
-export const INVALIDATE_CHANNEL = 'identity_invalidate';
+import type { Invalidation } from '../invalidation.js';
+import type { TokenContext } from './context.js';
 
 export class ValidationCache {
+  readonly #invalidation: Invalidation;
   readonly #entries = new Map<string, TokenContext>();
   readonly #max: number;
-  #enabled = false;
-  /** Bumped on every invalidation; a validation that straddles one is not cached. */
-  generation = 0;
+  /** The invalidation generation the entries were computed in. */
+  #generation: number;
 
-  constructor(max = 10_000) {
+  constructor(invalidation: Invalidation, max = 10_000) {
+    this.#invalidation = invalidation;
     this.#max = max;
-  }
-
-  get enabled(): boolean {
-    return this.#enabled;
+    this.#generation = invalidation.generation;
   }
 
   /**
-   * A value derived from identity state (the catalog, say), recomputed after any invalidation
-   * and never kept while invalidations cannot be heard.
+   * The cached context for the token when it is still unexpired at `now`; otherwise `validate()`'s
+   * result, kept when it was computed entirely after the last invalidation.
    */
-  memo<T>(compute: () => Promise<T>): () => Promise<T> {
-    let kept: { generation: number; value: T } | null = null;
-    return async () => {
-      if (this.#enabled && kept && kept.generation === this.generation) return kept.value;
-      const generation = this.generation;
-      const value = await compute();
-      if (this.#enabled && generation === this.generation) kept = { generation, value };
-      return value;
-    };
-  }
-
-  get(token: string): TokenContext | undefined {
-    return this.#enabled ? this.#entries.get(token) : undefined;
-  }
-
-  set(token: string, context: TokenContext): void {
-    if (!this.#enabled) return;
-    if (this.#entries.size >= this.#max) this.#entries.clear();
-    this.#entries.set(token, context);
-  }
-
-  invalidate(): void {
-    this.generation++;
-    this.#entries.clear();
-  }
-
-  enable(on: boolean): void {
-    this.invalidate();
-    this.#enabled = on;
-  }
-}
-
-/** Listens for invalidations; reconnects after a failure. Returns a function that stops it. */
-export function listenForInvalidations(
-  connectionString: string | undefined,
-  cache: ValidationCache,
-): () => Promise<void> {
-  let client: pg.Client | null = null;
-  let stopped = false;
-  let retry: NodeJS.Timeout | null = null;
-  const connect = async () => {
-    const c = new pg.Client(connectionString ? { connectionString } : {});
-    client = c;
-    c.on('notification', () => cache.invalidate());
-    c.on('error', () => {
-      cache.enable(false);
-      void c.end().catch(() => {});
-      if (!stopped) retry = setTimeout(connect, 1000);
-    });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${INVALIDATE_CHANNEL}`);
-      if (!stopped) cache.enable(true);
-    } catch {
-      cache.enable(false);
-      await c.end().catch(() => {});
-      if (!stopped) retry = setTimeout(connect, 1000);
+  async get(token: string, now: number, validate: () => Promise<TokenContext>): Promise<TokenContext> {
+    const invalidation = this.#invalidation;
+    if (!invalidation.enabled) return validate();
+    if (this.#generation !== invalidation.generation) {
+      this.#entries.clear();
+      this.#generation = invalidation.generation;
     }
-  };
-  void connect();
-  return async () => {
-    stopped = true;
-    if (retry) clearTimeout(retry);
-    cache.enable(false);
-    await client?.end().catch(() => {});
-  };
+    const cached = this.#entries.get(token);
+    if (cached && cached.payload.expiresAt > now) return cached;
+    const generation = invalidation.generation;
+    const context = await validate();
+    if (invalidation.enabled && generation === invalidation.generation && this.#generation === generation) {
+      if (this.#entries.size >= this.#max) this.#entries.clear();
+      this.#entries.set(token, context);
+    }
+    return context;
+  }
 }

@@ -1,19 +1,19 @@
 /**
  * Revocation events: written to Postgres (the table's trigger NOTIFYs every process, see
- * migration 0002) and this process's validation cache dropped at once, before the notification
- * comes back.
+ * migration 0002) and this process's caches invalidated at once, before the notification comes
+ * back.
  */
 import type { Db } from '../db.js';
-import type { ValidationCache } from './cache.js';
+import type { Invalidation } from '../invalidation.js';
 import * as repo from './repository.js';
 
 export class RevocationService {
   readonly #db: Db;
-  readonly #cache: ValidationCache | undefined;
+  readonly #invalidation: Invalidation | undefined;
 
-  constructor(db: Db, cache?: ValidationCache) {
+  constructor(db: Db, invalidation?: Invalidation) {
     this.#db = db;
-    this.#cache = cache;
+    this.#invalidation = invalidation;
   }
 
   isRevoked(check: repo.RevocationCheck): Promise<boolean> {
@@ -52,6 +52,6 @@ export class RevocationService {
 
   async #record(event: repo.RevocationEvent): Promise<void> {
     await repo.addRevocation(this.#db, event);
-    this.#cache?.invalidate();
+    this.#invalidation?.invalidate();
   }
 }

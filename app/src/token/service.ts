@@ -2,39 +2,24 @@
  * The token provider: issues Fernet tokens over Keystone's payloads and validates them by
  * rebuilding the token from current state (user and project enabled, effective roles, revocation
  * events), so validation needs no row per token and any change takes effect at once. Results are
- * kept in a per-process cache that LISTEN/NOTIFY keeps coherent (cache.ts).
+ * kept in the service's own per-process cache (cache.ts), which follows the "identity state
+ * changed" signal that LISTEN/NOTIFY keeps coherent (../invalidation.ts).
  */
 import { randomBytes } from 'node:crypto';
-import type { AssignmentService, RoleRef } from '../assignment/service.js';
-import type { ApplicationCredentialRow, CredentialService } from '../credential/service.js';
+import type { AssignmentService } from '../assignment/service.js';
+import type { CredentialService } from '../credential/service.js';
 import { IdentityError } from '../errors.js';
-import type { IdentityService, UserRow } from '../identity/service.js';
-import type { Credentials } from '../policy/enforcer.js';
-import type { DomainRow, ProjectRow, ResourceService } from '../resource/service.js';
-import type { ValidationCache } from './cache.js';
+import type { IdentityService } from '../identity/service.js';
+import type { Invalidation } from '../invalidation.js';
+import type { ResourceService } from '../resource/service.js';
+import { ValidationCache } from './cache.js';
+import type { TokenContext } from './context.js';
 import { decrypt, encrypt, type FernetKey } from './fernet.js';
 import { decodePayload, encodePayload, type Method, type Scope, type TokenPayload } from './payload.js';
 import type { RevocationService } from './revocation.js';
 
-export interface TokenContext {
-  payload: TokenPayload;
-  /** Milliseconds since the epoch (whole seconds: the Fernet timestamp). */
-  issuedAt: number;
-  user: UserRow;
-  project: ProjectRow | null;
-  domain: DomainRow | null;
-  roles: RoleRef[];
-  applicationCredential: ApplicationCredentialRow | null;
-  /** The application credential's access rules; null when it has none (or is no credential). */
-  accessRules: AccessRule[] | null;
-}
-
-export interface AccessRule {
-  id: string;
-  service: string;
-  path: string;
-  method: string;
-}
+// The context type has its own module (nothing below the token service needs the service for it).
+export { credentialsOf, type TokenContext } from './context.js';
 
 /** The lowest OpenStack-Identity-Access-Rules version that enforces access rules (Keystone's). */
 export const ACCESS_RULES_MIN_VERSION = 1.0;
@@ -57,7 +42,8 @@ export interface TokenServiceOptions {
   assignment: AssignmentService;
   credential: CredentialService;
   revocation: RevocationService;
-  cache?: ValidationCache;
+  /** The "identity state changed" signal; without it nothing is cached. */
+  invalidation?: Invalidation;
 }
 
 const tokenNotFound = (message = 'Failed to validate token') =>
@@ -66,24 +52,13 @@ const tokenNotFound = (message = 'Failed to validate token') =>
 /** 16 random bytes, base64url without padding (22 characters), as Keystone's audit ids. */
 export const newAuditId = () => randomBytes(16).toString('base64url');
 
-/** The caller's token as oslo.policy credentials. */
-export function credentialsOf(context: TokenContext): Credentials {
-  return {
-    user_id: context.user.id,
-    user_domain_id: context.user.domain_id,
-    project_id: context.project?.id ?? null,
-    project_domain_id: context.project?.domain_id ?? null,
-    domain_id: context.domain?.id ?? null,
-    system_scope: context.payload.scope.kind === 'system' ? 'all' : null,
-    roles: context.roles.map((r) => r.name),
-  };
-}
-
 export class TokenService {
   readonly #o: TokenServiceOptions;
+  readonly #cache: ValidationCache | undefined;
 
   constructor(options: TokenServiceOptions) {
     this.#o = options;
+    this.#cache = options.invalidation ? new ValidationCache(options.invalidation) : undefined;
   }
 
   /**
@@ -124,16 +99,11 @@ export class TokenService {
     token: string,
     options: { allowExpired?: boolean; accessRules?: string | undefined } = {},
   ): Promise<TokenContext> {
-    const cache = options.allowExpired ? undefined : this.#o.cache;
-    const cached = cache?.get(token);
-    let context: TokenContext;
-    if (cached && cached.payload.expiresAt > Date.now()) context = cached;
-    else {
-      const generation = cache?.generation;
-      context = await this.#validate(token, options);
-      // Only a result computed entirely after the last invalidation may be kept.
-      if (cache && cache.generation === generation) cache.set(token, context);
-    }
+    // The cache holds unexpired tokens only: ?allow_expired validations go around it.
+    const context =
+      options.allowExpired || !this.#cache
+        ? await this.#validate(token, options)
+        : await this.#cache.get(token, Date.now(), () => this.#validate(token, options));
     if (context.accessRules && !understandsAccessRules(options.accessRules)) throw tokenNotFound();
     return context;
   }

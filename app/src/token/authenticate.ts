@@ -85,7 +85,10 @@ export async function authenticate(
     };
   }
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  // Issued on the clock revocation events are stamped with, so that one compares with the other.
+  const now = await s.revocation.now();
   const { token } = s.tokens.issue(user.id, methods, scope, {
+    now,
     ...(expiresAt === undefined ? {} : { expiresAt }),
     ...(notAfter === undefined ? {} : { notAfter }),
     ...(parentAuditIds ? { parentAuditIds } : {}),

@@ -86,7 +86,11 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   const services = createServices(db, config);
   // Caches work only while invalidations can be heard (see invalidation.ts).
   const stopListening =
-    options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.invalidation);
+    options.cache === false
+      ? null
+      : listenForInvalidations(config.databaseUrl, services.invalidation, {
+          heartbeatMs: config.invalidationHeartbeat * 1000,
+        });
   app.decorate('services', services);
   app.decorateRequest('caller', null);
 

@@ -159,6 +159,12 @@ export const declarations = [
     default: null,
     help: 'most entries in credential and role assignment lists, then "truncated": true; unset: no limit',
   },
+  {
+    name: 'IDENTITY_INVALIDATION_HEARTBEAT',
+    kind: 'int',
+    default: '5',
+    help: 'seconds between heartbeats of the LISTEN connection; a missed one stops caching until it is back',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -187,6 +193,7 @@ export interface IdentityConfig {
   maxRequestBodySize: number;
   passwordHashQueue: number;
   listLimit: number | null;
+  invalidationHeartbeat: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -259,5 +266,6 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     passwordHashQueue: int('IDENTITY_PASSWORD_HASH_QUEUE', 0, 100_000),
     listLimit: optionalInt('IDENTITY_LIST_LIMIT', 1, 1_000_000),
+    invalidationHeartbeat: int('IDENTITY_INVALIDATION_HEARTBEAT', 1, 3600),
   };
 }

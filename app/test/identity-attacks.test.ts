@@ -7,11 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { build } from '../src/app.js';
+import { createPool } from '../src/db.js';
 import { hashingStats, hashPassword } from '../src/identity/passwords.js';
+import { createServices, type Services } from '../src/services.js';
 import { ADMIN_PASSWORD, type TestDatabase, testDatabase } from './helpers.js';
 import { createPersonas, type Personas } from './personas.js';
 import { type Stack, throughNginx } from './through-nginx.js';
@@ -43,6 +47,15 @@ async function until(what: string, ready: () => boolean | Promise<boolean>): Pro
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/**
+ * Waits for the second after `time` to begin: an event revoking a user's tokens covers the tokens
+ * issued before its second (Fernet issue times are whole seconds).
+ */
+async function nextSecond(time: string): Promise<void> {
+  const next = Math.floor(Date.parse(time) / 1000) * 1000 + 1000;
+  await until('the next second', () => Date.now() >= next);
 }
 
 async function adminToken(stack: Stack): Promise<string> {
@@ -455,5 +468,232 @@ describe('lists that cost a cheap caller the whole cloud', () => {
     const few = await stack.request('GET', '/v3/credentials?type=none', undefined, p.headers('own_user'));
     assert.equal(few.body.credentials.length, 0);
     assert.equal('truncated' in few.body, false, 'no truncated key when nothing was cut');
+  });
+});
+
+/**
+ * A TCP relay to PostgreSQL that can go silent the way a NAT or a failed-over proxy does: the
+ * connections it has stop carrying bytes either way without being closed; new ones work.
+ */
+async function silentRelay(target: URL): Promise<{ url: string; silence(): void; close(): Promise<void> }> {
+  const live = new Set<{ silent: boolean; a: Socket; b: Socket }>();
+  const server: Server = createServer((a) => {
+    const b = createConnection(Number(target.port), target.hostname);
+    const pair = { silent: false, a, b };
+    live.add(pair);
+    a.on('data', (d) => pair.silent || b.write(d));
+    b.on('data', (d) => pair.silent || a.write(d));
+    const end = () => {
+      live.delete(pair);
+      a.destroy();
+      b.destroy();
+    };
+    a.on('close', end).on('error', end);
+    b.on('close', end).on('error', end);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = new URL(target.href);
+  url.port = String((server.address() as { port: number }).port);
+  return {
+    url: url.href,
+    silence() {
+      for (const pair of live) pair.silent = true;
+    },
+    async close() {
+      for (const pair of live) {
+        pair.a.destroy();
+        pair.b.destroy();
+      }
+      server.close();
+    },
+  };
+}
+
+describe('revocation over a half-open LISTEN connection, and application credential expiry', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  let stack: Stack;
+  let relay: Awaited<ReturnType<typeof silentRelay>>;
+  let other: Services;
+  let otherDb: ReturnType<typeof createPool>;
+  let projectId: string;
+  let member: string;
+  before(async () => {
+    t = await testDatabase({ env: { IDENTITY_INVALIDATION_HEARTBEAT: '1' } });
+    relay = await silentRelay(new URL(t.url));
+    // This instance's LISTEN connection goes through the relay; its queries do not.
+    app = await build({ config: { ...t.config, databaseUrl: relay.url }, db: t.db });
+    stack = await throughNginx(app);
+    otherDb = createPool(t.url, 2);
+    other = createServices(otherDb, t.config); // another worker or replica
+    projectId = (await app.services.resource.project({ name: 'admin', domain: { id: 'default' } }))
+      ?.id as string;
+    member = await app.services.assignment.ensureGlobalRole(newId(), 'member');
+  });
+  after(async () => {
+    await stack?.stop();
+    await app?.close();
+    await relay?.close();
+    await otherDb?.end();
+    await t?.drop();
+  });
+  /** GET /v3/auth/tokens for `token`, by the admin (the subject's own refusal is a 404). */
+  const validate = async (token: string) =>
+    stack.request('GET', '/v3/auth/tokens', undefined, {
+      'x-auth-token': await adminToken(stack),
+      'x-subject-token': token,
+    });
+
+  test('a silently dead LISTEN connection turns the cache off: a revocation made elsewhere is honoured', async () => {
+    const s = app.services;
+    const grace = (await s.identity.createUser(user(`grace-${newId()}`), 'grace pw')).id;
+    await s.assignment.grant({
+      actor: { type: 'user', id: grace },
+      target: { type: 'project', id: projectId },
+      roleId: member,
+    });
+    await until('LISTEN to be up', () => s.invalidation.enabled);
+    const login = await stack.request(
+      'POST',
+      '/v3/auth/tokens',
+      passwordLogin(grace, 'grace pw', { project: { id: projectId } }),
+    );
+    assert.equal(login.status, 201);
+    const token = login.headers['x-subject-token'] as string;
+    assert.equal((await validate(token)).status, 200, 'validated, and now cached');
+
+    relay.silence();
+    await nextSecond(login.body.token.issued_at);
+    await other.revocation.revokeUser(grace); // its NOTIFY never arrives here
+    await until('a missed heartbeat to turn the cache off', () => !s.invalidation.enabled);
+    assert.equal((await validate(token)).status, 404, 'the revocation is seen without the cache');
+    await until('LISTEN to be back on a new connection', () => s.invalidation.enabled);
+    assert.equal((await validate(token)).status, 404);
+  });
+
+  test("a cached application credential token ends at the credential's expiry", async () => {
+    const s = app.services;
+    await until('LISTEN to be up', () => s.invalidation.enabled);
+    const heidi = (await s.identity.createUser(user(`heidi-${newId()}`), 'heidi pw')).id;
+    await s.assignment.grant({
+      actor: { type: 'user', id: heidi },
+      target: { type: 'project', id: projectId },
+      roleId: member,
+    });
+    const expiresAt = new Date(Date.now() + 3000);
+    const created = await s.credential.create({
+      name: `soon-${newId()}`,
+      userId: heidi,
+      projectId,
+      description: '',
+      roleIds: [member],
+      expiresAt,
+      unrestricted: false,
+      accessRules: [],
+    });
+    const login = await stack.request('POST', '/v3/auth/tokens', {
+      auth: {
+        identity: {
+          methods: ['application_credential'],
+          application_credential: { id: created.id, secret: created.secret },
+        },
+      },
+    });
+    assert.equal(login.status, 201, JSON.stringify(login.body));
+    const token = login.headers['x-subject-token'] as string;
+    assert.ok(Date.parse(login.body.token.expires_at) <= expiresAt.getTime(), 'no later than the credential');
+    const admin = await adminToken(stack);
+    const check = () =>
+      stack.request('GET', '/v3/auth/tokens', undefined, { 'x-auth-token': admin, 'x-subject-token': token });
+    assert.equal((await check()).status, 200, 'validated, and now cached');
+    await until('the credential to expire', () => Date.now() > expiresAt.getTime());
+    assert.ok(s.invalidation.enabled, 'the cache is on: this is a cache hit');
+    assert.equal((await check()).status, 404);
+  });
+});
+
+describe('one clock for revocations and issue times', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  let stack: Stack;
+  let projectId: string;
+  let member: string;
+  before(async () => {
+    t = await testDatabase();
+    app = await build({ config: t.config, db: t.db });
+    stack = await throughNginx(app);
+    projectId = (await app.services.resource.project({ name: 'admin', domain: { id: 'default' } }))
+      ?.id as string;
+    member = await app.services.assignment.ensureGlobalRole(newId(), 'member');
+  });
+  after(async () => {
+    await stack?.stop();
+    await app?.close();
+    await t?.drop();
+  });
+  /** GET /v3/auth/tokens for `token`, by the admin (the subject's own refusal is a 404). */
+  const validate = async (token: string) =>
+    stack.request('GET', '/v3/auth/tokens', undefined, {
+      'x-auth-token': await adminToken(stack),
+      'x-subject-token': token,
+    });
+
+  test("clock skew: a token issued by an app whose clock runs ahead does not survive its user's password change", async () => {
+    const s = app.services;
+    const ivan = (await s.identity.createUser(user(`ivan-${newId()}`), 'ivan pw')).id;
+    await s.assignment.grant({
+      actor: { type: 'user', id: ivan },
+      target: { type: 'project', id: projectId },
+      roleId: member,
+    });
+    const realNow = Date.now;
+    Date.now = () => realNow() + 120_000; // this app host's clock is two minutes ahead
+    let token: string;
+    try {
+      const login = await stack.request(
+        'POST',
+        '/v3/auth/tokens',
+        passwordLogin(ivan, 'ivan pw', { project: { id: projectId } }),
+      );
+      assert.equal(login.status, 201);
+      token = login.headers['x-subject-token'] as string;
+    } finally {
+      Date.now = realNow;
+    }
+    await nextSecond(new Date(realNow()).toISOString());
+    const changed = await stack.request(
+      'POST',
+      `/v3/users/${ivan}/password`,
+      change('ivan pw', 'ivan new pw'),
+    );
+    assert.equal(changed.status, 204);
+    assert.equal((await validate(token)).status, 404);
+  });
+
+  test('a revoked token stays revoked whatever issue time it carries', async () => {
+    const s = app.services;
+    const judy = (await s.identity.createUser(user(`judy-${newId()}`), 'judy pw')).id;
+    await s.assignment.grant({
+      actor: { type: 'user', id: judy },
+      target: { type: 'project', id: projectId },
+      roleId: member,
+    });
+    // Minted by a replica whose clock is a minute ahead (the Fernet keys are shared).
+    const { token } = s.tokens.issue(
+      judy,
+      ['password'],
+      { kind: 'project', projectId },
+      {
+        now: Date.now() + 60_000,
+      },
+    );
+    assert.equal((await validate(token)).status, 200);
+    const revoked = await stack.request('DELETE', '/v3/auth/tokens', undefined, {
+      'x-auth-token': token,
+      'x-subject-token': token,
+    });
+    assert.equal(revoked.status, 204);
+    assert.equal((await validate(token)).status, 404);
   });
 });

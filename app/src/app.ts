@@ -127,7 +127,11 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   const services = createServices(db, config);
   // Caches work only while invalidations can be heard (see invalidation.ts).
   const stopListening =
-    options.cache === false ? null : listenForInvalidations(config.databaseUrl, services.invalidation);
+    options.cache === false
+      ? null
+      : listenForInvalidations(config.databaseUrl, services.invalidation, {
+          heartbeatMs: config.invalidationHeartbeat * 1000,
+        });
   app.decorate('services', services);
   app.decorateRequest('caller', null);
   app.decorateRequest('baseUrl', {
@@ -174,6 +178,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       );
       reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
     }
+    if (err.headers) reply.headers(err.headers);
     reply.code(err.status).type('application/json').send(err.body());
   });
   // Every route's path as a pattern: a known path asked with another method is 405, as Keystone

@@ -187,6 +187,25 @@ export const declarations = [
     default: null,
     help: 'YAML or JSON file of rules overriding the defaults (policy.yaml); see manage policy-generate',
   },
+  // Hardening limits: what a flood of logins or a cheap caller's list may cost.
+  {
+    name: 'IDENTITY_PASSWORD_HASH_QUEUE',
+    kind: 'int',
+    default: '32',
+    help: 'password checks that may wait for a hashing thread per process; more get 503 with Retry-After',
+  },
+  {
+    name: 'IDENTITY_LIST_LIMIT',
+    kind: 'int',
+    default: null,
+    help: 'most entries in credential and role assignment lists, then "truncated": true; unset: no limit',
+  },
+  {
+    name: 'IDENTITY_INVALIDATION_HEARTBEAT',
+    kind: 'int',
+    default: '5',
+    help: 'seconds between heartbeats of the LISTEN connection; a missed one stops caching until it is back',
+  },
 ] as const satisfies readonly Declaration[];
 
 export interface IdentityConfig {
@@ -220,6 +239,9 @@ export interface IdentityConfig {
   policyEnforceScope: boolean;
   policyEnforceNewDefaults: boolean;
   policyFile: string | null;
+  passwordHashQueue: number;
+  listLimit: number | null;
+  invalidationHeartbeat: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -297,5 +319,8 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     policyEnforceScope: choice('IDENTITY_POLICY_ENFORCE_SCOPE') === 'true',
     policyEnforceNewDefaults: choice('IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS') === 'true',
     policyFile: raw('IDENTITY_POLICY_FILE'),
+    passwordHashQueue: int('IDENTITY_PASSWORD_HASH_QUEUE', 0, 100_000),
+    listLimit: optionalInt('IDENTITY_LIST_LIMIT', 1, 1_000_000),
+    invalidationHeartbeat: int('IDENTITY_INVALIDATION_HEARTBEAT', 1, 3600),
   };
 }

@@ -18,6 +18,7 @@ export const errorTable = {
   IDN_ERR_TOO_LARGE: { status: 413, title: 'Request Entity Too Large' },
   IDN_ERR_UNSUPPORTED_MEDIA: { status: 415, title: 'Unsupported Media Type' },
   IDN_ERR_INTERNAL: { status: 500, title: 'Internal Server Error' },
+  IDN_ERR_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
   IDN_ERR_CONFIG: { status: 500, title: 'Internal Server Error' },
   // Token codecs: bytes that do not decode. The token service answers them as TokenNotFound
   // (Keystone's "Could not recognize Fernet token"), so their status is that one's.
@@ -39,11 +40,18 @@ export class IdentityError extends Error {
   readonly detail: string | undefined;
   /** More members of the body's "error" object (Keystone adds "identity" to auth errors). */
   readonly extra: Record<string, unknown> | undefined;
+  /** Response headers that go with the error (Retry-After on a 503). */
+  readonly headers: Record<string, string> | undefined;
 
   constructor(
     code: IdentityErrorCode,
     message: string,
-    options: { detail?: string; cause?: unknown; extra?: Record<string, unknown> } = {},
+    options: {
+      detail?: string;
+      cause?: unknown;
+      extra?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message, options.cause === undefined ? {} : { cause: options.cause });
     this.code = code;
@@ -51,6 +59,7 @@ export class IdentityError extends Error {
     this.title = errorTable[code].title;
     this.detail = options.detail;
     this.extra = options.extra;
+    this.headers = options.headers;
   }
 
   body(): { error: { code: number; title: string; message: string } } {

@@ -11,6 +11,8 @@
  *
  * It sits below the services: services and revocation depend on it, it depends on none of them.
  */
+import { randomBytes } from 'node:crypto';
+import { Socket } from 'node:net';
 import pg from 'pg';
 
 export const INVALIDATE_CHANNEL = 'identity_invalidate';
@@ -50,38 +52,95 @@ export class Invalidation {
   }
 }
 
-/** Listens for invalidations; reconnects after a failure. Returns a function that stops it. */
+export interface ListenOptions {
+  /**
+   * Milliseconds between heartbeats (default 5000). Each one is a NOTIFY on a channel only this
+   * connection listens to, sent on the listening connection itself; when a beat has not come back
+   * by the next one, the connection is taken for dead: caching stops until LISTEN is back.
+   */
+  heartbeatMs?: number;
+}
+
+/**
+ * Listens for invalidations; reconnects after a failure. Returns a function that stops it.
+ *
+ * A LISTEN connection can die without an error: a NAT or proxy forgets it, a failover leaves it
+ * half-open, and no notification ever arrives again while the caches stay on. So TCP keepalive is
+ * on, and the connection notifies itself every `heartbeatMs`: a beat that does not come back turns
+ * caching off at once (what was cached is dropped) and the connection is replaced; caching comes
+ * back with LISTEN on the new one. A notification lost that way stays unheard for at most two
+ * heartbeats.
+ */
 export function listenForInvalidations(
   connectionString: string | undefined,
   invalidation: Invalidation,
+  options: ListenOptions = {},
 ): () => Promise<void> {
-  let client: pg.Client | null = null;
+  const heartbeatMs = options.heartbeatMs ?? 5000;
   let stopped = false;
   let retry: NodeJS.Timeout | null = null;
-  const connect = async () => {
-    const c = new pg.Client(connectionString ? { connectionString } : {});
-    client = c;
-    c.on('notification', () => invalidation.invalidate());
-    c.on('error', () => {
-      invalidation.enable(false);
-      void c.end().catch(() => {});
-      if (!stopped) retry = setTimeout(connect, 1000);
+  let stopCurrent: (() => Promise<void>) | null = null;
+
+  const connect = async (): Promise<void> => {
+    retry = null;
+    let socket: Socket | undefined;
+    const client = new pg.Client({
+      ...(connectionString ? { connectionString } : {}),
+      keepAlive: true,
+      keepAliveInitialDelayMillis: heartbeatMs,
+      // Kept, so that a connection found dead is closed at once, not after TCP gives up on it.
+      stream: () => {
+        socket = new Socket();
+        return socket;
+      },
     });
-    try {
-      await c.connect();
-      await c.query(`LISTEN ${INVALIDATE_CHANNEL}`);
-      if (!stopped) invalidation.enable(true);
-    } catch {
+    // This connection's own heartbeat channel: no other process hears its beats.
+    const beats = `identity_heartbeat_${randomBytes(8).toString('hex')}`;
+    let sent = 0;
+    let heard = 0;
+    let timer: NodeJS.Timeout | null = null;
+    let lost = false;
+    const lose = () => {
+      if (lost) return;
+      lost = true;
       invalidation.enable(false);
-      await c.end().catch(() => {});
-      if (!stopped) retry = setTimeout(connect, 1000);
+      if (timer) clearInterval(timer);
+      socket?.destroy();
+      void client.end().catch(() => {});
+      if (!stopped) retry = setTimeout(connect, Math.min(1000, heartbeatMs));
+    };
+    client.on('notification', (n) => {
+      if (n.channel === beats) heard = Math.max(heard, Number(n.payload));
+      else invalidation.invalidate();
+    });
+    client.on('error', lose);
+    client.on('end', lose);
+    stopCurrent = async () => {
+      lost = true;
+      if (timer) clearInterval(timer);
+      await client.end().catch(() => {});
+    };
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${INVALIDATE_CHANNEL}`);
+      await client.query(`LISTEN ${beats}`);
+    } catch {
+      lose();
+      return;
     }
+    if (lost || stopped) return;
+    invalidation.enable(true);
+    timer = setInterval(() => {
+      if (heard < sent) return lose();
+      sent++;
+      client.query(`NOTIFY ${beats}, '${sent}'`).catch(lose);
+    }, heartbeatMs);
   };
   void connect();
   return async () => {
     stopped = true;
     if (retry) clearTimeout(retry);
     invalidation.enable(false);
-    await client?.end().catch(() => {});
+    await stopCurrent?.();
   };
 }

@@ -32,7 +32,11 @@ export interface Services {
 }
 
 export function createServices(db: Db, config: IdentityConfig, invalidation = new Invalidation()): Services {
-  configureHashing({ concurrency: config.passwordHashConcurrency, nice: config.passwordHashNice });
+  configureHashing({
+    concurrency: config.passwordHashConcurrency,
+    nice: config.passwordHashNice,
+    queue: config.passwordHashQueue,
+  });
   const hash = { algorithm: config.passwordHashAlgorithm, rounds: config.passwordHashRounds };
   const revocation = new RevocationService(db, invalidation);
   const identity = new IdentityService(

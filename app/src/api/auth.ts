@@ -9,7 +9,7 @@ import type { UserRef } from '../identity/service.js';
 import type { Ref } from '../resource/service.js';
 import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
 import type { TokenContext } from '../token/service.js';
-import { enforce, type PluginOptions, present, truthy } from './context.js';
+import { accessRulesHeader, clientGone, enforce, type PluginOptions, present, truthy } from './context.js';
 import { baseUrl, renderDomain, renderProject, renderToken } from './render.js';
 
 type Json = Record<string, unknown>;
@@ -125,6 +125,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
       services,
       parseIdentity(auth, config.maxPasswordLength),
       parseScope(auth),
+      clientGone(reply),
     );
     reply.code(201).header('x-subject-token', issued.token);
     return renderToken(issued.context, await withCatalog(request, issued.context), issued.context.issuedAt);
@@ -135,7 +136,10 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
     const token = request.headers['x-subject-token'];
     if (typeof token !== 'string' || token === '')
       throw validation('Expecting to find X-Subject-Token in request headers.');
-    return tokens.validate(token, { allowExpired: truthy(request, 'allow_expired') });
+    return tokens.validate(token, {
+      allowExpired: truthy(request, 'allow_expired'),
+      accessRules: accessRulesHeader(request),
+    });
   };
   // The subject is validated before the policy runs: the rules look at its user.
   const subjectTarget = async (request: FastifyRequest) => {

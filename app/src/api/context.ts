@@ -6,7 +6,7 @@
  *
  * After it runs, `request.caller` is the validated token.
  */
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { IdentityConfig } from '../config.js';
 import { IdentityError, unauthorized } from '../errors.js';
 import type { PolicyTarget } from '../policy/enforcer.js';
@@ -34,13 +34,19 @@ export async function authenticateCaller(request: FastifyRequest, services: Serv
   const token = request.headers['x-auth-token'];
   if (typeof token !== 'string' || token === '') throw unauthorized('no X-Auth-Token');
   try {
-    request.caller = await services.tokens.validate(token);
+    request.caller = await services.tokens.validate(token, { accessRules: accessRulesHeader(request) });
     return request.caller;
   } catch (err) {
     if (err instanceof IdentityError && err.code === 'IDN_ERR_TOKEN_NOT_FOUND')
       throw unauthorized(err.message);
     throw err;
   }
+}
+
+/** The validator's OpenStack-Identity-Access-Rules header: the access-rules version it enforces. */
+export function accessRulesHeader(request: FastifyRequest): string | undefined {
+  const value = request.headers['openstack-identity-access-rules'];
+  return typeof value === 'string' ? value : undefined;
 }
 
 export type TargetOf = (
@@ -66,4 +72,18 @@ export function present(request: FastifyRequest, name: string): boolean {
 export function truthy(request: FastifyRequest, name: string): boolean {
   const value = (request.query as Record<string, unknown>)[name];
   return typeof value === 'string' && ['1', 't', 'true', 'on', 'y', 'yes'].includes(value.toLowerCase());
+}
+
+/**
+ * Aborts when the client goes away before its response is complete (nginx closes the upstream
+ * connection when its client does): work queued for the request, such as a password check, is
+ * dropped rather than computed for nobody.
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  const res = reply.raw;
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }

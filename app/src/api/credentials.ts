@@ -81,15 +81,24 @@ export async function credentialRoutes(
       services.policy.enforce('identity:list_credentials', who, {
         credential: { user_id: request.query.user_id ?? who.user_id },
       });
-      // A delegated token is allowed none of them: its list is empty, as Keystone's filter leaves it.
-      const rows = delegated(caller) ? [] : await services.credential.listCredentials(request.query);
+      // A caller who may not read another user's credentials lists their own: the filter goes
+      // to SQL, so that a plain user never makes the service read and decrypt everyone's. A
+      // delegated token is allowed none of them: its list is empty, as Keystone's filter leaves it.
+      const anyOwner = services.policy.allowed('identity:get_credential', who, {
+        credential: { user_id: '' },
+      });
+      const filter = anyOwner ? request.query : { ...request.query, user_id: who.user_id };
+      const { credentials, truncated } = delegated(caller)
+        ? { credentials: [], truncated: false }
+        : await services.credential.listCredentials(filter, config.listLimit);
       return {
-        credentials: rows
+        credentials: credentials
           .filter((c) =>
             services.policy.allowed('identity:get_credential', who, { credential: { user_id: c.user_id } }),
           )
           .map((c) => render(c, base(request))),
         links: { self: `${base(request)}${request.url}`, previous: null, next: null },
+        ...(truncated ? { truncated: true } : {}),
       };
     },
   );

@@ -168,13 +168,18 @@ export async function grantRoutes(app: FastifyInstance, { services, config }: Pl
       },
     },
     async (request) => {
-      const entries = await services.assignment.roleAssignments(queries.get(request) as AssignmentQuery);
+      const all = await services.assignment.roleAssignments(queries.get(request) as AssignmentQuery);
+      // Keystone's list_limit: the first entries, and "truncated" when there were more.
+      const limit = config.listLimit;
+      const truncated = limit !== null && all.length > limit;
+      const entries = truncated ? all.slice(0, limit) : all;
       const base = baseUrl(request, config.publicEndpoint);
       const include = truthyFilter(request.query as Record<string, unknown>, 'include_names');
       const names = include ? await namesFor(services, entries) : null;
       return {
         role_assignments: entries.map((e) => renderAssignment(e, base, names)),
         links: { self: `${base}${request.url}`, previous: null, next: null },
+        ...(truncated ? { truncated: true } : {}),
       };
     },
   );

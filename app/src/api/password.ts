@@ -3,7 +3,7 @@
  * Keystone: the original password is the credential, so it works with an expired password.
  */
 import type { FastifyInstance } from 'fastify';
-import type { PluginOptions } from './context.js';
+import { clientGone, type PluginOptions } from './context.js';
 
 const schema = {
   params: { type: 'object', properties: { user_id: { type: 'string', minLength: 1, maxLength: 64 } } },
@@ -29,7 +29,12 @@ export async function passwordRoutes(app: FastifyInstance, { services }: PluginO
     { schema },
     async (request, reply) => {
       const { password, original_password } = request.body.user;
-      await services.identity.changePassword(request.params.user_id, original_password, password);
+      await services.identity.changePassword(
+        request.params.user_id,
+        original_password,
+        password,
+        clientGone(reply),
+      );
       reply.code(204).send();
     },
   );

@@ -140,6 +140,7 @@ export function renderToken(context: TokenContext, catalog: CatalogEntry[] | nul
       id: context.applicationCredential.id,
       name: context.applicationCredential.name,
       restricted: !context.applicationCredential.unrestricted,
+      ...(context.accessRules ? { access_rules: context.accessRules } : {}),
     };
   }
   return { token };

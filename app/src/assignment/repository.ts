@@ -16,7 +16,9 @@ export type Actor = { type: 'user' | 'group'; id: string };
 
 /**
  * The user's effective roles on a target: direct and group grants, grants inherited from the
- * project's domain and parent projects, then every role those imply.
+ * project's domain and parent projects, then every role those imply. Domain-specific roles only
+ * imply: they are left out at the end, as Keystone's _strip_domain_roles does, so a domain role
+ * named `admin` grants nothing but the global roles it implies.
  */
 export async function effectiveRoles(db: Queryable, userId: string, target: Target): Promise<RoleRef[]> {
   const { rows } = await db.query<RoleRef>(
@@ -35,7 +37,8 @@ export async function effectiveRoles(db: Queryable, userId: string, target: Targ
              OR (a.target_type = 'project' AND a.target_id IN (SELECT id FROM ancestors WHERE id IS NOT NULL)))),
        closure AS (SELECT role_id FROM granted
                    UNION SELECT i.implied_role_id FROM implied_role i JOIN closure c ON i.prior_role_id = c.role_id)
-     SELECT r.id, r.name FROM role r JOIN closure c ON c.role_id = r.id ORDER BY r.name`,
+     SELECT r.id, r.name FROM role r JOIN closure c ON c.role_id = r.id WHERE r.domain_id IS NULL
+      ORDER BY r.name`,
     [userId, target.type, target.id],
   );
   return rows;
@@ -262,6 +265,8 @@ export async function listAssignments(
     targetType?: 'project' | 'domain' | 'system';
     targetIds?: string[];
     inherited?: boolean;
+    /** Only grants on this domain or on its projects (all that can give an entry within it). */
+    withinDomain?: string;
   },
 ): Promise<AssignmentRow[]> {
   const { rows } = await db.query<AssignmentRow>(
@@ -269,6 +274,8 @@ export async function listAssignments(
       WHERE ($1::text IS NULL OR actor_type = $1) AND ($2::text[] IS NULL OR actor_id = ANY($2))
         AND ($3::text[] IS NULL OR role_id = ANY($3)) AND ($4::text IS NULL OR target_type = $4)
         AND ($5::text[] IS NULL OR target_id = ANY($5)) AND ($6::boolean IS NULL OR inherited = $6)
+        AND ($7::text IS NULL OR (target_type = 'domain' AND target_id = $7)
+             OR (target_type = 'project' AND target_id IN (SELECT id FROM project WHERE domain_id = $7)))
       ORDER BY target_type, target_id, actor_type, actor_id, role_id, inherited`,
     [
       filter.actorType ?? null,
@@ -277,6 +284,7 @@ export async function listAssignments(
       filter.targetType ?? null,
       filter.targetIds ?? null,
       filter.inherited ?? null,
+      filter.withinDomain ?? null,
     ],
   );
   return rows;

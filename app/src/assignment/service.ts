@@ -346,6 +346,9 @@ export class AssignmentService {
     const projectIds = q.projectId
       ? new Set([q.projectId, ...(q.includeSubtree ? subtreeOf(q.projectId) : [])])
       : null;
+    // A domain-scoped caller's view is narrowed in SQL first: only grants on that domain and its
+    // projects can give an entry there, so the rest of the cloud is never read nor expanded.
+    const within = q.withinDomain ? { withinDomain: q.withinDomain } : {};
 
     let entries: RoleAssignment[];
     if (!q.effective) {
@@ -360,6 +363,7 @@ export class AssignmentService {
         ...(targetType ? { targetType } : {}),
         ...(targetIds ? { targetIds } : {}),
         ...(q.inheritedToProjects ? { inherited: true } : {}),
+        ...within,
       });
       entries = rows.map((row) => ({
         roleId: row.role_id,
@@ -374,16 +378,19 @@ export class AssignmentService {
       if (q.userId) {
         // One user: their own grants and their groups', each group standing for this user alone.
         const [own, groups] = await Promise.all([
-          repo.listAssignments(db, { actorType: 'user', actorIds: [q.userId] }),
+          repo.listAssignments(db, { actorType: 'user', actorIds: [q.userId], ...within }),
           repo.groupsOfUser(db, q.userId),
         ]);
         for (const g of groups) members.set(g, [q.userId]);
         rows =
           groups.length > 0
-            ? [...own, ...(await repo.listAssignments(db, { actorType: 'group', actorIds: groups }))]
+            ? [
+                ...own,
+                ...(await repo.listAssignments(db, { actorType: 'group', actorIds: groups, ...within })),
+              ]
             : own;
       } else {
-        rows = await repo.listAssignments(db, {});
+        rows = await repo.listAssignments(db, within);
         const groupIds = [...new Set(rows.filter((r) => r.actor_type === 'group').map((r) => r.actor_id))];
         if (groupIds.length > 0)
           for (const m of await repo.membersOfGroups(db, groupIds)) push(members, m.group_id, m.user_id);

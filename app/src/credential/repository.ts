@@ -230,14 +230,16 @@ export async function credentialById(db: Queryable, id: string): Promise<Credent
   return (await db.query<CredentialRow>(`${CREDENTIAL_SELECT} WHERE id = $1`, [id])).rows[0] ?? null;
 }
 
+/** Credentials matching the filter, in a stable order; `limit` rows at most (null: all). */
 export async function listCredentials(
   db: Queryable,
   filter: { user_id?: string; type?: string },
+  limit: number | null = null,
 ): Promise<CredentialRow[]> {
   const { rows } = await db.query<CredentialRow>(
     `${CREDENTIAL_SELECT} WHERE ($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR type = $2)
-      ORDER BY user_id, id`,
-    [filter.user_id ?? null, filter.type ?? null],
+      ORDER BY user_id, id LIMIT $3`,
+    [filter.user_id ?? null, filter.type ?? null, limit],
   );
   return rows;
 }

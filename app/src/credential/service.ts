@@ -84,16 +84,24 @@ export class CredentialService {
     return repo.applicationCredentialRoles(this.#db, id);
   }
 
+  /** The credential's access rules (id, service, path, method), for its tokens. */
+  async accessRulesOf(id: string): Promise<Array<repo.AccessRule & { id: string }>> {
+    return (await repo.accessRulesOf(this.#db, [id])).map(
+      ({ application_credential_id: _, ...rule }) => rule,
+    );
+  }
+
   /** The credential, when the secret is right and it has not expired; 401 otherwise. */
   async authenticateApplicationCredential(
     ref: { id: string } | { name: string; userId: string },
     secret: string,
+    signal?: AbortSignal,
   ): Promise<repo.ApplicationCredentialRow> {
     const found =
       'id' in ref
         ? await repo.applicationCredentialById(this.#db, ref.id)
         : await repo.applicationCredentialByName(this.#db, ref.userId, ref.name);
-    const ok = await verifyPassword(secret, found?.secret_hash ?? (await dummyHash(this.#hash)));
+    const ok = await verifyPassword(secret, found?.secret_hash ?? (await dummyHash(this.#hash)), signal);
     if (!found || !ok) throw unauthorized('invalid application credential');
     if (found.expires_at && found.expires_at.getTime() <= Date.now())
       throw unauthorized(`application credential ${found.id} has expired`);
@@ -295,8 +303,17 @@ export class CredentialService {
     return repo.credentialById(this.#db, id);
   }
 
-  async listCredentials(filter: { user_id?: string; type?: string }): Promise<Credential[]> {
-    return (await repo.listCredentials(this.#db, filter)).map((r) => this.#open(r));
+  /**
+   * Credentials matching the filter, decrypted: only the rows the filter selects in SQL are read
+   * and opened. `limit` (Keystone's list_limit): at most that many, `truncated` when more exist.
+   */
+  async listCredentials(
+    filter: { user_id?: string; type?: string },
+    limit: number | null = null,
+  ): Promise<{ credentials: Credential[]; truncated: boolean }> {
+    const rows = await repo.listCredentials(this.#db, filter, limit === null ? null : limit + 1);
+    const truncated = limit !== null && rows.length > limit;
+    return { credentials: (truncated ? rows.slice(0, limit) : rows).map((r) => this.#open(r)), truncated };
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { IdentityError } from '../errors.js';
 import type { HashJob, HashReply } from './hash-thread.js';
 
 export interface HashPolicy {
@@ -18,9 +19,30 @@ export interface HashingOptions {
   concurrency: number;
   /** How much nicer than the process the hashing threads run (0 = the same priority; 19 at most). */
   nice: number;
+  /** Jobs that may wait for a thread; one more is refused (503 with Retry-After). Default 32. */
+  queue?: number;
 }
 
-type Pending = { job: HashJob; resolve: (value: string | boolean) => void; reject: (e: Error) => void };
+type Pending = {
+  job: HashJob;
+  resolve: (value: string | boolean) => void;
+  reject: (e: Error) => void;
+  /** The request's signal, while the job waits in the queue. */
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  startedAt: number;
+};
+
+/** Keystone's body for a 503, and when to come back. */
+export const hashingBusy = (retryAfter: number) =>
+  new IdentityError(
+    'IDN_ERR_UNAVAILABLE',
+    'The service is temporarily unable to check passwords: too many are waiting. Please retry later.',
+    { headers: { 'retry-after': String(retryAfter) } },
+  );
+/** The request went away while its check waited: nobody reads the answer. */
+const abandoned = () =>
+  new IdentityError('IDN_ERR_UNAVAILABLE', 'The request was abandoned before its password check ran.');
 type JobInput = HashJob extends infer J ? (J extends HashJob ? Omit<J, 'id'> : never) : never;
 
 /**
@@ -29,23 +51,73 @@ type JobInput = HashJob extends infer J ? (J extends HashJob ? Omit<J, 'id'> : n
  * job starts a new one.
  */
 class HashPool {
-  #options: HashingOptions = { concurrency: 1, nice: 10 };
+  #options: Required<HashingOptions> = { concurrency: 1, nice: 10, queue: 32 };
+  /** Mean milliseconds per job (moving average), for Retry-After. */
+  #meanMs = 100;
   readonly #idle: Worker[] = [];
   readonly #busy = new Map<Worker, Pending>();
   readonly #queue: Pending[] = [];
   /** Threads started under earlier settings: they finish their job, then go. */
   readonly #retired = new WeakSet<Worker>();
   #nextId = 1;
+  #completed = 0;
+  #dropped = 0;
+  #refused = 0;
+
+  stats(): HashingStats {
+    return {
+      running: this.#busy.size,
+      queued: this.#queue.length,
+      completed: this.#completed,
+      dropped: this.#dropped,
+      refused: this.#refused,
+    };
+  }
 
   configure(options: HashingOptions): void {
-    this.#options = { concurrency: Math.max(1, options.concurrency), nice: options.nice };
+    this.#options = {
+      concurrency: Math.max(1, options.concurrency),
+      nice: options.nice,
+      queue: Math.max(0, options.queue ?? 32),
+    };
     for (const worker of this.#idle.splice(0)) void worker.terminate();
     for (const worker of this.#busy.keys()) this.#retired.add(worker);
   }
 
-  run(input: JobInput): Promise<string | boolean> {
+  /**
+   * Runs the job on a thread, or queues it while every thread is busy. A full queue refuses the
+   * job at once (a flood of logins must not delay every real one by minutes), and a queued job
+   * whose `signal` aborts (its client went away) leaves the queue without being computed.
+   */
+  run(input: JobInput, signal?: AbortSignal): Promise<string | boolean> {
+    if (signal?.aborted) return Promise.reject(abandoned());
+    const free = this.#options.concurrency - this.#busy.size;
+    if (free <= this.#queue.length && this.#queue.length >= this.#options.queue) {
+      this.#refused++;
+      const waiting = this.#queue.length + this.#busy.size;
+      const seconds = Math.ceil((waiting * this.#meanMs) / this.#options.concurrency / 1000);
+      return Promise.reject(hashingBusy(Math.max(1, seconds)));
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job: { ...input, id: this.#nextId++ } as HashJob, resolve, reject });
+      const pending: Pending = {
+        job: { ...input, id: this.#nextId++ } as HashJob,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        startedAt: 0,
+      };
+      if (signal) {
+        pending.onAbort = () => {
+          const at = this.#queue.indexOf(pending);
+          if (at < 0) return; // already on a thread: its result is simply not used
+          this.#queue.splice(at, 1);
+          this.#dropped++;
+          reject(abandoned());
+        };
+        signal.addEventListener('abort', pending.onAbort, { once: true });
+      }
+      this.#queue.push(pending);
       this.#dispatch();
     });
   }
@@ -57,6 +129,8 @@ class HashPool {
         (this.#idle.length + this.#busy.size < this.#options.concurrency ? this.#spawn() : null);
       if (!worker) return;
       const pending = this.#queue.shift() as Pending;
+      if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
+      pending.startedAt = performance.now();
       this.#busy.set(worker, pending);
       worker.ref();
       worker.postMessage(pending.job);
@@ -74,6 +148,8 @@ class HashPool {
       if (this.#retired.has(worker)) void worker.terminate();
       else this.#idle.push(worker);
       if (pending) {
+        this.#completed++;
+        this.#meanMs = 0.8 * this.#meanMs + 0.2 * (performance.now() - pending.startedAt);
         if ('error' in reply) pending.reject(new Error(`password hashing failed: ${reply.error}`));
         else pending.resolve(reply.value);
       }
@@ -94,7 +170,25 @@ class HashPool {
   }
 }
 
+/** What the pool is doing, and what it did since the process started. */
+export interface HashingStats {
+  /** Jobs on a thread now. */
+  running: number;
+  /** Jobs waiting for a thread. */
+  queued: number;
+  /** Jobs computed. */
+  completed: number;
+  /** Queued jobs dropped because their request was abandoned. */
+  dropped: number;
+  /** Jobs refused because the queue was full. */
+  refused: number;
+}
+
 const pool = new HashPool();
+
+export function hashingStats(): HashingStats {
+  return pool.stats();
+}
 
 export function configureHashing(options: HashingOptions): void {
   pool.configure(options);
@@ -104,8 +198,9 @@ export async function hashPassword(password: string, policy: HashPolicy): Promis
   return String(await pool.run({ op: 'hash', password, ...policy }));
 }
 
-export async function verifyPassword(password: string, hash: string): Promise<boolean> {
-  return (await pool.run({ op: 'verify', password, hash })) === true;
+/** `signal`: the request's; when it aborts while the check still waits, the check is dropped. */
+export async function verifyPassword(password: string, hash: string, signal?: AbortSignal): Promise<boolean> {
+  return (await pool.run({ op: 'verify', password, hash }, signal)) === true;
 }
 
 let dummy: { policy: string; hash: Promise<string> } | null = null;

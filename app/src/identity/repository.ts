@@ -99,6 +99,37 @@ export async function recordFailedAuth(db: Queryable, userId: string): Promise<v
   );
 }
 
+/**
+ * Counts an authentication attempt before its password is checked, unless the account is locked:
+ * one atomic statement, so parallel guesses cannot all pass the check before any is counted. A
+ * lock whose duration has passed starts the count again. `ignoreLock`: the user's
+ * ignore_lockout_failure_attempts option (attempts still count, as in Keystone). False when the
+ * account is locked (or gone).
+ */
+export async function reserveAttempt(
+  db: Queryable,
+  userId: string,
+  lock: { attempts: number; durationSeconds: number; ignore: boolean },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE "user"
+        SET failed_auth_count = CASE WHEN failed_auth_count >= $2 AND NOT $4 THEN 1 ELSE failed_auth_count + 1 END,
+            failed_auth_at = now()
+      WHERE id = $1
+        AND ($4 OR failed_auth_count < $2
+             OR ($3 > 0 AND failed_auth_at + make_interval(secs => $3) <= now()))`,
+    [userId, lock.attempts, lock.durationSeconds, lock.ignore],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** Gives back an attempt counted by reserveAttempt whose password was right (or never checked). */
+export async function releaseAttempt(db: Queryable, userId: string): Promise<void> {
+  await db.query('UPDATE "user" SET failed_auth_count = GREATEST(failed_auth_count - 1, 0) WHERE id = $1', [
+    userId,
+  ]);
+}
+
 export async function resetFailedAuth(db: Queryable, userId: string): Promise<void> {
   await db.query(
     'UPDATE "user" SET failed_auth_count = 0, failed_auth_at = NULL WHERE id = $1 AND failed_auth_count <> 0',

@@ -87,35 +87,55 @@ export class IdentityService {
   /**
    * Keystone's order (identity/backends/sql.py authenticate): locked? then the password, then
    * enabled, then expiry. Every failure before the password check still runs one hash, and all
-   * but "locked" and "expired" answer the same generic 401.
+   * but "locked" and "expired" answer the same generic 401. With lockout on, the attempt is
+   * counted before the hash and given back when the password is right, so that N parallel wrong
+   * guesses get at most as many checks as the lockout allows. `allowExpired`: a password change
+   * may use an expired password. `signal`: the request's; a check still queued when it aborts is
+   * dropped.
    */
-  async authenticate(ref: UserRef, password: string): Promise<repo.UserRow> {
+  async authenticate(
+    ref: UserRef,
+    password: string,
+    options: { allowExpired?: boolean; signal?: AbortSignal } = {},
+  ): Promise<repo.UserRow> {
     if (password.length > this.#rules.maxLength)
       throw validation('Invalid input for field password: too long.');
     const user = await this.findUser(ref);
     if (!user?.password_hash) {
-      await verifyPassword(password, await dummyHash(this.#rules.hash));
+      await verifyPassword(password, await dummyHash(this.#rules.hash), options.signal);
       throw unauthorized(user ? `user ${user.id} has no password` : 'no such user');
     }
-    if (await this.#locked(user)) throw accountLocked(user.id);
-    if (!(await verifyPassword(password, user.password_hash))) {
-      await repo.recordFailedAuth(this.#db, user.id);
+    const max = this.#rules.lockoutFailureAttempts;
+    const reserved =
+      max !== null &&
+      (await repo.reserveAttempt(this.#db, user.id, {
+        attempts: max,
+        durationSeconds: this.#rules.lockoutDuration,
+        ignore: user.options.ignore_lockout_failure_attempts === true,
+      }));
+    if (max !== null && !reserved) throw accountLocked(user.id);
+    const release = () => (reserved ? repo.releaseAttempt(this.#db, user.id) : Promise.resolve());
+    let matches: boolean;
+    try {
+      matches = await verifyPassword(password, user.password_hash, options.signal);
+    } catch (err) {
+      await release();
+      throw err;
+    }
+    if (!matches) {
+      if (!reserved) await repo.recordFailedAuth(this.#db, user.id);
       throw unauthorized(`wrong password for user ${user.id}`);
     }
-    if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
-    if (this.#expired(user)) throw passwordExpired(user.id);
-    if (user.failed_auth_count) await repo.resetFailedAuth(this.#db, user.id);
+    if (!user.enabled || !user.domain_enabled) {
+      await release();
+      throw unauthorized(`user ${user.id} is disabled`);
+    }
+    if (!options.allowExpired && this.#expired(user)) {
+      await release();
+      throw passwordExpired(user.id);
+    }
+    if (reserved || user.failed_auth_count) await repo.resetFailedAuth(this.#db, user.id);
     return user;
-  }
-
-  async #locked(user: repo.UserRow): Promise<boolean> {
-    const max = this.#rules.lockoutFailureAttempts;
-    if (!max || user.failed_auth_count < max || user.options.ignore_lockout_failure_attempts) return false;
-    if (!this.#rules.lockoutDuration) return true;
-    const until = (user.failed_auth_at?.getTime() ?? 0) + this.#rules.lockoutDuration * 1000;
-    if (until > Date.now()) return true;
-    await repo.resetFailedAuth(this.#db, user.id);
-    return false;
   }
 
   #expired(user: repo.UserRow): boolean {
@@ -124,15 +144,14 @@ export class IdentityService {
   }
 
   /**
-   * Self-service change (POST /v3/users/{id}/password): the original password must be right
-   * (an expired one is fine: that is what this is for); minimum age and history apply; every
-   * token the user had is revoked.
+   * Self-service change (POST /v3/users/{id}/password), as Keystone's change_password: the
+   * original password goes through authenticate(), so a locked account is refused, a wrong
+   * original counts toward lockout, a disabled or unknown user is 401 (an expired password is
+   * fine: that is what this is for); then minimum age and history apply, and every token the
+   * user had is revoked.
    */
-  async changePassword(userId: string, original: string, next: string): Promise<void> {
-    const user = await repo.userById(this.#db, userId);
-    if (!user) throw notFound('user', userId);
-    if (!user.password_hash || !(await verifyPassword(original, user.password_hash)))
-      throw unauthorized(`wrong original password for user ${userId}`);
+  async changePassword(userId: string, original: string, next: string, signal?: AbortSignal): Promise<void> {
+    const user = await this.authenticate({ id: userId }, original, { allowExpired: true, signal });
     if (user.options.lock_password) throw passwordSelfServiceDisabled();
     const minDays = this.#rules.minimumAgeDays;
     if (minDays > 0 && user.password_created_at) {

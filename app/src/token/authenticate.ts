@@ -10,7 +10,7 @@ import type { UserRef, UserRow } from '../identity/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
 import type { Method, Scope } from './payload.js';
-import type { TokenContext } from './service.js';
+import { ACCESS_RULES_MIN_VERSION, type TokenContext } from './service.js';
 
 export type IdentityClaim =
   | { method: 'password'; user: UserRef; password: string }
@@ -37,14 +37,16 @@ export async function authenticate(
   s: Services,
   claim: IdentityClaim,
   requested: ScopeRequest,
+  signal?: AbortSignal,
 ): Promise<Issued> {
   let user: UserRow;
   let methods: Method[];
   let expiresAt: number | undefined;
+  let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
   if (claim.method === 'password') {
-    user = await s.identity.authenticate(claim.user, claim.password);
+    user = await s.identity.authenticate(claim.user, claim.password, { signal });
     methods = ['password'];
     scope = await resolveScope(s, user, requested);
   } else if (claim.method === 'token') {
@@ -69,9 +71,13 @@ export async function authenticate(
     const credential = await s.credential.authenticateApplicationCredential(
       'id' in ref ? { id: ref.id } : { name: ref.name, userId: (owner as UserRow).id },
       claim.secret,
+      signal,
     );
     user = owner ?? ((await s.identity.getUser(credential.user_id)) as UserRow);
     methods = ['application_credential'];
+    // A token ends no later than its credential (Keystone's issue_token): a cached validation
+    // then ends with it too.
+    if (credential.expires_at) notAfter = credential.expires_at.getTime();
     scope = {
       kind: 'application_credential',
       projectId: credential.project_id,
@@ -79,13 +85,18 @@ export async function authenticate(
     };
   }
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  // Issued on the clock revocation events are stamped with, so that one compares with the other.
+  const now = await s.revocation.now();
   const { token } = s.tokens.issue(user.id, methods, scope, {
+    now,
     ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(notAfter === undefined ? {} : { notAfter }),
     ...(parentAuditIds ? { parentAuditIds } : {}),
   });
   let context: TokenContext;
   try {
-    context = await s.tokens.validate(token);
+    // The issuer is no validator: access rules are for the services the token is used at.
+    context = await s.tokens.validate(token, { accessRules: String(ACCESS_RULES_MIN_VERSION) });
   } catch (err) {
     if (err instanceof IdentityError && err.code === 'IDN_ERR_TOKEN_NOT_FOUND')
       throw unauthorized(`user ${user.id} has no role on the requested scope`);

@@ -19,6 +19,16 @@ export interface TokenContext {
   domain: DomainRow | null;
   roles: RoleRef[];
   applicationCredential: ApplicationCredentialRow | null;
+  /** The application credential's access rules; null when it has none (or is no credential). */
+  accessRules: AccessRule[] | null;
+}
+
+/** An access rule as a token carries it (Keystone's keys and order). */
+export interface AccessRule {
+  id: string;
+  service: string;
+  path: string;
+  method: string;
 }
 
 /** The caller's token as oslo.policy credentials. */

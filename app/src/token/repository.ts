@@ -9,11 +9,15 @@ export interface RevocationCheck {
   issuedAt: Date;
 }
 
-/** Whether an event matches every one of its non-null fields to the token, issued before it. */
+/**
+ * Whether an event matches every one of its non-null fields to the token, issued before it. An
+ * event naming one token (its audit id) matches it whatever issue time it carries: the token
+ * exists before its revocation, and a clock that ran ahead where it was minted must not save it.
+ */
 export async function isRevoked(db: Queryable, token: RevocationCheck): Promise<boolean> {
   const { rows } = await db.query(
     `SELECT 1 FROM revocation_event
-      WHERE (issued_before > $1 OR (audit_id IS NOT NULL AND issued_before >= $1))
+      WHERE (audit_id IS NOT NULL OR issued_before > $1)
         AND (audit_id IS NULL OR audit_id = ANY($2))
         AND (audit_chain_id IS NULL OR audit_chain_id = ANY($2))
         AND (user_id IS NULL OR user_id = $3)
@@ -54,6 +58,16 @@ export async function addRevocation(db: Queryable, event: RevocationEvent): Prom
       event.expiresAt ?? null,
     ],
   );
+}
+
+/**
+ * The database's clock, in milliseconds: revocation events are stamped with it, so tokens are
+ * issued on it too (an app host whose clock runs ahead would otherwise mint tokens that outlive a
+ * revocation made after them).
+ */
+export async function databaseNow(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ now: Date }>('SELECT now() AS now');
+  return (rows[0] as { now: Date }).now.getTime();
 }
 
 /** Drops events no token can match any more (older than the longest token life plus a margin). */

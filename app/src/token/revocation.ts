@@ -20,6 +20,11 @@ export class RevocationService {
     return repo.isRevoked(this.#db, check);
   }
 
+  /** The clock revocation events are stamped with (the database's): tokens are issued on it. */
+  now(): Promise<number> {
+    return repo.databaseNow(this.#db);
+  }
+
   /** Every token that carries the audit id (the token itself and tokens rescoped from it). */
   revokeToken(auditId: string, expiresAt: Date): Promise<void> {
     return this.#record({ auditId, expiresAt });

@@ -21,6 +21,16 @@ import type { RevocationService } from './revocation.js';
 // The context type has its own module (nothing below the token service needs the service for it).
 export { credentialsOf, type TokenContext } from './context.js';
 
+/** The lowest OpenStack-Identity-Access-Rules version that enforces access rules (Keystone's). */
+export const ACCESS_RULES_MIN_VERSION = 1.0;
+
+/** Whether a validator's OpenStack-Identity-Access-Rules header says it enforces access rules. */
+function understandsAccessRules(header: string | undefined): boolean {
+  if (header === undefined || header.trim() === '') return false;
+  const version = Number(header.trim());
+  return Number.isFinite(version) && version >= ACCESS_RULES_MIN_VERSION;
+}
+
 export interface TokenServiceOptions {
   keys: () => FernetKey[];
   /** Seconds. */
@@ -51,12 +61,15 @@ export class TokenService {
     this.#cache = options.invalidation ? new ValidationCache(options.invalidation) : undefined;
   }
 
-  /** A token string (Fernet, base64url with the padding stripped, as Keystone's). */
+  /**
+   * A token string (Fernet, base64url with the padding stripped, as Keystone's). `notAfter`: the
+   * latest expiry (an application credential's own), milliseconds.
+   */
   issue(
     userId: string,
     methods: Method[],
     scope: Scope,
-    options: { expiresAt?: number; parentAuditIds?: string[]; now?: number } = {},
+    options: { expiresAt?: number; notAfter?: number; parentAuditIds?: string[]; now?: number } = {},
   ): { token: string; payload: TokenPayload } {
     // Keystone mints tokens on whole seconds: issued_at is the Fernet timestamp, expires_at follows.
     const now = Math.floor((options.now ?? Date.now()) / 1000) * 1000;
@@ -64,7 +77,7 @@ export class TokenService {
       userId,
       methods,
       scope,
-      expiresAt: options.expiresAt ?? now + this.#o.expiration * 1000,
+      expiresAt: Math.min(options.expiresAt ?? now + this.#o.expiration * 1000, options.notAfter ?? Infinity),
       // A rescoped token carries its own audit id and the chain's first one.
       auditIds: options.parentAuditIds?.length
         ? [newAuditId(), options.parentAuditIds.at(-1) as string]
@@ -76,11 +89,23 @@ export class TokenService {
     return { token, payload };
   }
 
-  /** Decrypts and rebuilds a token from current state; 404 TokenNotFound when that fails. */
-  async validate(token: string, options: { allowExpired?: boolean } = {}): Promise<TokenContext> {
+  /**
+   * Decrypts and rebuilds a token from current state; 404 TokenNotFound when that fails.
+   * `accessRules`: the validator's OpenStack-Identity-Access-Rules header. A token whose
+   * application credential has access rules is valid only for a validator that enforces them
+   * (Keystone's _validate_token_access_rules); anyone else would treat it as unrestricted.
+   */
+  async validate(
+    token: string,
+    options: { allowExpired?: boolean; accessRules?: string | undefined } = {},
+  ): Promise<TokenContext> {
     // The cache holds unexpired tokens only: ?allow_expired validations go around it.
-    if (options.allowExpired || !this.#cache) return this.#validate(token, options);
-    return this.#cache.get(token, Date.now(), () => this.#validate(token, options));
+    const context =
+      options.allowExpired || !this.#cache
+        ? await this.#validate(token, options)
+        : await this.#cache.get(token, Date.now(), () => this.#validate(token, options));
+    if (context.accessRules && !understandsAccessRules(options.accessRules)) throw tokenNotFound();
+    return context;
   }
 
   async #validate(token: string, options: { allowExpired?: boolean }): Promise<TokenContext> {
@@ -118,6 +143,7 @@ export class TokenService {
       domain: null,
       roles: [],
       applicationCredential: null,
+      accessRules: null,
     };
     const { assignment, resource } = this.#o;
     if (scope.kind === 'project' || scope.kind === 'application_credential') {
@@ -135,6 +161,8 @@ export class TokenService {
           held.has(r.id),
         );
         context.applicationCredential = credential;
+        const rules = await this.#o.credential.accessRulesOf(credential.id);
+        context.accessRules = rules.length > 0 ? rules : null;
       }
     } else if (scope.kind === 'domain') {
       const domain = await resource.domain({ id: scope.domainId });

@@ -78,6 +78,8 @@ class FastcgiRequest implements ResponseChannel {
   params: Buffer[] | null = [];
   paramsSize = 0;
   handle: RequestHandle | null = null;
+  /** Counted in flight: set before the responder runs, which may end the request before returning. */
+  started = false;
   stdinDone = false;
   ended = false;
   #aborted = false;
@@ -271,6 +273,7 @@ export class FastcgiSession {
     });
     const { stats } = this.#options;
     stats.requestsInFlight++;
+    request.started = true;
     const reused = this.#served > 0;
     if (reused) stats.keepAliveReuses++;
     request.handle = this.#options.responder(params, request, {
@@ -395,7 +398,7 @@ export class FastcgiSession {
     request.ended = true;
     this.#requests.delete(request.id);
     const { stats } = this.#options;
-    if (request.handle) {
+    if (request.started) {
       stats.requestsInFlight--;
       stats.requestsTotal++;
     }
@@ -508,10 +511,10 @@ export class FastcgiSession {
     const { stats } = this.#options;
     for (const request of this.#requests.values()) {
       request.markAborted();
-      if (request.handle) {
+      if (request.started) {
         stats.aborted++;
         stats.requestsInFlight--;
-        request.handle.abort();
+        request.handle?.abort();
       }
     }
     this.#requests.clear();

@@ -113,7 +113,8 @@ function wrapListener(
       );
       return;
     }
-    app(req, res);
+    // Returned, so that the adapter sees a rejected promise and ends that one request (500).
+    return app(req, res);
   };
 }
 

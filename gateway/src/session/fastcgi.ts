@@ -81,6 +81,8 @@ class FastcgiRequest implements ResponseChannel {
   params: Buffer[] | null = [];
   paramsSize = 0;
   handle: RequestHandle | null = null;
+  /** Counted in flight: set before the responder runs, which may end the request before returning. */
+  started = false;
   stdinDone = false;
   ended = false;
   /** Date.now() when its input began: BEGIN_REQUEST, then the end of PARAMS (see sweep()). */
@@ -346,6 +348,7 @@ export class FastcgiSession {
     });
     const { stats } = this.#options;
     stats.requestsInFlight++;
+    request.started = true;
     const reused = this.#served > 0;
     if (reused) stats.keepAliveReuses++;
     request.handle = this.#options.responder(params, request, {
@@ -484,7 +487,7 @@ export class FastcgiSession {
       request.params = null;
     }
     const { stats } = this.#options;
-    if (request.handle) {
+    if (request.started) {
       stats.requestsInFlight--;
       stats.requestsTotal++;
     }
@@ -597,10 +600,10 @@ export class FastcgiSession {
     const { stats } = this.#options;
     for (const request of this.#requests.values()) {
       request.markAborted();
-      if (request.handle) {
+      if (request.started) {
         stats.aborted++;
         stats.requestsInFlight--;
-        request.handle.abort();
+        request.handle?.abort();
       }
     }
     this.#requests.clear();

@@ -42,6 +42,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger;
   /** false: no validation cache and no LISTEN connection (one request per process, as in CGI). */
   cache?: boolean;
+  /** When tokens are issued and revocations stamped (default Date.now); tests move it. */
+  clock?: () => number;
 }
 
 /** Statuses fastify itself produces (parser, router, limits), as Keystone errors. */
@@ -124,7 +126,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     // Keystone's schemas reject a number where a string belongs; fastify's default would coerce.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
-  const services = createServices(db, config);
+  const services = createServices(db, config, undefined, options.clock);
   // Caches work only while invalidations can be heard (see invalidation.ts).
   const stopListening =
     options.cache === false

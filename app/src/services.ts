@@ -31,14 +31,20 @@ export interface Services {
   policy: Policy;
 }
 
-export function createServices(db: Db, config: IdentityConfig, invalidation = new Invalidation()): Services {
+/** `clock`: when tokens are issued and revocations stamped (Date.now); tests move it. */
+export function createServices(
+  db: Db,
+  config: IdentityConfig,
+  invalidation = new Invalidation(),
+  clock: () => number = Date.now,
+): Services {
   configureHashing({
     concurrency: config.passwordHashConcurrency,
     nice: config.passwordHashNice,
     queue: config.passwordHashQueue,
   });
   const hash = { algorithm: config.passwordHashAlgorithm, rounds: config.passwordHashRounds };
-  const revocation = new RevocationService(db, invalidation);
+  const revocation = new RevocationService(db, invalidation, clock);
   const identity = new IdentityService(
     db,
     {
@@ -68,6 +74,7 @@ export function createServices(db: Db, config: IdentityConfig, invalidation = ne
     credential,
     revocation,
     invalidation,
+    clock,
   });
   const policy = createPolicy(config);
   return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };

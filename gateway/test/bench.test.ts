@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +118,11 @@ describe('scripts/bench.sh', () => {
       assert.ok(Date.now() < deadline, `the stack never came up: ${stderr}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    await new Promise((r) => setTimeout(r, 3000)); // into the measured load
+    // Into the measured load: the driver says when it begins.
+    while (!/\[bench\] measuring/.test(stderr)) {
+      assert.ok(Date.now() < deadline && child.exitCode === null, `the measured load never began: ${stderr}`);
+      await Promise.race([once(child.stderr, 'data'), exited]);
+    }
     process.kill(-(child.pid as number), 'SIGINT'); // what a terminal's Ctrl-C does
     const code = await exited;
     assert.equal(code, 130, stderr);

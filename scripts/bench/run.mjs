@@ -37,6 +37,7 @@ const seeding = (o, users) => ({
 /** One measured run of `request`, after a discarded warm-up. */
 async function measure(o, request, load, pipelining = o.pipelining) {
   if (o.warmup > 0) await cannon({ ...request, connections: load.connections, duration: o.warmup });
+  say(`measuring ${load.duration} s`);
   const run = await cannon({ ...request, ...load, pipelining });
   return { ...summarize(run), ...load, pipelining };
 }

@@ -10,10 +10,13 @@ import * as repo from './repository.js';
 export class RevocationService {
   readonly #db: Db;
   readonly #invalidation: Invalidation | undefined;
+  readonly #clock: () => number;
 
-  constructor(db: Db, invalidation?: Invalidation) {
+  /** `clock`: the token service's (events are stamped on the clock tokens are issued on). */
+  constructor(db: Db, invalidation?: Invalidation, clock: () => number = Date.now) {
     this.#db = db;
     this.#invalidation = invalidation;
+    this.#clock = clock;
   }
 
   isRevoked(check: repo.RevocationCheck): Promise<boolean> {
@@ -56,7 +59,7 @@ export class RevocationService {
   }
 
   async #record(event: repo.RevocationEvent): Promise<void> {
-    await repo.addRevocation(this.#db, event);
+    await repo.addRevocation(this.#db, event, new Date(this.#clock()));
     this.#invalidation?.invalidate();
   }
 }

@@ -44,6 +44,8 @@ export interface TokenServiceOptions {
   revocation: RevocationService;
   /** The "identity state changed" signal; without it nothing is cached. */
   invalidation?: Invalidation;
+  /** Milliseconds since the epoch (Date.now); tests move it instead of waiting for the wall clock. */
+  clock?: () => number;
 }
 
 const tokenNotFound = (message = 'Failed to validate token') =>
@@ -55,9 +57,11 @@ export const newAuditId = () => randomBytes(16).toString('base64url');
 export class TokenService {
   readonly #o: TokenServiceOptions;
   readonly #cache: ValidationCache | undefined;
+  readonly #clock: () => number;
 
   constructor(options: TokenServiceOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? Date.now;
     this.#cache = options.invalidation ? new ValidationCache(options.invalidation) : undefined;
   }
 
@@ -72,7 +76,7 @@ export class TokenService {
     options: { expiresAt?: number; notAfter?: number; parentAuditIds?: string[]; now?: number } = {},
   ): { token: string; payload: TokenPayload } {
     // Keystone mints tokens on whole seconds: issued_at is the Fernet timestamp, expires_at follows.
-    const now = Math.floor((options.now ?? Date.now()) / 1000) * 1000;
+    const now = Math.floor((options.now ?? this.#clock()) / 1000) * 1000;
     const payload: TokenPayload = {
       userId,
       methods,
@@ -103,7 +107,7 @@ export class TokenService {
     const context =
       options.allowExpired || !this.#cache
         ? await this.#validate(token, options)
-        : await this.#cache.get(token, Date.now(), () => this.#validate(token, options));
+        : await this.#cache.get(token, this.#clock(), () => this.#validate(token, options));
     if (context.accessRules && !understandsAccessRules(options.accessRules)) throw tokenNotFound();
     return context;
   }
@@ -119,7 +123,7 @@ export class TokenService {
       throw tokenNotFound('Could not recognize Fernet token');
     }
     const window = options.allowExpired ? this.#o.allowExpiredWindow * 1000 : 0;
-    if (payload.expiresAt + window <= Date.now()) throw tokenNotFound();
+    if (payload.expiresAt + window <= this.#clock()) throw tokenNotFound();
     const issuedAt = decrypted.timestamp * 1000;
     const scope = payload.scope;
     const projectId =
@@ -153,7 +157,7 @@ export class TokenService {
       context.roles = await assignment.effectiveRoles(user.id, { type: 'project', id: project.id });
       if (scope.kind === 'application_credential') {
         const credential = await this.#o.credential.applicationCredential(scope.applicationCredentialId);
-        if (!credential || (credential.expires_at && credential.expires_at.getTime() <= Date.now()))
+        if (!credential || (credential.expires_at && credential.expires_at.getTime() <= this.#clock()))
           throw tokenNotFound();
         // The credential's roles, as far as the user still holds them.
         const held = new Set(context.roles.map((r) => r.id));

@@ -26,6 +26,12 @@ export interface RunningPool {
     match: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
+  /** Resolves once `count` log lines match (checked as lines arrive). */
+  waitForCount(
+    match: (line: Record<string, unknown>) => boolean,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<void>;
   workers(): number[];
   kill(): void;
 }
@@ -84,6 +90,25 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
       waiters.add(check);
       check();
     });
+  const waitForCount = (
+    match: (line: Record<string, unknown>) => boolean,
+    count: number,
+    timeoutMs = 10_000,
+  ) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (lines.filter(match).length < count) return;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`fewer than ${count} such log lines within ${timeoutMs} ms`));
+      }, timeoutMs);
+      waiters.add(check);
+      check();
+    });
   const pool: RunningPool = {
     child,
     pid: child.pid as number,
@@ -92,6 +117,7 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
     lines,
     exited,
     waitFor,
+    waitForCount,
     workers: () => childrenOf(child.pid as number),
     kill: () => {
       if (child.exitCode === null) child.kill('SIGKILL');
@@ -135,19 +161,63 @@ export interface LoadResult {
   total: number;
 }
 
-/** A bounded autocannon run; `during` runs while it loads. */
+/** What `during` can wait on while the load runs. */
+export interface LoadProgress {
+  /** Resolves once `count` more 2xx responses have arrived (from now). */
+  served(count: number): Promise<void>;
+}
+
+/**
+ * A bounded autocannon run; `during` runs while it loads. With `untilDone`, the load stops as
+ * soon as `during` has finished (`seconds` is then only a cap), so what `during` waits for
+ * happens under load however slow the machine is.
+ */
 export async function load(
   url: string,
-  options: { seconds: number; connections?: number; amount?: number; path?: string },
-  during?: () => Promise<void> | void,
+  options: { seconds: number; connections?: number; amount?: number; path?: string; untilDone?: boolean },
+  during?: (progress: LoadProgress) => Promise<void> | void,
 ): Promise<LoadResult> {
-  const run = autocannon({
-    url: `${url}${options.path ?? '/slow?ms=5'}`,
-    connections: options.connections ?? 8,
-    duration: options.seconds,
-    ...(options.amount ? { amount: options.amount } : {}),
+  let instance: autocannon.Instance | undefined;
+  const run = new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url: `${url}${options.path ?? '/slow?ms=5'}`,
+        connections: options.connections ?? 8,
+        duration: options.seconds,
+        ...(options.amount ? { amount: options.amount } : {}),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
   });
-  await during?.();
+  if (!instance) throw new Error('autocannon did not start');
+  let ok = 0;
+  const waiting = new Set<() => void>();
+  instance.on('response', (_client, status) => {
+    if (status >= 200 && status < 300) ok++;
+    for (const w of waiting) w();
+  });
+  const progress: LoadProgress = {
+    served: (count) =>
+      new Promise<void>((resolve, reject) => {
+        const target = ok + count;
+        const check = () => {
+          if (ok < target) return;
+          waiting.delete(check);
+          resolve();
+        };
+        waiting.add(check);
+        // The load ending first would leave it waiting forever.
+        void run.then(() => {
+          if (waiting.delete(check)) reject(new Error(`the load ended ${target - ok} responses short`));
+        });
+        check();
+      }),
+  };
+  try {
+    await during?.(progress);
+  } finally {
+    if (options.untilDone) instance?.stop();
+  }
   const result = await run;
   return {
     ok: result['2xx'],
@@ -163,6 +233,16 @@ export async function load(
  * the count was taken, so call this once they have had time to be logged; they may add up to their
  * number.
  */
+export async function checkSlowCountLogged(
+  pool: RunningPool,
+  counted: number,
+  statusPath = '/gateway/status',
+): Promise<void> {
+  // Every request the status page counted has its slow-log line coming: wait for them.
+  await pool.waitForCount((l) => l.msg === 'slow request', counted);
+  checkSlowCount(pool, counted, statusPath);
+}
+
 export function checkSlowCount(pool: RunningPool, counted: number, statusPath = '/gateway/status'): void {
   const slow = pool.lines.filter((l) => l.msg === 'slow request');
   const own = slow.filter((l) => String(l.uri).startsWith(statusPath)).length;

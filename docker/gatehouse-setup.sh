@@ -12,9 +12,8 @@
 #
 # With POSTGRES_APP_USER set (the compose file: gatehouse_app), `manage app-role` makes that role
 # (rows only, no DDL) with a password generated once in $GATEHOUSE_DB_DIR/password (default
-# /var/lib/gatehouse-db, a volume the gateway mounts read-only) and writes $GATEHOUSE_DB_DIR/pgpass,
-# the libpq password file the gateway's PGPASSFILE names. GATEHOUSE_ROOT (default /srv/gatehouse)
-# holds the build.
+# /var/lib/gatehouse-db, a volume the gateway mounts read-only; its PGPASSWORD_FILE names it).
+# GATEHOUSE_ROOT (default /srv/gatehouse) holds the build.
 set -eu
 say() { printf '[gatehouse-setup] %s\n' "$*"; }
 root=${GATEHOUSE_ROOT:-/srv/gatehouse}
@@ -57,9 +56,6 @@ if [ -n "${POSTGRES_APP_USER:-}" ]; then
     mv "$db_dir/password.tmp" "$db_dir/password"
   fi
   step app-role "$POSTGRES_APP_USER" --password-file "$db_dir/password"
-  # host:port:database:user:password; a generated password has no ':' or '\' to escape.
-  (umask 077 && printf '*:*:*:%s:%s\n' "$POSTGRES_APP_USER" "$(cat "$db_dir/password")" >"$db_dir/pgpass.tmp")
-  mv "$db_dir/pgpass.tmp" "$db_dir/pgpass"
 fi
 step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup

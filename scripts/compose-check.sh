@@ -230,7 +230,7 @@ check_privileges() {
     "SELECT string_agg(DISTINCT a.usename || ':' || r.rolsuper, ',') FROM pg_stat_activity a JOIN pg_roles r ON r.rolname = a.usename WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()" | tr -d '\r')
   [ "$users" = "gatehouse_app:false" ] || fail "the gateway connects to PostgreSQL as $users, not gatehouse_app (no superuser)"
   env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$(container_of gateway)")
-  grep -Eq '^(PGPASSWORD|POSTGRES_PASSWORD|IDENTITY_ADMIN_PASSWORD)' <<<"$env" && fail "the gateway's environment holds a password"
+  grep -Eq '^(PGPASSWORD=|POSTGRES_PASSWORD|IDENTITY_ADMIN_PASSWORD)' <<<"$env" && fail "the gateway's environment holds a password"
   compose logs --no-color migrate 2>/dev/null | grep -qF "$password" && fail "the admin password is in the setup's log"
   say "the gateway connects as gatehouse_app, holds no password; the admin password is not logged"
 }

@@ -100,20 +100,17 @@ describe('gatehouse-setup', async () => {
     assert.match(chosen.stderr, /no generated admin password/);
   });
 
-  test("the gateway's credentials: a libpq password file (0600) for the app role, which logs in and is no superuser", async () => {
-    const pgpass = join(dbDir, 'pgpass');
-    assert.equal(statSync(pgpass).mode & 0o777, 0o600);
-    const [host, port, db, user, secret] = readFileSync(pgpass, 'utf8').trim().split(':');
-    assert.deepEqual([host, port, db, user], ['*', '*', '*', appRole]);
-    assert.equal(secret, readFileSync(join(dbDir, 'password'), 'utf8'));
-    // As the gateway connects: PGUSER and PGPASSFILE, no password in the environment.
+  test("the gateway's credentials: the app role's password file (0600); the role logs in with it and is no superuser", async () => {
+    const file = join(dbDir, 'password');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // As the gateway connects: PGUSER, and PGPASSWORD from PGPASSWORD_FILE (the entry point).
     const url = new URL(database.url);
     const client = new pg.Client({
       host: url.hostname,
       port: Number(url.port),
       database: url.pathname.slice(1),
       user: appRole,
-      password: secret,
+      password: readFileSync(file, 'utf8'),
     });
     await client.connect();
     try {
@@ -165,6 +162,19 @@ describe('gatehouse-entrypoint', () => {
       const result = await run({ PGPASSWORD: 'from-env', POSTGRES_PASSWORD_FILE: file });
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, 's3cret pass|0');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("PGPASSWORD_FILE (the gateway: the app role's password) becomes PGPASSWORD too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entry-'));
+    try {
+      const file = join(dir, 'password');
+      writeFileSync(file, 'app role secret');
+      const result = await run({ PGPASSWORD_FILE: file });
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, 'app role secret|0');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -127,6 +127,7 @@ describe('deployment hardening', () => {
       assert.equal(env[name], undefined, `the gateway gets ${name}`);
     // It connects as the app's role, whose password the setup writes to a volume it mounts read-only.
     assert.equal(env.PGUSER, `\${POSTGRES_APP_USER:-gatehouse_app}`);
+    assert.equal(env.PGPASSWORD_FILE, '/var/lib/gatehouse-db/password');
     assert.ok(services.gateway?.volumes?.includes('db-credentials:/var/lib/gatehouse-db:ro'));
     assert.ok(
       !services.gateway?.volumes?.some((v) => v.startsWith('setup-state:')),

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { hashWait, reportHashQueue } from '../metrics.js';
 import type { HashJob, HashReply } from './hash-thread.js';
 
 export interface HashPolicy {
@@ -20,7 +21,13 @@ export interface HashingOptions {
   nice: number;
 }
 
-type Pending = { job: HashJob; resolve: (value: string | boolean) => void; reject: (e: Error) => void };
+type Pending = {
+  job: HashJob;
+  resolve: (value: string | boolean) => void;
+  reject: (e: Error) => void;
+  /** performance.now() when it was queued. */
+  queued: number;
+};
 type JobInput = HashJob extends infer J ? (J extends HashJob ? Omit<J, 'id'> : never) : never;
 
 /**
@@ -37,6 +44,10 @@ class HashPool {
   readonly #retired = new WeakSet<Worker>();
   #nextId = 1;
 
+  constructor() {
+    reportHashQueue(() => this.#queue.length);
+  }
+
   configure(options: HashingOptions): void {
     this.#options = { concurrency: Math.max(1, options.concurrency), nice: options.nice };
     for (const worker of this.#idle.splice(0)) void worker.terminate();
@@ -45,7 +56,12 @@ class HashPool {
 
   run(input: JobInput): Promise<string | boolean> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job: { ...input, id: this.#nextId++ } as HashJob, resolve, reject });
+      this.#queue.push({
+        job: { ...input, id: this.#nextId++ } as HashJob,
+        resolve,
+        reject,
+        queued: performance.now(),
+      });
       this.#dispatch();
     });
   }
@@ -57,6 +73,7 @@ class HashPool {
         (this.#idle.length + this.#busy.size < this.#options.concurrency ? this.#spawn() : null);
       if (!worker) return;
       const pending = this.#queue.shift() as Pending;
+      hashWait.observe((performance.now() - pending.queued) / 1000);
       this.#busy.set(worker, pending);
       worker.ref();
       worker.postMessage(pending.job);

@@ -98,11 +98,12 @@ test('every counter only grows across a kill, a reload and max_requests recyclin
   // A last look once the load is over.
   await check();
   assert.deepEqual(events, ['recycle', 'kill', 'reload']);
-  assert.ok(result.total > 600, `the load ran (${result.total} requests)`);
+  // A worker was recycled, so at least max_requests (300) were served.
+  assert.ok(result.total >= 300, `the load ran (${result.total} requests)`);
   const last = scrapes.at(-1) as Map<string, number>;
-  // Requests served by workers that have gone still count: more than one worker's max_requests.
+  // Requests served by workers that have gone still count: the recycled worker's 300 at least.
   assert.ok(
-    (last.get('openmetrics gatehouse_requests_total') ?? 0) > 600,
+    (last.get('openmetrics gatehouse_requests_total') ?? 0) >= 300,
     `requests total ${last.get('openmetrics gatehouse_requests_total')}`,
   );
 });

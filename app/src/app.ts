@@ -32,6 +32,7 @@ import { createPool, type Db } from './db.js';
 import { expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { listenForInvalidations } from './invalidation.js';
 import { REQUEST_ID_FORMAT, requestLog } from './log.js';
+import { httpDuration, httpRequests } from './metrics.js';
 import { createServices, type Services } from './services.js';
 
 export interface BuildOptions {
@@ -151,6 +152,14 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     if (typeof global === 'string' && REQUEST_ID_FORMAT.test(global))
       request.log = reply.log = request.log.child({ globalRequestId: global });
     requestLog.run(request.log, done);
+  });
+
+  // Requests by route (the pattern, never the ids in the path) and status, and their latency.
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    done();
   });
 
   keystoneBodies(app);

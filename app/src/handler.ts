@@ -3,13 +3,20 @@ import type { RequestListener } from 'node:http';
 import { build } from './app.js';
 import { loadConfig } from './config.js';
 import { createAppLogger } from './log.js';
+import { registry } from './metrics.js';
 
 export default async function createIdentityApp(): Promise<{
   handler: RequestListener;
   close(): Promise<void>;
+  metrics(): Promise<unknown[]>;
 }> {
   const config = loadConfig();
   const logger = createAppLogger({ level: config.logLevel });
   const app = await build({ config, logger });
-  return { handler: app.routing as RequestListener, close: () => app.close() };
+  return {
+    handler: app.routing as RequestListener,
+    close: () => app.close(),
+    // This worker's metrics (prom-client's JSON form): the gateway's master adds them up.
+    metrics: () => registry.getMetricsAsJSON(),
+  };
 }

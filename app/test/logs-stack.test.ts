@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import parse from 'parse-prometheus-text-format';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = `${root}/scripts/stack.sh`;
@@ -150,6 +151,65 @@ describe('logs through nginx, the gateway and the app', {
     const line = gatewayLines().find((l) => l.requestId === id && l.msg === 'authentication failed') as Line;
     assert.equal(line.level, 'warn');
     assert.match(String(line.reason), /^wrong password for user [0-9a-f]{32}$/);
+  });
+
+  test("the app's metrics, added up across workers, on the pool's OpenMetrics page, and kept across a reload", async () => {
+    const scrape = async () => {
+      const text = await (await fetch(`${url}/gateway/status?openmetrics`)).text();
+      assert.match(text, /\n# EOF\n$/);
+      assert.equal(text.match(/^# EOF$/gm)?.length, 1, 'one # EOF, at the end');
+      const out = new Map<string, number>();
+      for (const family of parse(text))
+        for (const sample of family.metrics) {
+          const labels = Object.entries(sample.labels ?? {})
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(',');
+          if (sample.value !== undefined) out.set(`${family.name}{${labels}}`, Number(sample.value));
+          // The parser gathers a histogram's samples into one: count, sum and buckets.
+          if (sample.count !== undefined) out.set(`${family.name}_count{${labels}}`, Number(sample.count));
+          if (sample.sum !== undefined) out.set(`${family.name}_sum{${labels}}`, Number(sample.sum));
+        }
+      return out;
+    };
+    const logins = 'identity_http_requests_total{method=POST,route=/v3/auth/tokens,status=201}';
+    const before = await scrape();
+    assert.ok((before.get(logins) ?? 0) >= 2, `the logins so far are counted: ${before.get(logins)}`);
+    assert.ok((before.get('identity_token_validations_total{source=validated}') ?? 0) >= 1);
+    assert.ok(before.has('identity_password_hash_queue_length{}'));
+    assert.ok((before.get('identity_password_hash_wait_seconds_count{}') ?? 0) >= 2);
+    // parse-prometheus-text-format 1.1.1 drops a labelled histogram's labels, count and sum: that
+    // line is read from the text itself.
+    const text = await (await fetch(`${url}/gateway/status?openmetrics`)).text();
+    const latency =
+      /^identity_http_request_duration_seconds_count\{method="POST",route="\/v3\/auth\/tokens"\} (\d+)$/m;
+    assert.ok(Number(latency.exec(text)?.[1]) >= 2, 'the latency histogram has the logins');
+    // A reload replaces every worker: what the old ones counted must stay.
+    const pids = async () =>
+      (
+        (await (await fetch(`${url}/gateway/status?json&full`)).json()) as {
+          processes: Array<{ pid: number }>;
+        }
+      ).processes.map((p) => p.pid);
+    const old = await pids();
+    assert.equal(stack(['reload']).status, 0);
+    const deadline = Date.now() + 20_000;
+    while ((await pids()).some((pid) => old.includes(pid))) {
+      assert.ok(Date.now() < deadline, 'the reload replaced the workers');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const res = await login(password);
+    assert.equal(res.status, 201);
+    tokens.push(res.headers.get('x-subject-token') ?? '');
+    const after = await scrape();
+    for (const [name, value] of before) {
+      if (!/_(total|count|sum|bucket)\{/.test(name)) continue;
+      assert.ok(
+        (after.get(name) ?? -1) >= value,
+        `${name}: ${value} before the reload, ${after.get(name)} after`,
+      );
+    }
+    assert.equal(after.get(logins), (before.get(logins) ?? 0) + 1);
   });
 
   test('a 500 is logged with its cause and stack', async () => {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { IdentityError } from '../errors.js';
+import { hashWait, reportHashQueue } from '../metrics.js';
 import type { HashJob, HashReply } from './hash-thread.js';
 
 export interface HashPolicy {
@@ -31,6 +32,8 @@ type Pending = {
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   startedAt: number;
+  /** performance.now() when it was queued. */
+  queued: number;
 };
 
 /** Keystone's body for a 503, and when to come back. */
@@ -74,6 +77,10 @@ class HashPool {
     };
   }
 
+  constructor() {
+    reportHashQueue(() => this.#queue.length);
+  }
+
   configure(options: HashingOptions): void {
     this.#options = {
       concurrency: Math.max(1, options.concurrency),
@@ -106,6 +113,7 @@ class HashPool {
         signal,
         onAbort: undefined,
         startedAt: 0,
+        queued: performance.now(),
       };
       if (signal) {
         pending.onAbort = () => {
@@ -131,6 +139,7 @@ class HashPool {
       const pending = this.#queue.shift() as Pending;
       if (pending.onAbort) pending.signal?.removeEventListener('abort', pending.onAbort);
       pending.startedAt = performance.now();
+      hashWait.observe((performance.now() - pending.queued) / 1000);
       this.#busy.set(worker, pending);
       worker.ref();
       worker.postMessage(pending.job);

@@ -4,6 +4,7 @@
  * invalidations cannot be heard, and a validation that straddles an invalidation is not kept.
  */
 import type { Invalidation } from '../invalidation.js';
+import { tokenValidations } from '../metrics.js';
 import type { TokenContext } from './context.js';
 
 export class ValidationCache {
@@ -25,13 +26,20 @@ export class ValidationCache {
    */
   async get(token: string, now: number, validate: () => Promise<TokenContext>): Promise<TokenContext> {
     const invalidation = this.#invalidation;
-    if (!invalidation.enabled) return validate();
+    if (!invalidation.enabled) {
+      tokenValidations.inc({ source: 'validated' });
+      return validate();
+    }
     if (this.#generation !== invalidation.generation) {
       this.#entries.clear();
       this.#generation = invalidation.generation;
     }
     const cached = this.#entries.get(token);
-    if (cached && cached.payload.expiresAt > now) return cached;
+    if (cached && cached.payload.expiresAt > now) {
+      tokenValidations.inc({ source: 'cache' });
+      return cached;
+    }
+    tokenValidations.inc({ source: 'validated' });
     const generation = invalidation.generation;
     const context = await validate();
     if (invalidation.enabled && generation === invalidation.generation && this.#generation === generation) {

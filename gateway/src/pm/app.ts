@@ -9,6 +9,8 @@ import { GatewayError } from '../errors.js';
 export interface LoadedApp {
   handler: RequestListener;
   close(): Promise<void>;
+  /** The app's own metrics in prom-client's JSON form, if it has any: the pool adds them up. */
+  metrics?: () => Promise<unknown[]>;
 }
 
 /** The identity app, relative to the gateway's compiled location (gateway/dist/src/pm/). */
@@ -52,9 +54,13 @@ export async function loadApp(module: string | null): Promise<LoadedApp> {
     );
   }
   if (typeof made === 'function') return { handler: made as RequestListener, close: async () => {} };
-  const app = made as { handler?: unknown; close?: () => Promise<void> };
+  const app = made as { handler?: unknown; close?: () => Promise<void>; metrics?: unknown };
   if (app && typeof app.handler === 'function') {
-    return { handler: app.handler as RequestListener, close: app.close ?? (async () => {}) };
+    return {
+      handler: app.handler as RequestListener,
+      close: app.close ?? (async () => {}),
+      ...(typeof app.metrics === 'function' ? { metrics: app.metrics as () => Promise<unknown[]> } : {}),
+    };
   }
   throw new GatewayError('GW_ERR_APP_LOAD', `${target} did not produce a request listener`);
 }

@@ -5,6 +5,7 @@
  * listen queue, the counters of workers that have gone) into one PoolStatus. A worker that misses
  * the wait counts with its last heartbeat; totals never go backwards.
  */
+import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, Registry } from 'prom-client';
 import type { ListenQueue } from './listen-queue.js';
 import type { MasterMessage } from './messages.js';
 import { COUNTERS, type Slots, type Totals } from './slots.js';
@@ -12,6 +13,8 @@ import type { PoolStatus, WorkerStatus } from './status.js';
 
 /** How long a collection waits for a slow worker. */
 export const COLLECT_WAIT_MS = 250;
+
+type AppMetrics = MetricObjectWithValues<MetricValue<string>>[];
 
 export interface PoolIdentity {
   pool: string;
@@ -96,7 +99,39 @@ export class StatusCollector {
     });
   }
 
-  #status(got: WorkerStatus[]): PoolStatus {
+  /** The app's metrics of each present worker (by pid), as last reported. */
+  readonly #appLive = new Map<number, AppMetrics>();
+  /** The app's counters and histograms of workers that have gone, added up. */
+  #appRetired: AppMetrics = [];
+
+  /**
+   * The hosted app's metrics across the pool, in OpenMetrics text: every present worker's latest
+   * report plus the counters and histograms of the workers gone (their gauges go with them).
+   */
+  async #appMetrics(got: WorkerStatus[]): Promise<string | undefined> {
+    for (const w of got) if (w.appMetrics) this.#appLive.set(w.pid, w.appMetrics as AppMetrics);
+    const present = new Set(this.#slots.all().map((s) => s.worker.process.pid));
+    const gone: AppMetrics[] = [];
+    for (const [pid, metrics] of this.#appLive) {
+      if (present.has(pid)) continue;
+      this.#appLive.delete(pid);
+      gone.push(metrics.filter((m) => ['counter', 'histogram'].includes(String(m.type))));
+    }
+    if (gone.length > 0)
+      this.#appRetired = (await AggregatorRegistry.aggregate([
+        this.#appRetired,
+        ...gone,
+      ]).getMetricsAsJSON()) as AppMetrics;
+    const all = [this.#appRetired, ...this.#appLive.values()].filter((m) => m.length > 0);
+    if (all.length === 0) return undefined;
+    const registry = AggregatorRegistry.aggregate(all);
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    return (await registry.metrics()).replace(/# EOF\n?$/, '');
+  }
+
+  async #status(got: WorkerStatus[]): Promise<PoolStatus> {
+    const appMetrics = await this.#appMetrics(got).catch(() => undefined);
+    const workers = got.map(({ appMetrics: _, ...w }) => w);
     const active = got.filter((w) => w.inFlight > 0).length;
     this.maxActive = Math.max(this.maxActive, active);
     const queue = this.listenQueue();
@@ -118,7 +153,8 @@ export class StatusCollector {
       maxActiveProcesses: this.maxActive,
       maxChildrenReached: this.maxChildrenReached,
       restarts: this.restarts,
-      workers: got.sort((a, b) => a.pid - b.pid),
+      workers: workers.sort((a, b) => a.pid - b.pid),
+      ...(appMetrics ? { appMetrics } : {}),
     };
   }
 }

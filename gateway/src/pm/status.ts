@@ -18,6 +18,8 @@ export interface WorkerStatus {
   lastRequest: { method: string; uri: string; durationMs: number; status: number } | null;
   memory: number;
   eventLoopUtilization: number;
+  /** The hosted app's own metrics (prom-client's JSON form), when it reports any. */
+  appMetrics?: unknown[];
 }
 
 export interface PoolStatus {
@@ -44,6 +46,8 @@ export interface PoolStatus {
   maxChildrenReached: number;
   restarts: number;
   workers: WorkerStatus[];
+  /** The hosted app's metrics added up across workers, in OpenMetrics text (no # EOF). */
+  appMetrics?: string;
 }
 
 function phpDate(ms: number): string {
@@ -170,6 +174,7 @@ function openmetrics(s: PoolStatus, pool: ReturnType<typeof poolFields>): string
     [p, s.keepAliveReuses],
   ]);
   metric('gatehouse_worker_restarts', 'counter', 'Workers replaced after dying.', [[l, s.restarts]]);
+  if (s.appMetrics) out.push(s.appMetrics.trimEnd());
   out.push('# EOF');
   return `${out.join('\n')}\n`;
 }

@@ -216,8 +216,18 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   };
 
   process.on('message', (message: MasterMessage, handle?: unknown) => {
-    if (message?.type === 'collect') send({ type: 'stats', id: message.id, status: ownStatus() });
-    else if (message?.type === 'status-reply') {
+    if (message?.type === 'collect') {
+      const { id } = message;
+      if (!app?.metrics) send({ type: 'stats', id, status: ownStatus() });
+      else
+        app.metrics().then(
+          (appMetrics) => send({ type: 'stats', id, status: { ...ownStatus(), appMetrics } }),
+          (err: unknown) => {
+            log.warn('application metrics failed', { err });
+            send({ type: 'stats', id, status: ownStatus() });
+          },
+        );
+    } else if (message?.type === 'status-reply') {
       waiting.get(message.id)?.(message.pool);
       waiting.delete(message.id);
     } else if (message?.type === 'connection') {

@@ -1,7 +1,11 @@
 /** The part of parse-prometheus-text-format (it ships no types) that the tests use. */
 declare module 'parse-prometheus-text-format' {
   interface Sample {
-    value: string;
+    /** Absent for histograms and summaries, which have count, sum and buckets instead. */
+    value?: string;
+    count?: string;
+    sum?: string;
+    buckets?: Record<string, string>;
     labels?: Record<string, string>;
   }
   interface Family {

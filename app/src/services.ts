@@ -31,12 +31,15 @@ export interface Services {
   policy: Policy;
 }
 
-/** `clock`: when tokens are issued and revocations stamped (Date.now); tests move it. */
+/**
+ * `clock`: when tokens are issued and revocations stamped; by default the database's (one clock
+ * for every host), a function when tests move it instead of waiting.
+ */
 export function createServices(
   db: Db,
   config: IdentityConfig,
   invalidation = new Invalidation(),
-  clock: () => number = Date.now,
+  clock?: () => number,
 ): Services {
   configureHashing({
     concurrency: config.passwordHashConcurrency,

@@ -40,17 +40,18 @@ export interface RevocationEvent {
 }
 
 /**
- * Records the event at `at` (the clock tokens are issued on); the table's trigger notifies every
- * process (migration 0002).
+ * Records the event at `at`, or at the database's now() when null (the clock tokens are issued
+ * on); the table's trigger notifies every process (migration 0002).
  * A token's issued_at has whole seconds (the Fernet timestamp). An event naming one token (audit
  * id) matches it whenever it was issued; a broader event (user, project) is stamped with the whole
  * second and matches tokens issued before that second, so a token issued right after a password
  * change or re-enabling stays valid even within the same second.
  */
-export async function addRevocation(db: Queryable, event: RevocationEvent, at: Date): Promise<void> {
+export async function addRevocation(db: Queryable, event: RevocationEvent, at: Date | null): Promise<void> {
   await db.query(
     `INSERT INTO revocation_event (audit_id, user_id, project_id, domain_id, expires_at, issued_before)
-     VALUES ($1, $2, $3, $4, $5, CASE WHEN $1::text IS NULL THEN date_trunc('second', $6::timestamptz) ELSE $6 END)`,
+     VALUES ($1, $2, $3, $4, $5, CASE WHEN $1::text IS NULL THEN date_trunc('second', coalesce($6::timestamptz, now()))
+                                      ELSE coalesce($6::timestamptz, now()) END)`,
     [
       event.auditId ?? null,
       event.userId ?? null,

@@ -10,10 +10,14 @@ import * as repo from './repository.js';
 export class RevocationService {
   readonly #db: Db;
   readonly #invalidation: Invalidation | undefined;
-  readonly #clock: () => number;
+  /** A clock tests move; by default the database's (one clock for every host). */
+  readonly #clock: (() => number) | undefined;
 
-  /** `clock`: the token service's (events are stamped on the clock tokens are issued on). */
-  constructor(db: Db, invalidation?: Invalidation, clock: () => number = Date.now) {
+  /**
+   * One clock stamps events and issues tokens, so that one compares with the other: the
+   * database's, unless `clock` is given (tests, which move it instead of waiting).
+   */
+  constructor(db: Db, invalidation?: Invalidation, clock?: () => number) {
     this.#db = db;
     this.#invalidation = invalidation;
     this.#clock = clock;
@@ -24,8 +28,8 @@ export class RevocationService {
   }
 
   /** The clock revocation events are stamped with (the database's): tokens are issued on it. */
-  now(): Promise<number> {
-    return repo.databaseNow(this.#db);
+  async now(): Promise<number> {
+    return this.#clock ? this.#clock() : repo.databaseNow(this.#db);
   }
 
   /** Every token that carries the audit id (the token itself and tokens rescoped from it). */
@@ -59,7 +63,7 @@ export class RevocationService {
   }
 
   async #record(event: repo.RevocationEvent): Promise<void> {
-    await repo.addRevocation(this.#db, event, new Date(this.#clock()));
+    await repo.addRevocation(this.#db, event, this.#clock ? new Date(this.#clock()) : null);
     this.#invalidation?.invalidate();
   }
 }

@@ -194,7 +194,9 @@ describe('logs through nginx, the gateway and the app', {
     const old = await pids();
     assert.equal(stack(['reload']).status, 0);
     const deadline = Date.now() + 20_000;
-    while ((await pids()).some((pid) => old.includes(pid))) {
+    // Replaced: none of the old workers left, and as many new ones reporting as there were.
+    const replaced = (now: number[]) => now.length === old.length && !now.some((pid) => old.includes(pid));
+    while (!replaced(await pids())) {
       assert.ok(Date.now() < deadline, 'the reload replaced the workers');
       await new Promise((r) => setTimeout(r, 100));
     }

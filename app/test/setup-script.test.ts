@@ -55,12 +55,12 @@ describe('gatehouse-setup', async () => {
     IDENTITY_FERNET_KEY_REPOSITORY: join(dir, 'fernet'),
     IDENTITY_CREDENTIAL_KEY_REPOSITORY: join(dir, 'credential'),
     IDENTITY_PASSWORD_HASH_ROUNDS: '4',
-    GATEHOUSE_HTTP_PORT: '8123',
+    GATEHOUSE_HTTPS_PORT: '8123',
     POSTGRES_APP_USER: appRole,
     GATEHOUSE_DB_DIR: dbDir,
   };
 
-  test('first run: migrations, the app role, bootstrap at localhost:GATEHOUSE_HTTP_PORT, keys, a generated password', async () => {
+  test('first run: migrations, the app role, bootstrap at https://localhost:GATEHOUSE_HTTPS_PORT, keys, a generated password', async () => {
     const run = await setup(env);
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split('\n');
@@ -73,7 +73,7 @@ describe('gatehouse-setup', async () => {
       run.stdout,
       new RegExp(`app-role: created role ${appRole}: rows only, no DDL, password set`),
     );
-    assert.match(run.stdout, /bootstrap: bootstrapped: user admin, .* at http:\/\/localhost:8123\/v3\//);
+    assert.match(run.stdout, /bootstrap: bootstrapped: user admin, .* at https:\/\/localhost:8123\/v3\//);
     assert.match(run.stdout, /fernet-setup: created keys in /);
     assert.match(run.stdout, /credential-setup: created keys in /);
     const stored = join(dir, 'admin-password');

@@ -125,7 +125,8 @@ class FastcgiRequest implements ResponseChannel {
   }
 
   fail(): void {
-    if (this.aborted) return;
+    // Already ended (shed, or finished): the response's own teardown changes nothing.
+    if (this.aborted || this.ended) return;
     this.#session.failRequest(this);
   }
 
@@ -377,9 +378,10 @@ export class FastcgiSession {
       const max = this.#options.limits.maxBufferedBody;
       // Per request and for the connection: multiplexed requests must not multiply the bound.
       if (request.congestedBytes > max || this.#congested > max) {
-        // No per-request flow control exists in FastCGI: past the bound this request is shed.
-        handle.abort();
+        // No per-request flow control exists in FastCGI: past the bound this request is shed,
+        // its END_REQUEST saying so before the app's side is torn down.
         this.endRequest(request, ProtocolStatus.Overloaded);
+        handle.abort();
         return;
       }
     }

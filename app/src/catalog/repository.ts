@@ -317,11 +317,6 @@ export async function deleteEndpointGroup(db: Queryable, id: string): Promise<bo
   return ((await db.query('DELETE FROM endpoint_group WHERE id = $1', [id])).rowCount ?? 0) > 0;
 }
 
-/** The endpoints an endpoint group's filters select (every filter must match). */
-export async function endpointsInGroup(db: Queryable, filters: EndpointGroupFilters): Promise<EndpointRow[]> {
-  return listEndpoints(db, filters);
-}
-
 export async function addProjectEndpoint(
   db: Queryable,
   projectId: string,

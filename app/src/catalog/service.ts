@@ -306,7 +306,8 @@ export class CatalogService {
   }
 
   async endpointsInGroup(id: string): Promise<repo.EndpointRow[]> {
-    return repo.endpointsInGroup(this.#db, (await this.endpointGroup(id)).filters);
+    // Every filter must match: the endpoint list's own filters.
+    return repo.listEndpoints(this.#db, (await this.endpointGroup(id)).filters);
   }
 
   async projectIdsOfEndpoint(endpointId: string): Promise<string[]> {
@@ -325,7 +326,7 @@ export class CatalogService {
 
   /** The project's endpoints: those associated and those its groups select (empty: none). */
   async endpointsOfProject(projectId: string): Promise<repo.EndpointRow[]> {
-    const ids = (await repo.projectEndpointSets(this.#db)).get(projectId) ?? new Set();
+    const ids = (await this.#projectEndpoints()).get(projectId) ?? new Set();
     return (await repo.listEndpoints(this.#db, {})).filter((e) => ids.has(e.id));
   }
 

@@ -24,7 +24,8 @@ log() { printf '[test] %s\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------
 packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
-  python3-keystone gettext-base curl procps openssl testssl.sh chromium)
+  python3-keystone python3-botocore python3-oslo.limit python3-pyotp python3-oauthlib
+  gettext-base curl procps openssl testssl.sh chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -57,7 +57,8 @@ async function main(argv: string[]): Promise<string> {
   // before it is validated at start-up, so a bad file is reported there, once.
   const commandConfig = { ...config, policyFile: null };
   const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
-    const db = createPool(config.databaseUrl, 2);
+    // Bounded connecting, not running: a migration or a purge may rightly take long.
+    const db = createPool(config.databaseUrl, 2, null, { connectMs: config.databaseConnectTimeout * 1000 });
     try {
       return await work(db);
     } finally {

@@ -13,6 +13,9 @@
  *   app-role ROLE      create or update the app's database role: log in, read and write rows,
  *                      nothing more (run as the role that migrates) [--password-file FILE]
  *   credential-setup   create the credential key repository if it has no keys
+ *   schema-ready       exit 0 once this role can connect and every migration of this build is
+ *                      applied [--wait SECONDS] (retried every second meanwhile): a replica
+ *                      started before the one-shot setup finished waits for it
  *   revocation-purge   drop revocation events older than the longest token life
  *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
@@ -24,14 +27,14 @@ import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { applyAppRole } from './db-role.js';
-import { migrate } from './migrate.js';
+import { migrate, pendingMigrations } from './migrate.js';
 import { createPolicy } from './policy/file.js';
 import { generateSample } from './policy/generate.js';
 import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | revocation-purge | policy-generate [--output-file F]';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | schema-ready [--wait S] | revocation-purge | policy-generate [--output-file F]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -47,6 +50,7 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-admin-url': { type: 'string' },
       'password-file': { type: 'string' },
       'output-file': { type: 'string' },
+      wait: { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
@@ -118,6 +122,23 @@ async function main(argv: string[]): Promise<string> {
       return setupKeys(config.credentialKeyRepository)
         ? `created keys in ${config.credentialKeyRepository}`
         : `keys already exist in ${config.credentialKeyRepository}`;
+    case 'schema-ready': {
+      const wait = Number(values.wait ?? '0');
+      if (!Number.isInteger(wait) || wait < 0) throw new Error(`--wait ${values.wait}: expected seconds`);
+      const deadline = Date.now() + wait * 1000;
+      for (;;) {
+        let why: string;
+        try {
+          const pending = await withDb((db) => pendingMigrations(db));
+          if (pending.length === 0) return 'the schema is current';
+          why = `not applied yet: ${pending.join(', ')}`;
+        } catch (err) {
+          why = (err as Error).message;
+        }
+        if (Date.now() >= deadline) throw new Error(`the schema is not ready: ${why}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     case 'revocation-purge':
       return withDb(async (db) => {
         // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).

@@ -34,7 +34,10 @@ work=$(mktemp -d /tmp/gatehouse-compose-check.XXXXXX)
 chmod 755 "$work"
 engine_pid=""
 project="gatehouse-check-$$"
-tag="check-$$"
+# GATEHOUSE_KEEP_IMAGES=1 keeps the images it built (gatehouse-check-*, the stand-ins) under
+# GATEHOUSE_CHECK_TAG for scripts/swarm-check.sh, which runs next and removes them.
+tag="${GATEHOUSE_CHECK_TAG:-check-$$}"
+keep_images=${GATEHOUSE_KEEP_IMAGES:-0}
 standin="gatehouse-standin"
 up=0
 
@@ -58,11 +61,16 @@ in_time() { [ "$(left)" -gt 0 ] || fail "over the ${budget}s budget"; }
 cleanup() {
   local code=$?
   set +e
-  if [ "$up" = 1 ]; then
+  if [ "$up" = 1 ] && [ "$keep_images" = 1 ] && [ "$code" = 0 ]; then
+    say "tearing down (down -v), keeping the images for the swarm check (tag $tag)"
+    compose down -v --remove-orphans >/dev/null 2>&1
+  elif [ "$up" = 1 ]; then
     say "tearing down (down -v, the images it built)"
     compose down -v --remove-orphans --rmi all >/dev/null 2>&1
   fi
-  if docker info >/dev/null 2>&1; then
+  if [ "$keep_images" = 1 ] && [ "$code" = 0 ]; then
+    :
+  elif docker info >/dev/null 2>&1; then
     for image in "$standin/node:$tag" "$standin/nginx:$tag" "$standin/postgres:$tag"; do
       docker image rm -f "$image" >/dev/null 2>&1
     done

@@ -8,7 +8,9 @@
 # Then scripts/tempest.sh runs Keystone's conformance suites (tempest's identity v3 API tests and
 # keystone-tempest-plugin's API tests) against the native stack; `scripts/test.sh tempest` runs
 # only those. Last, scripts/compose-check.sh builds and runs the Docker Compose stack (it starts a
-# Docker engine if none runs; without one it prints a SKIP line, or fails when CI=true).
+# Docker engine if none runs; without one it prints a SKIP line, or fails when CI=true), and
+# scripts/swarm-check.sh deploys docker-stack.yml on a single-node swarm with the same images
+# (`scripts/test.sh swarm` runs only that one, building its own).
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
 # libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin,
@@ -54,7 +56,7 @@ node scripts/import-cycles.mjs gateway/src app/src
 # share one built image (build + image); the port's interface is GATEHOUSE_HTTP_BIND, which the
 # linter cannot read; docker-compose 1.29 knows no top-level `name`; services and keys are in the
 # order a request meets them, not alphabetical.
-npx dclint docker-compose.yml
+npx dclint docker-compose.yml docker-stack.yml
 npx dockerfile-utils lint Dockerfile
 npx dockerfile-utils lint nginx/Dockerfile
 for dockerfile in scripts/standin/*.Dockerfile; do npx dockerfile-utils lint "$dockerfile"; done
@@ -76,9 +78,11 @@ log "PostgreSQL ready"
 mapfile -t files < <(find gateway/dist/test app/dist/test -name '*.test.js' 2>/dev/null | sort | grep -F -- "$filter" || true)
 compose_check=0
 case "compose-check" in *"$filter"*) compose_check=1 ;; esac
+swarm_check=0
+case "swarm-check" in *"$filter"*) swarm_check=1 ;; esac
 tempest=0
 case "tempest" in *"$filter"*) tempest=1 ;; esac
-if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ] && [ "$tempest" = 0 ]; then
+if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ] && [ "$swarm_check" = 0 ] && [ "$tempest" = 0 ]; then
   log "no test files match '$filter'"
   exit 1
 fi
@@ -94,7 +98,18 @@ if [ "$tempest" = 1 ]; then
 fi
 
 # --- the Docker Compose stack ---------------------------------------------------------------
+# The swarm check right after it builds nothing: compose-check keeps its images under one tag for it,
+# and it removes them.
+if [ "$compose_check" = 1 ] && [ "$swarm_check" = 1 ]; then
+  export GATEHOUSE_CHECK_TAG="ci-$$" GATEHOUSE_KEEP_IMAGES=1
+fi
 if [ "$compose_check" = 1 ]; then
   log "compose check (scripts/compose-check.sh)"
   timeout --kill-after=30 1500 scripts/compose-check.sh
+fi
+
+# --- Docker Swarm -----------------------------------------------------------------------------
+if [ "$swarm_check" = 1 ]; then
+  log "swarm check (scripts/swarm-check.sh)"
+  timeout --kill-after=30 1200 scripts/swarm-check.sh
 fi

@@ -14,14 +14,24 @@ import type { Logger } from '../log.js';
 import type { RequestContext, RequestHandle, Responder, ResponseChannel } from '../session/types.js';
 import { ExchangeSocket } from './socket.js';
 
-/** An IncomingMessage whose reads tell the session when the app wants more body. */
+/**
+ * An IncomingMessage whose reads tell the session when the app wants more body. `_read` is the
+ * instance's own property, not the class's: frameworks that give a request a prototype of their
+ * own (express's is derived from IncomingMessage.prototype, not from this class) keep it, and
+ * a body larger than the stream's buffer still flows once the app reads.
+ */
 class GatewayIncomingMessage extends IncomingMessage {
   onDemand: (() => void) | null = null;
 
-  override _read(size: number): void {
-    super._read(size);
-    this.onDemand?.();
+  constructor(socket: Socket) {
+    super(socket);
+    this._read = readOnDemand;
   }
+}
+
+function readOnDemand(this: GatewayIncomingMessage, size: number): void {
+  IncomingMessage.prototype._read.call(this, size);
+  this.onDemand?.();
 }
 
 /** The method node:http's parser hands a request its raw headers with. */

@@ -18,11 +18,13 @@ import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { domainConfigRoutes } from './api/domain-configs.js';
 import { domainRoutes } from './api/domains.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
+import { policyRoutes } from './api/policies.js';
 import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
 import { roleRoutes } from './api/roles.js';
@@ -70,6 +72,8 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  policyRoutes,
+  domainConfigRoutes,
 ];
 
 declare module 'fastify' {

@@ -7,9 +7,11 @@ import { CatalogService } from './catalog/service.js';
 import type { IdentityConfig } from './config.js';
 import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
+import { DomainConfigService } from './domain-config/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { PolicyService } from './policies/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
@@ -23,6 +25,9 @@ export interface Services {
   assignment: AssignmentService;
   catalog: CatalogService;
   credential: CredentialService;
+  /** /v3/policies and OS-ENDPOINT-POLICY; domain-specific configuration. */
+  policies: PolicyService;
+  domainConfig: DomainConfigService;
   revocation: RevocationService;
   tokens: TokenService;
   /** "Identity state changed": what every per-process cache follows. */
@@ -80,5 +85,10 @@ export function createServices(
     clock,
   });
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  const policies = new PolicyService(db, catalog);
+  const domainConfig = new DomainConfigService(db);
+  return {
+    ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
+    ...{ policies, domainConfig },
+  };
 }

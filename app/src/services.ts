@@ -10,6 +10,7 @@ import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { OAuth1Service } from './oauth1/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
@@ -25,6 +26,7 @@ export interface Services {
   credential: CredentialService;
   revocation: RevocationService;
   tokens: TokenService;
+  oauth1: OAuth1Service;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -67,6 +69,12 @@ export function createServices(
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
+  const oauth1 = new OAuth1Service(db, resource, assignment, {
+    requestTokenDuration: config.oauth1RequestTokenDuration,
+    accessTokenDuration: config.oauth1AccessTokenDuration,
+    ...(clock ? { clock } : {}),
+    invalidation,
+  });
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -76,9 +84,21 @@ export function createServices(
     assignment,
     credential,
     revocation,
+    oauth1,
     invalidation,
     clock,
   });
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    revocation,
+    tokens,
+    oauth1,
+    invalidation,
+    policy,
+  };
 }

@@ -278,6 +278,9 @@ describe('OS-OAUTH1', () => {
     const stale = await login(consumer, access, { timestamp: Math.floor(Date.now() / 1000) - 3600 });
     assert.equal(stale.statusCode, 401);
     assert.equal((await login(consumer, access)).statusCode, 201);
+    // Another consumer holding the access token's secret cannot log in with it.
+    const thief = await newConsumer();
+    assert.equal((await login(thief, access)).statusCode, 401);
   });
 
   test('the access token leg: wrong verifier, tampered signature, and a request token used twice', async () => {

@@ -309,6 +309,10 @@ export class OAuth1Service {
     // oauthlib checks the signature with dummy secrets when the consumer or the token is unknown.
     const valid = verifySignature(request, consumer?.secret ?? '', owner?.access_secret ?? '');
     if (!consumer || !owner || !valid) throw unauthorized('Could not validate the access token');
+    // Stricter than Keystone's validator (which only asks whether the token exists): an access
+    // token logs in for the consumer it was issued to, and under the id the header names.
+    if (owner.consumer_id !== consumer.id || owner.id !== access.id)
+      throw unauthorized('The access token was issued to another consumer');
     return access;
   }
 

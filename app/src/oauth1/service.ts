@@ -127,7 +127,8 @@ export class OAuth1Service {
   /** The description and the extras; the secret never changes (the schema refuses it). */
   async updateConsumer(id: string, fields: ConsumerFields): Promise<repo.ConsumerRow> {
     const current = await this.consumer(id);
-    if ('id' in fields && fields.id !== id) throw validation('Cannot change ID');
+    if (fields.id !== undefined && fields.id !== null && fields.id !== id)
+      throw validation('Cannot change ID');
     const { description, id: _id, secret: _secret, ...extra } = fields;
     const row = await repo.updateConsumer(
       this.#db,

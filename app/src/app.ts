@@ -23,6 +23,7 @@ import { domainRoutes } from './api/domains.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
+import { oauth1Routes } from './api/oauth1.js';
 import { passwordRoutes } from './api/password.js';
 import { policyRoutes } from './api/policies.js';
 import { projectRoutes } from './api/projects.js';
@@ -74,6 +75,7 @@ const plugins = [
   applicationCredentialRoutes,
   policyRoutes,
   domainConfigRoutes,
+  oauth1Routes,
 ];
 
 declare module 'fastify' {

@@ -60,6 +60,18 @@ export const declarations = [
     help: 'seconds past expiry that ?allow_expired accepts',
   },
   {
+    name: 'IDENTITY_OAUTH1_REQUEST_TOKEN_DURATION',
+    kind: 'int',
+    default: '28800',
+    help: 'seconds an OAuth1 request token may wait for its authorization (0: forever)',
+  },
+  {
+    name: 'IDENTITY_OAUTH1_ACCESS_TOKEN_DURATION',
+    kind: 'int',
+    default: '86400',
+    help: 'seconds an OAuth1 access token can log in (0: forever)',
+  },
+  {
     name: 'IDENTITY_FERNET_KEY_REPOSITORY',
     kind: 'string',
     default: '/etc/gatehouse/fernet-keys',
@@ -217,6 +229,8 @@ export interface IdentityConfig {
   region: string;
   tokenExpiration: number;
   allowExpiredWindow: number;
+  oauth1RequestTokenDuration: number;
+  oauth1AccessTokenDuration: number;
   fernetKeyRepository: string;
   fernetMaxActiveKeys: number;
   credentialKeyRepository: string;
@@ -294,6 +308,8 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     region: raw('IDENTITY_REGION') as string,
     tokenExpiration: int('IDENTITY_TOKEN_EXPIRATION', 60, 30 * 86400),
     allowExpiredWindow: int('IDENTITY_ALLOW_EXPIRED_WINDOW', 0, 30 * 86400),
+    oauth1RequestTokenDuration: int('IDENTITY_OAUTH1_REQUEST_TOKEN_DURATION', 0, 365 * 86400),
+    oauth1AccessTokenDuration: int('IDENTITY_OAUTH1_ACCESS_TOKEN_DURATION', 0, 365 * 86400),
     fernetKeyRepository: raw('IDENTITY_FERNET_KEY_REPOSITORY') as string,
     fernetMaxActiveKeys: int('IDENTITY_FERNET_MAX_ACTIVE_KEYS', 1, 100),
     credentialKeyRepository: raw('IDENTITY_CREDENTIAL_KEY_REPOSITORY') as string,

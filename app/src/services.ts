@@ -11,6 +11,7 @@ import { DomainConfigService } from './domain-config/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { OAuth1Service } from './oauth1/service.js';
 import { PolicyService } from './policies/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
@@ -30,6 +31,7 @@ export interface Services {
   domainConfig: DomainConfigService;
   revocation: RevocationService;
   tokens: TokenService;
+  oauth1: OAuth1Service;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -72,6 +74,12 @@ export function createServices(
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
+  const oauth1 = new OAuth1Service(db, resource, assignment, {
+    requestTokenDuration: config.oauth1RequestTokenDuration,
+    accessTokenDuration: config.oauth1AccessTokenDuration,
+    ...(clock ? { clock } : {}),
+    invalidation,
+  });
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -81,6 +89,7 @@ export function createServices(
     assignment,
     credential,
     revocation,
+    oauth1,
     invalidation,
     clock,
   });
@@ -89,6 +98,6 @@ export function createServices(
   const domainConfig = new DomainConfigService(db);
   return {
     ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig },
+    ...{ policies, domainConfig, oauth1 },
   };
 }

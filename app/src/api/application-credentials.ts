@@ -106,6 +106,17 @@ function refuseRestricted(caller: TokenContext | null): void {
     );
 }
 
+/**
+ * Keystone's _block_delegated_token_app_creds: a token issued through an OAuth1 access token
+ * cannot make, see or delete application credentials (one would outlive the delegation).
+ */
+function refuseOAuth(caller: TokenContext | null): void {
+  if (caller?.oauth1)
+    throw new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.', {
+      detail: 'Cannot manage application credentials with a token issued via delegation.',
+    });
+}
+
 export async function applicationCredentialRoutes(
   app: FastifyInstance,
   { services, config }: PluginOptions,
@@ -123,6 +134,7 @@ export async function applicationCredentialRoutes(
     { schema: createSchema, preHandler: enforce(services, 'identity:create_application_credential', owner) },
     async (request, reply) => {
       const caller = request.caller as TokenContext;
+      refuseOAuth(caller);
       refuseRestricted(caller);
       const project = caller.project;
       if (!project) throw validation('Application credentials must be created with a project-scoped token.');
@@ -190,12 +202,15 @@ export async function applicationCredentialRoutes(
       },
       preHandler: enforce(services, 'identity:list_application_credentials', owner),
     },
-    async (request) => ({
-      application_credentials: (
-        await services.credential.list(request.params.user_id, request.query.name)
-      ).map((c) => render(c, base(request))),
-      links: { self: `${base(request)}${request.url}`, previous: null, next: null },
-    }),
+    async (request) => {
+      refuseOAuth(request.caller);
+      return {
+        application_credentials: (
+          await services.credential.list(request.params.user_id, request.query.name)
+        ).map((c) => render(c, base(request))),
+        links: { self: `${base(request)}${request.url}`, previous: null, next: null },
+      };
+    },
   );
 
   type One = { Params: { user_id: string; application_credential_id: string } };
@@ -205,12 +220,15 @@ export async function applicationCredentialRoutes(
       schema: { params: credParams },
       preHandler: enforce(services, 'identity:get_application_credential', owner),
     },
-    async (request) => ({
-      application_credential: render(
-        await services.credential.show(request.params.user_id, request.params.application_credential_id),
-        base(request),
-      ),
-    }),
+    async (request) => {
+      refuseOAuth(request.caller);
+      return {
+        application_credential: render(
+          await services.credential.show(request.params.user_id, request.params.application_credential_id),
+          base(request),
+        ),
+      };
+    },
   );
   app.delete<One>(
     `${path}/:application_credential_id`,
@@ -219,6 +237,7 @@ export async function applicationCredentialRoutes(
       preHandler: enforce(services, 'identity:delete_application_credential', owner),
     },
     async (request, reply) => {
+      refuseOAuth(request.caller);
       refuseRestricted(request.caller);
       await services.credential.delete(request.params.user_id, request.params.application_credential_id);
       reply.code(204).send();

@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { expectedAttribute, IdentityError, unsupportedMethod, validation } from '../errors.js';
 import type { UserRef } from '../identity/service.js';
+import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
 import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
 import type { TokenContext } from '../token/service.js';
@@ -49,9 +50,10 @@ function userRef(u: Json, field: string): UserRef {
   };
 }
 
-const METHODS = ['password', 'token', 'application_credential'] as const;
+const METHODS = ['password', 'token', 'application_credential', 'oauth1'] as const;
 
-function parseIdentity(auth: Json, maxPassword: number): IdentityClaim {
+/** `signed`: the request as an OAuth signature covers it, for the oauth1 method. */
+function parseIdentity(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
   const identity = object(expect(auth, 'identity', 'auth'), 'identity');
   const methods = expect(identity, 'methods', 'identity');
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
@@ -61,6 +63,8 @@ function parseIdentity(auth: Json, maxPassword: number): IdentityClaim {
   const method = METHODS.find((m) => methods.includes(m));
   if (!method || methods.some((m) => !(METHODS as readonly string[]).includes(m)))
     throw unsupportedMethod(methods);
+  // oauth1's proof is the request's signature; its object carries nothing.
+  if (method === 'oauth1') return { method, request: signed() };
   const data = object(identity[method], method);
   if (method === 'password') {
     const user = object(expect(data, 'user', 'password'), 'password/user');
@@ -123,7 +127,12 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
     const auth = object(expect(body, 'auth', 'request body'), 'auth');
     const issued = await authenticate(
       services,
-      parseIdentity(auth, config.maxPasswordLength),
+      parseIdentity(auth, config.maxPasswordLength, () => ({
+        method: request.method,
+        // Keystone's base_url(path=request.path): the public endpoint, never the query string.
+        uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
+        authorization: request.headers.authorization,
+      })),
       parseScope(auth),
       clientGone(reply),
     );

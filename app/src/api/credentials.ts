@@ -35,11 +35,11 @@ function render(c: Credential, base: string) {
 }
 
 /**
- * A delegated token (one from an application credential) never touches credentials: they hold
+ * A delegated token (one from an application credential or an OAuth1 access token) never touches credentials: they hold
  * the secrets (EC2 keys, TOTP seeds) from which fresh, undelegated logins are made. Keystone's
  * fix for CVE-2026-90460 refuses them on every credential call.
  */
-const delegated = (caller: TokenContext) => caller.applicationCredential !== null;
+const delegated = (caller: TokenContext) => caller.applicationCredential !== null || Boolean(caller.oauth1);
 const delegatedRefused = () =>
   forbiddenAction(
     'You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.',

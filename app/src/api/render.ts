@@ -135,6 +135,11 @@ export function renderToken(context: TokenContext, catalog: CatalogEntry[] | nul
     token.roles = context.roles.map((r) => ({ id: r.id, name: r.name }));
     if (catalog) token.catalog = catalog;
   }
+  if (context.oauth1)
+    token['OS-OAUTH1'] = {
+      access_token_id: context.oauth1.accessTokenId,
+      consumer_id: context.oauth1.consumerId,
+    };
   if (context.applicationCredential) {
     token.application_credential = {
       id: context.applicationCredential.id,

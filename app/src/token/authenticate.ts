@@ -5,8 +5,9 @@
  * keystone/auth/plugins/*).
  */
 import type { Target } from '../assignment/service.js';
-import { IdentityError, unauthorized } from '../errors.js';
+import { forbiddenAction, IdentityError, unauthorized } from '../errors.js';
 import type { UserRef, UserRow } from '../identity/service.js';
+import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
 import type { Method, Scope } from './payload.js';
@@ -19,7 +20,8 @@ export type IdentityClaim =
       method: 'application_credential';
       credential: { id: string } | { name: string; user: UserRef };
       secret: string;
-    };
+    }
+  | { method: 'oauth1'; request: SignedRequest };
 
 export type ScopeRequest =
   | { kind: 'default' }
@@ -54,12 +56,24 @@ export async function authenticate(
     const parent = await s.tokens.validate(claim.token);
     if (parent.applicationCredential)
       throw unauthorized('an application credential token cannot be rescoped');
+    if (parent.payload.scope.kind === 'oauth1')
+      throw forbiddenAction(
+        'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
+      );
     user = parent.user;
     // Rescoping keeps the original expiry and the audit chain; the methods add up.
     methods = [...new Set<Method>(['token', ...parent.payload.methods])];
     expiresAt = parent.payload.expiresAt;
     parentAuditIds = parent.payload.auditIds;
     scope = await resolveScope(s, user, requested);
+  } else if (claim.method === 'oauth1') {
+    // The access token's project, whatever scope the body names (Keystone's set_scope).
+    const access = await s.oauth1.authenticate(claim.request);
+    const owner = await s.identity.getUser(access.authorizing_user_id);
+    if (!owner) throw unauthorized('the access token user is gone');
+    user = owner;
+    methods = ['oauth1'];
+    scope = { kind: 'oauth1', projectId: access.project_id, accessTokenId: access.id };
   } else {
     if (requested.kind !== 'default') throw unauthorized('application credentials cannot request a scope');
     const ref = claim.credential;

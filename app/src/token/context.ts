@@ -21,6 +21,8 @@ export interface TokenContext {
   applicationCredential: ApplicationCredentialRow | null;
   /** The application credential's access rules; null when it has none (or is no credential). */
   accessRules: AccessRule[] | null;
+  /** The OAuth1 access token an `oauth1` token was issued through (its OS-OAUTH1 section). */
+  oauth1?: { accessTokenId: string; consumerId: string } | null;
 }
 
 /** An access rule as a token carries it (Keystone's keys and order). */

@@ -22,7 +22,8 @@ export type Scope =
   | { kind: 'domain'; domainId: string }
   | { kind: 'project'; projectId: string }
   | { kind: 'system' }
-  | { kind: 'application_credential'; projectId: string; applicationCredentialId: string };
+  | { kind: 'application_credential'; projectId: string; applicationCredentialId: string }
+  | { kind: 'oauth1'; projectId: string; accessTokenId: string };
 
 export interface TokenPayload {
   userId: string;
@@ -34,7 +35,14 @@ export interface TokenPayload {
 }
 
 /** Payload versions, as Keystone numbers them. */
-const VERSION = { unscoped: 0, domain: 1, project: 2, system: 8, application_credential: 9 } as const;
+const VERSION = {
+  unscoped: 0,
+  domain: 1,
+  project: 2,
+  oauth1: 7,
+  system: 8,
+  application_credential: 9,
+} as const;
 
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
@@ -94,6 +102,17 @@ export function encodePayload(p: TokenPayload): Buffer {
         audits,
         packId(p.scope.applicationCredentialId),
       ]);
+    case 'oauth1':
+      // OauthScopedPayload: the access token's id comes before the expiry.
+      return pack([
+        VERSION.oauth1,
+        user,
+        methods,
+        packId(p.scope.projectId),
+        packId(p.scope.accessTokenId),
+        expires,
+        audits,
+      ]);
   }
 }
 
@@ -139,6 +158,16 @@ export function decodePayload(buf: Buffer): TokenPayload {
           applicationCredentialId: unpackId(value[6] as Packable),
         },
         ...tail(value[4], value[5]),
+      };
+    case VERSION.oauth1:
+      return {
+        ...common,
+        scope: {
+          kind: 'oauth1',
+          projectId: unpackId(value[3] as Packable),
+          accessTokenId: unpackId(value[4] as Packable),
+        },
+        ...tail(value[5], value[6]),
       };
     default:
       throw payloadError(`token payload version ${String(version)} is not supported`);

@@ -31,6 +31,12 @@ function understandsAccessRules(header: string | undefined): boolean {
   return Number.isFinite(version) && version >= ACCESS_RULES_MIN_VERSION;
 }
 
+/** What validation reads of an access token: gone once it (or its consumer or user) is deleted. */
+export interface OAuth1Tokens {
+  findAccessToken(id: string): Promise<{ consumer_id: string } | null>;
+  delegatedRoleIds(accessTokenId: string): Promise<string[]>;
+}
+
 export interface TokenServiceOptions {
   keys: () => FernetKey[];
   /** Seconds. */
@@ -42,6 +48,8 @@ export interface TokenServiceOptions {
   assignment: AssignmentService;
   credential: CredentialService;
   revocation: RevocationService;
+  /** OS-OAUTH1's access tokens, which `oauth1` tokens are validated against. */
+  oauth1?: OAuth1Tokens;
   /** The "identity state changed" signal; without it nothing is cached. */
   invalidation?: Invalidation;
   /** Milliseconds since the epoch (Date.now); tests move it instead of waiting for the wall clock. */
@@ -127,7 +135,9 @@ export class TokenService {
     const issuedAt = decrypted.timestamp * 1000;
     const scope = payload.scope;
     const projectId =
-      scope.kind === 'project' || scope.kind === 'application_credential' ? scope.projectId : null;
+      scope.kind === 'project' || scope.kind === 'application_credential' || scope.kind === 'oauth1'
+        ? scope.projectId
+        : null;
     const [user, revoked] = await Promise.all([
       this.#o.identity.getUser(payload.userId),
       this.#o.revocation.isRevoked({
@@ -150,7 +160,7 @@ export class TokenService {
       accessRules: null,
     };
     const { assignment, resource } = this.#o;
-    if (scope.kind === 'project' || scope.kind === 'application_credential') {
+    if (scope.kind === 'project' || scope.kind === 'application_credential' || scope.kind === 'oauth1') {
       const project = await resource.project({ id: scope.projectId });
       if (!project?.enabled || !project.domain_enabled) throw tokenNotFound();
       context.project = project;
@@ -167,6 +177,15 @@ export class TokenService {
         context.applicationCredential = credential;
         const rules = await this.#o.credential.accessRulesOf(credential.id);
         context.accessRules = rules.length > 0 ? rules : null;
+      }
+      if (scope.kind === 'oauth1') {
+        // Keystone's _get_oauth_roles: the delegated roles (and those they imply) the user still
+        // holds there. A deleted access token (or consumer) leaves nothing to validate against.
+        const access = await this.#o.oauth1?.findAccessToken(scope.accessTokenId);
+        if (!access) throw tokenNotFound();
+        const delegated = new Set(await this.#o.oauth1?.delegatedRoleIds(scope.accessTokenId));
+        context.roles = context.roles.filter((r) => delegated.has(r.id));
+        context.oauth1 = { accessTokenId: scope.accessTokenId, consumerId: access.consumer_id };
       }
     } else if (scope.kind === 'domain') {
       const domain = await resource.domain({ id: scope.domainId });

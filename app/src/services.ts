@@ -10,10 +10,12 @@ import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { MfaService } from './mfa/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
 import { keyLoader } from './token/keys.js';
+import { ReceiptProvider } from './token/receipt.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
 
@@ -25,6 +27,8 @@ export interface Services {
   credential: CredentialService;
   revocation: RevocationService;
   tokens: TokenService;
+  /** TOTP, multi-factor rules and auth receipts. */
+  mfa: MfaService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -80,5 +84,23 @@ export function createServices(
     clock,
   });
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  const mfa = new MfaService(db, {
+    identity,
+    credential,
+    receipts: new ReceiptProvider(keyLoader(config.receiptKeyRepository), config.receiptExpiration),
+    previousWindows: config.totpIncludedPreviousWindows,
+    ...(clock ? { clock } : {}),
+  });
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    revocation,
+    tokens,
+    mfa,
+    invalidation,
+    policy,
+  };
 }

@@ -20,7 +20,7 @@
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
@@ -124,6 +124,8 @@ async function main(argv: string[]): Promise<string> {
         ? `created keys in ${config.receiptKeyRepository}`
         : `keys already exist in ${config.receiptKeyRepository}`;
     case 'receipt-rotate':
+      if (!existsSync(config.receiptKeyRepository))
+        throw new Error(`no keys in ${config.receiptKeyRepository}: run receipt-setup first`);
       return `keys now: ${rotateKeys(config.receiptKeyRepository, config.receiptMaxActiveKeys).join(', ')}`;
     case 'revocation-purge':
       return withDb(async (db) => {

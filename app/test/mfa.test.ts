@@ -6,11 +6,17 @@
  * passcode, a tampered, expired or borrowed receipt.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { hotp, totpKey, totpPasscodes } from '../src/mfa/totp.js';
 import { decrypt, encrypt, FernetKey } from '../src/token/fernet.js';
+import { loadKeys } from '../src/token/keys.js';
 import { decodeReceiptPayload, encodeReceiptPayload, ReceiptProvider } from '../src/token/receipt.js';
 import { client } from './api.js';
 import { passwordAuth, type TestDatabase, testDatabase } from './helpers.js';
@@ -119,6 +125,50 @@ describe("Keystone's receipts", () => {
     });
     const other = new ReceiptProvider(() => [new FernetKey(FernetKey.generate())], 300);
     assert.throws(() => other.validate(RECORDED[1].receipt, RECORDED_EXPIRY - 1), { status: 401 });
+  });
+});
+
+describe('receipt keys', () => {
+  const manage = (dir: string, ...args: string[]) =>
+    promisify(execFile)(process.execPath, [new URL('../src/manage.js', import.meta.url).pathname, ...args], {
+      env: { ...process.env, IDENTITY_RECEIPT_KEY_REPOSITORY: dir, IDENTITY_RECEIPT_MAX_ACTIVE_KEYS: '3' },
+    });
+
+  test('manage receipt-setup and receipt-rotate keep a receipt valid across a rotation', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'receipt-keys-'));
+    const dir = join(root, 'receipts');
+    try {
+      await assert.rejects(manage(dir, 'receipt-rotate'), /run receipt-setup first/);
+      assert.match((await manage(dir, 'receipt-setup')).stdout, /created keys in /);
+      assert.match((await manage(dir, 'receipt-setup')).stdout, /keys already exist in /);
+      const before = new ReceiptProvider(() => loadKeys(dir), 300).issue(
+        'ldap-user',
+        ['password'],
+        Date.now(),
+      );
+      assert.equal((await manage(dir, 'receipt-rotate')).stdout.trim(), 'keys now: 0, 1, 2');
+      assert.equal((await manage(dir, 'receipt-rotate')).stdout.trim(), 'keys now: 0, 2, 3');
+      assert.deepEqual(readdirSync(dir).sort(), ['0', '2', '3']);
+      // Issued under key 1, now gone after two rotations: refused; one rotation keeps it.
+      assert.throws(
+        () => new ReceiptProvider(() => loadKeys(dir), 300).validate(before.receipt, Date.now()),
+        {
+          status: 401,
+        },
+      );
+      const fresh = new ReceiptProvider(() => loadKeys(dir), 300).issue(
+        'ldap-user',
+        ['password'],
+        Date.now(),
+      );
+      await manage(dir, 'receipt-rotate');
+      assert.equal(
+        new ReceiptProvider(() => loadKeys(dir), 300).validate(fresh.receipt, Date.now()).userId,
+        'ldap-user',
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 

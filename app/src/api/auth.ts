@@ -65,10 +65,8 @@ function parseIdentity(auth: Json, maxPassword: number): { claim: IdentityClaim;
   const identity = auth.identity as Json;
   const methods = identity.methods as string[];
   const also: NonNullable<Factors['also']> = [];
-  if (claim.method !== 'password' && methods.includes('password')) {
-    const p = parsePassword(object(identity.password, 'password'), maxPassword);
-    also.push(p);
-  }
+  if (claim.method !== 'password' && methods.includes('password'))
+    also.push(parsePassword(object(identity.password, 'password'), maxPassword));
   if (claim.method !== 'totp' && methods.includes('totp')) also.push(totpClaim(identity));
   return { claim, factors: { also } };
 }

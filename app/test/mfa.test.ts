@@ -198,7 +198,7 @@ describe('multi-factor logins', () => {
   /** A user with a password, a totp credential and the given options. */
   async function mfaUser(name: string, options: Record<string, unknown>, secret = RFC_SECRET) {
     const { ok } = api();
-    const user = (await ok('POST', '/v3/users', { user: { name, password: 'pw-of-' + name, options } }, 201))
+    const user = (await ok('POST', '/v3/users', { user: { name, password: `pw-of-${name}`, options } }, 201))
       .user;
     await ok(
       'POST',

@@ -60,3 +60,4 @@ fi
 step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup
 step credential-setup
+step receipt-setup

@@ -32,7 +32,7 @@ import { roleRoutes } from './api/roles.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
-import { expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
+import { AuthReceiptRequired, expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { listenForInvalidations } from './invalidation.js';
 import { REQUEST_ID_FORMAT, requestLog } from './log.js';
 import { httpDuration, httpRequests } from './metrics.js';
@@ -193,7 +193,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
         { reason: err.detail ?? err.message, method: request.method, url: request.url },
         'authentication failed',
       );
-      reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
+      // A receipt answer is Keystone's receipt handler's, which names no authentication scheme.
+      if (!(err instanceof AuthReceiptRequired))
+        reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
     }
     if (err.headers) reply.headers(err.headers);
     reply.code(err.status).type('application/json').send(err.body());

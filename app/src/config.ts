@@ -85,6 +85,30 @@ export const declarations = [
     help: 'key repository for credential blobs',
   },
   {
+    name: 'IDENTITY_RECEIPT_KEY_REPOSITORY',
+    kind: 'string',
+    default: '/etc/gatehouse/receipt-keys',
+    help: 'Fernet key repository for auth receipts (multi-factor logins); see manage receipt-setup',
+  },
+  {
+    name: 'IDENTITY_RECEIPT_MAX_ACTIVE_KEYS',
+    kind: 'int',
+    default: '3',
+    help: 'keys kept by receipt-rotate',
+  },
+  {
+    name: 'IDENTITY_RECEIPT_EXPIRATION',
+    kind: 'int',
+    default: '300',
+    help: 'seconds an auth receipt stays valid: how long a user has to add the missing methods',
+  },
+  {
+    name: 'IDENTITY_TOTP_INCLUDED_PREVIOUS_WINDOWS',
+    kind: 'int',
+    default: '1',
+    help: 'earlier 30 s windows whose TOTP passcodes are still accepted, 0-10',
+  },
+  {
     name: 'IDENTITY_PASSWORD_HASH_ALGORITHM',
     kind: 'choice',
     choices: ['bcrypt', 'pbkdf2_sha512'],
@@ -234,6 +258,10 @@ export interface IdentityConfig {
   fernetKeyRepository: string;
   fernetMaxActiveKeys: number;
   credentialKeyRepository: string;
+  receiptKeyRepository: string;
+  receiptMaxActiveKeys: number;
+  receiptExpiration: number;
+  totpIncludedPreviousWindows: number;
   passwordHashAlgorithm: 'bcrypt' | 'pbkdf2_sha512';
   passwordHashRounds: number;
   passwordHashConcurrency: number;
@@ -313,6 +341,10 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     fernetKeyRepository: raw('IDENTITY_FERNET_KEY_REPOSITORY') as string,
     fernetMaxActiveKeys: int('IDENTITY_FERNET_MAX_ACTIVE_KEYS', 1, 100),
     credentialKeyRepository: raw('IDENTITY_CREDENTIAL_KEY_REPOSITORY') as string,
+    receiptKeyRepository: raw('IDENTITY_RECEIPT_KEY_REPOSITORY') as string,
+    receiptMaxActiveKeys: int('IDENTITY_RECEIPT_MAX_ACTIVE_KEYS', 1, 100),
+    receiptExpiration: int('IDENTITY_RECEIPT_EXPIRATION', 0, 86400),
+    totpIncludedPreviousWindows: int('IDENTITY_TOTP_INCLUDED_PREVIOUS_WINDOWS', 0, 10),
     passwordHashAlgorithm: algorithm as IdentityConfig['passwordHashAlgorithm'],
     passwordHashRounds:
       algorithm === 'bcrypt'

@@ -13,12 +13,14 @@
  *   app-role ROLE      create or update the app's database role: log in, read and write rows,
  *                      nothing more (run as the role that migrates) [--password-file FILE]
  *   credential-setup   create the credential key repository if it has no keys
+ *   receipt-setup      create the auth receipt key repository if it has no keys
+ *   receipt-rotate     as fernet-rotate for receipts, keeping IDENTITY_RECEIPT_MAX_ACTIVE_KEYS
  *   revocation-purge   drop revocation events older than the longest token life
  *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
@@ -31,7 +33,7 @@ import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | revocation-purge | policy-generate [--output-file F]';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | revocation-purge | policy-generate [--output-file F]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -117,6 +119,14 @@ async function main(argv: string[]): Promise<string> {
       return setupKeys(config.credentialKeyRepository)
         ? `created keys in ${config.credentialKeyRepository}`
         : `keys already exist in ${config.credentialKeyRepository}`;
+    case 'receipt-setup':
+      return setupKeys(config.receiptKeyRepository)
+        ? `created keys in ${config.receiptKeyRepository}`
+        : `keys already exist in ${config.receiptKeyRepository}`;
+    case 'receipt-rotate':
+      if (!existsSync(config.receiptKeyRepository))
+        throw new Error(`no keys in ${config.receiptKeyRepository}: run receipt-setup first`);
+      return `keys now: ${rotateKeys(config.receiptKeyRepository, config.receiptMaxActiveKeys).join(', ')}`;
     case 'revocation-purge':
       return withDb(async (db) => {
         // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).

@@ -11,12 +11,14 @@ import { DomainConfigService } from './domain-config/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { MfaService } from './mfa/service.js';
 import { OAuth1Service } from './oauth1/service.js';
 import { PolicyService } from './policies/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
 import { keyLoader } from './token/keys.js';
+import { ReceiptProvider } from './token/receipt.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
 
@@ -32,6 +34,8 @@ export interface Services {
   revocation: RevocationService;
   tokens: TokenService;
   oauth1: OAuth1Service;
+  /** TOTP, multi-factor rules and auth receipts. */
+  mfa: MfaService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -96,8 +100,15 @@ export function createServices(
   const policy = createPolicy(config);
   const policies = new PolicyService(db, catalog);
   const domainConfig = new DomainConfigService(db);
+  const mfa = new MfaService(db, {
+    identity,
+    credential,
+    receipts: new ReceiptProvider(keyLoader(config.receiptKeyRepository), config.receiptExpiration),
+    previousWindows: config.totpIncludedPreviousWindows,
+    ...(clock ? { clock } : {}),
+  });
   return {
     ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig, oauth1 },
+    ...{ policies, domainConfig, oauth1, mfa },
   };
 }

@@ -8,7 +8,7 @@ import { expectedAttribute, IdentityError, unsupportedMethod, validation } from 
 import type { UserRef } from '../identity/service.js';
 import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
-import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
+import { authenticate, type Factors, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
 import type { TokenContext } from '../token/service.js';
 import { accessRulesHeader, clientGone, enforce, type PluginOptions, present, truthy } from './context.js';
 import { baseUrl, renderDomain, renderProject, renderToken } from './render.js';
@@ -50,10 +50,42 @@ function userRef(u: Json, field: string): UserRef {
   };
 }
 
-const METHODS = ['password', 'token', 'application_credential', 'oauth1'] as const;
+const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1'] as const;
 
-/** `signed`: the request as an OAuth signature covers it, for the oauth1 method. */
-function parseIdentity(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
+/** The totp method's user and passcode (keystone/auth/plugins/core.py TOTPUserInfo). */
+function totpClaim(identity: Json): Extract<IdentityClaim, { method: 'totp' }> {
+  const data = object(identity.totp, 'totp');
+  const user = object(expect(data, 'user', 'totp'), 'totp/user');
+  // A missing or non-string passcode fails authentication (401), as in Keystone.
+  return { method: 'totp', user: userRef(user, 'totp/user'), passcode: user.passcode };
+}
+
+/**
+ * The request's methods: the first (by the order above) leads, password and totp beside it join.
+ * `signed`: the request as an OAuth signature covers it, for the oauth1 method.
+ */
+function parseIdentity(
+  auth: Json,
+  maxPassword: number,
+  signed: () => SignedRequest,
+): { claim: IdentityClaim; factors: Factors } {
+  const claim = parseClaim(auth, maxPassword, signed);
+  const identity = auth.identity as Json;
+  const methods = identity.methods as string[];
+  const also: NonNullable<Factors['also']> = [];
+  if (claim.method !== 'password' && methods.includes('password'))
+    also.push(parsePassword(object(identity.password, 'password'), maxPassword));
+  if (claim.method !== 'totp' && methods.includes('totp')) also.push(totpClaim(identity));
+  return { claim, factors: { also } };
+}
+
+function parsePassword(data: Json, maxPassword: number): Extract<IdentityClaim, { method: 'password' }> {
+  const user = object(expect(data, 'user', 'password'), 'password/user');
+  const password = str(expect(user, 'password', 'user'), 'password/user/password', maxPassword);
+  return { method: 'password', user: userRef(user, 'password/user'), password };
+}
+
+function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
   const identity = object(expect(auth, 'identity', 'auth'), 'identity');
   const methods = expect(identity, 'methods', 'identity');
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
@@ -65,12 +97,9 @@ function parseIdentity(auth: Json, maxPassword: number, signed: () => SignedRequ
     throw unsupportedMethod(methods);
   // oauth1's proof is the request's signature; its object carries nothing.
   if (method === 'oauth1') return { method, request: signed() };
+  if (method === 'totp') return totpClaim(identity);
   const data = object(identity[method], method);
-  if (method === 'password') {
-    const user = object(expect(data, 'user', 'password'), 'password/user');
-    const password = str(expect(user, 'password', 'user'), 'password/user/password', maxPassword);
-    return { method, user: userRef(user, 'password/user'), password };
-  }
+  if (method === 'password') return parsePassword(data, maxPassword);
   if (method === 'token') return { method, token: str(expect(data, 'id', 'token'), 'token/id', 1024) };
   const secret = str(
     expect(data, 'secret', 'application_credential'),
@@ -125,17 +154,15 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
     const auth = object(expect(body, 'auth', 'request body'), 'auth');
-    const issued = await authenticate(
-      services,
-      parseIdentity(auth, config.maxPasswordLength, () => ({
-        method: request.method,
-        // Keystone's base_url(path=request.path): the public endpoint, never the query string.
-        uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
-        authorization: request.headers.authorization,
-      })),
-      parseScope(auth),
-      clientGone(reply),
-    );
+    const { claim, factors } = parseIdentity(auth, config.maxPasswordLength, () => ({
+      method: request.method,
+      // Keystone's base_url(path=request.path): the public endpoint, never the query string.
+      uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
+      authorization: request.headers.authorization,
+    }));
+    const receipt = request.headers['openstack-auth-receipt'];
+    if (typeof receipt === 'string' && receipt !== '') factors.receipt = receipt;
+    const issued = await authenticate(services, claim, parseScope(auth), clientGone(reply), factors);
     reply.code(201).header('x-subject-token', issued.token);
     return renderToken(issued.context, await withCatalog(request, issued.context), issued.context.issuedAt);
   });

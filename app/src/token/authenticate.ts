@@ -15,6 +15,7 @@ import { ACCESS_RULES_MIN_VERSION, type TokenContext } from './service.js';
 
 export type IdentityClaim =
   | { method: 'password'; user: UserRef; password: string }
+  | { method: 'totp'; user: UserRef; passcode: unknown }
   | { method: 'token'; token: string }
   | {
       method: 'application_credential';
@@ -30,6 +31,25 @@ export type ScopeRequest =
   | { kind: 'domain'; domain: Ref }
   | { kind: 'system' };
 
+/** What else a multi-factor login brings: more methods naming the same user, and a receipt. */
+export interface Factors {
+  /** The request's other password or totp methods; each must succeed and name the same user. */
+  also?: Array<Extract<IdentityClaim, { method: 'password' | 'totp' }>>;
+  /** The Openstack-Auth-Receipt header: the methods of an earlier step of this login. */
+  receipt?: string;
+}
+
+/** A method that proves who the user is by itself (password, totp). */
+function userFactor(
+  s: Services,
+  claim: Extract<IdentityClaim, { method: 'password' | 'totp' }>,
+  signal?: AbortSignal,
+): Promise<UserRow> {
+  return claim.method === 'password'
+    ? s.identity.authenticate(claim.user, claim.password, { signal })
+    : s.mfa.authenticateTotp(claim.user, claim.passcode);
+}
+
 export interface Issued {
   token: string;
   context: TokenContext;
@@ -40,6 +60,7 @@ export async function authenticate(
   claim: IdentityClaim,
   requested: ScopeRequest,
   signal?: AbortSignal,
+  factors: Factors = {},
 ): Promise<Issued> {
   let user: UserRow;
   let methods: Method[];
@@ -47,9 +68,9 @@ export async function authenticate(
   let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
-  if (claim.method === 'password') {
-    user = await s.identity.authenticate(claim.user, claim.password, { signal });
-    methods = ['password'];
+  if (claim.method === 'password' || claim.method === 'totp') {
+    user = await userFactor(s, claim, signal);
+    methods = [claim.method];
     scope = await resolveScope(s, user, requested);
   } else if (claim.method === 'token') {
     // An invalid token here is Keystone's 404 TokenNotFound, not a 401 (checked against Keystone 22).
@@ -98,7 +119,15 @@ export async function authenticate(
       applicationCredentialId: credential.id,
     };
   }
+  for (const other of factors.also ?? []) {
+    // Keystone's AuthContext: every method must name the same user.
+    if ((await userFactor(s, other, signal)).id !== user.id)
+      throw unauthorized('Unable to reconcile identity attribute user_id');
+    methods.push(other.method);
+  }
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  // Every path (a rescoped token too) meets the user's multi-factor rules or gets a receipt.
+  methods = await s.mfa.complete(user, methods, factors.receipt);
   // Issued on the clock revocation events are stamped with, so that one compares with the other.
   const now = await s.revocation.now();
   const { token } = s.tokens.issue(user.id, methods, scope, {

@@ -14,6 +14,8 @@ export const METHODS = [
   'oauth1',
   'mapped',
   'application_credential',
+  // Keystone's default [auth] methods plus totp, as a deployment that offers TOTP lists them.
+  'totp',
 ] as const;
 export type Method = (typeof METHODS)[number];
 
@@ -46,11 +48,11 @@ const VERSION = {
 
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
-function packId(id: string): Packable {
+export function packId(id: string): Packable {
   return UUID_HEX.test(id) ? [true, Buffer.from(id, 'hex')] : [false, id];
 }
 
-function unpackId(value: Packable): string {
+export function unpackId(value: Packable): string {
   if (!Array.isArray(value) || value.length !== 2) throw payloadError('bad id in token payload');
   const [isUuid, id] = value;
   if (isUuid === true && id instanceof Uint8Array) return Buffer.from(id).toString('hex');
@@ -59,11 +61,11 @@ function unpackId(value: Packable): string {
   throw payloadError('bad id in token payload');
 }
 
-function methodsToInt(methods: readonly Method[]): number {
+export function methodsToInt(methods: readonly Method[]): number {
   return methods.reduce((mask, m) => mask | (1 << METHODS.indexOf(m)), 0);
 }
 
-function intToMethods(mask: number): Method[] {
+export function intToMethods(mask: number): Method[] {
   return METHODS.filter((_, i) => (mask & (1 << i)) !== 0);
 }
 

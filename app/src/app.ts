@@ -19,6 +19,7 @@ import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { domainRoutes } from './api/domains.js';
+import { ec2Routes } from './api/ec2.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
@@ -70,6 +71,7 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  ec2Routes,
 ];
 
 declare module 'fastify' {

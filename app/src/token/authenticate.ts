@@ -5,7 +5,7 @@
  * keystone/auth/plugins/*).
  */
 import type { Target } from '../assignment/service.js';
-import { IdentityError, unauthorized } from '../errors.js';
+import { forbiddenAction, IdentityError, unauthorized } from '../errors.js';
 import type { UserRef, UserRow } from '../identity/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
@@ -54,6 +54,12 @@ export async function authenticate(
     const parent = await s.tokens.validate(claim.token);
     if (parent.applicationCredential)
       throw unauthorized('an application credential token cannot be rescoped');
+    // Keystone's token plugin: an EC2 token is never exchanged for another (its text, with the
+    // doubled full stop ForbiddenAction's format gives it).
+    if (parent.payload.methods.includes('ec2credential'))
+      throw forbiddenAction(
+        'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed..',
+      );
     user = parent.user;
     // Rescoping keeps the original expiry and the audit chain; the methods add up.
     methods = [...new Set<Method>(['token', ...parent.payload.methods])];

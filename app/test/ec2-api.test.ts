@@ -7,34 +7,17 @@
  * protection matrix of the six actions, every persona, both policy configurations.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { checkEc2Signature, ec2Signature } from '../src/credential/ec2.js';
 import { createServices } from '../src/services.js';
 import { AUTH_TTL_MS, authenticateEc2 } from '../src/token/ec2.js';
 import { client, type Json } from './api.js';
+import { signed } from './ec2-sign.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
 import { createPersonas, PERSONA_PASSWORD, PERSONAS, type Persona, type Personas } from './personas.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** keystonemiddleware's body for a request botocore signed with the key pair. */
-export function signed(mode: string, access: string, secret: string, host = '127.0.0.1:8773'): Json {
-  const out = spawnSync(
-    '/usr/bin/python3',
-    [join(root, 'app/test/aws-sign.py'), mode, access, secret, host],
-    {
-      encoding: 'utf8',
-    },
-  );
-  assert.equal(out.status, 0, out.stderr);
-  return JSON.parse(out.stdout);
-}
 
 let t: TestDatabase;
 let app: FastifyInstance;

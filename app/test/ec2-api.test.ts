@@ -538,3 +538,42 @@ test('a service user (role service) may exchange signatures', async () => {
   );
   assert.equal(res.statusCode, 200);
 });
+
+test('a key bound to a delegation authenticates only within it', async () => {
+  const make = async (access: string, extra: Json, project = p.ownProjectId) =>
+    ok(
+      'POST',
+      '/v3/credentials',
+      {
+        credential: {
+          user_id: p.userIds.own_user,
+          project_id: project,
+          type: 'ec2',
+          blob: JSON.stringify({ access, secret: 'bound-secret', ...extra }),
+        },
+      },
+      201,
+    );
+  // Trust and OAuth1 keys: no such token type here, so no token rather than an undelegated one.
+  await make('trust-key', { trust_id: 'a-trust' });
+  assert.equal((await post('/v3/ec2tokens', signed('ec2-v4', 'trust-key', 'bound-secret'))).statusCode, 401);
+  await make('oauth-key', { access_token_id: 'a-token' });
+  assert.equal((await post('/v3/ec2tokens', signed('ec2-v4', 'oauth-key', 'bound-secret'))).statusCode, 401);
+  // An application credential's key: a token scoped as the application credential, on its project only.
+  const appCred = await api.call(
+    'POST',
+    `/v3/users/${p.userIds.own_user}/application_credentials`,
+    { application_credential: { name: 'ec2-bound' } },
+    p.tokens.own_user,
+  );
+  const id = appCred.body.application_credential.id;
+  await make('app-key', { app_cred_id: id });
+  const res = await post('/v3/ec2tokens', signed('ec2-v4', 'app-key', 'bound-secret'));
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.json().token.application_credential.id, id);
+  await make('app-key-elsewhere', { app_cred_id: id }, p.otherProjectId);
+  assert.equal(
+    (await post('/v3/ec2tokens', signed('ec2-v4', 'app-key-elsewhere', 'bound-secret'))).statusCode,
+    401,
+  );
+});

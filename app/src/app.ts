@@ -20,6 +20,7 @@ import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { domainConfigRoutes } from './api/domain-configs.js';
 import { domainRoutes } from './api/domains.js';
+import { ec2Routes } from './api/ec2.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
@@ -76,6 +77,7 @@ const plugins = [
   policyRoutes,
   domainConfigRoutes,
   oauth1Routes,
+  ec2Routes,
 ];
 
 declare module 'fastify' {

@@ -81,6 +81,12 @@ export async function authenticate(
       throw forbiddenAction(
         'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
       );
+    // Keystone's token plugin: an EC2 token is never exchanged for another (its text, with the
+    // doubled full stop ForbiddenAction's format gives it).
+    if (parent.payload.methods.includes('ec2credential'))
+      throw forbiddenAction(
+        'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed..',
+      );
     user = parent.user;
     // Rescoping keeps the original expiry and the audit chain; the methods add up.
     methods = [...new Set<Method>(['token', ...parent.payload.methods])];

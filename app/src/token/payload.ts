@@ -17,7 +17,13 @@ export const METHODS = [
   // Keystone's default [auth] methods plus totp, as a deployment that offers TOTP lists them.
   'totp',
 ] as const;
-export type Method = (typeof METHODS)[number];
+/**
+ * Methods written into tokens by endpoints that are no auth plugin (so not in [auth] methods), on
+ * Keystone's fixed high bits (_PSEUDO_METHOD_BITS) so they survive the Fernet round trip:
+ * /v3/ec2tokens and /v3/s3tokens issue `ec2credential` tokens.
+ */
+export const PSEUDO_METHODS = { ec2credential: 2 ** 32 } as const;
+export type Method = (typeof METHODS)[number] | keyof typeof PSEUDO_METHODS;
 
 export type Scope =
   | { kind: 'unscoped' }
@@ -61,12 +67,17 @@ export function unpackId(value: Packable): string {
   throw payloadError('bad id in token payload');
 }
 
+const bitOf = (m: Method): number =>
+  m in PSEUDO_METHODS ? PSEUDO_METHODS[m as keyof typeof PSEUDO_METHODS] : 2 ** METHODS.indexOf(m as never);
+
+// Arithmetic, not bitwise operators: the pseudo bits are past JavaScript's 32-bit `|` and `&`.
 export function methodsToInt(methods: readonly Method[]): number {
-  return methods.reduce((mask, m) => mask | (1 << METHODS.indexOf(m)), 0);
+  return [...new Set(methods)].reduce((mask, m) => mask + bitOf(m), 0);
 }
 
 export function intToMethods(mask: number): Method[] {
-  return METHODS.filter((_, i) => (mask & (1 << i)) !== 0);
+  const all: Method[] = [...METHODS, ...(Object.keys(PSEUDO_METHODS) as Method[])];
+  return all.filter((m) => Math.floor(mask / bitOf(m)) % 2 === 1);
 }
 
 const auditToBytes = (id: string) => Buffer.from(id, 'base64url');

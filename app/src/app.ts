@@ -26,6 +26,7 @@ import { passwordRoutes } from './api/password.js';
 import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
 import { roleRoutes } from './api/roles.js';
+import { trustRoutes } from './api/trusts.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
@@ -70,6 +71,7 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  trustRoutes,
 ];
 
 declare module 'fastify' {

@@ -16,6 +16,7 @@ import { ResourceService } from './resource/service.js';
 import { keyLoader } from './token/keys.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
+import { TrustService } from './trust/service.js';
 
 export interface Services {
   identity: IdentityService;
@@ -25,6 +26,7 @@ export interface Services {
   credential: CredentialService;
   revocation: RevocationService;
   tokens: TokenService;
+  trusts: TrustService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -67,6 +69,12 @@ export function createServices(
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
+  const trusts = new TrustService(
+    db,
+    { identity, resource, assignment },
+    { maxRedelegationCount: config.trustMaxRedelegationCount, ...(clock ? { clock } : {}) },
+    invalidation,
+  );
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -76,9 +84,21 @@ export function createServices(
     assignment,
     credential,
     revocation,
+    trusts,
     invalidation,
     clock,
   });
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    revocation,
+    tokens,
+    trusts,
+    invalidation,
+    policy,
+  };
 }

@@ -275,9 +275,12 @@ describe('HEAD and JSON-Home', () => {
       'href-vars': { user_id: 'https://docs.openstack.org/api/openstack-identity/3/param/user_id' },
     });
     // Only what is served: trusts are, PKI revocation lists are not.
-    assert.deepEqual(resources['https://docs.openstack.org/api/openstack-identity/3/ext/OS-TRUST/1.0/rel/trusts'], {
-      href: '/OS-TRUST/trusts',
-    });
+    assert.deepEqual(
+      resources['https://docs.openstack.org/api/openstack-identity/3/ext/OS-TRUST/1.0/rel/trusts'],
+      {
+        href: '/OS-TRUST/trusts',
+      },
+    );
     assert.equal(
       Object.keys(resources).some((rel) => rel.includes('OS-PKI')),
       false,

@@ -458,6 +458,42 @@ describe('OS-TRUST', () => {
     assert.equal((await as('trustor').call('GET', `/v3/OS-TRUST/trusts/${third.body.trust.id}`)).status, 404);
   });
 
+  test('an application credential token manages no trusts (Keystone: delegated tokens)', async () => {
+    const made = await as('trustor').ok(
+      'POST',
+      `/v3/users/${users.trustor}/application_credentials`,
+      { application_credential: { name: `delegated-${Date.now()}` } },
+      201,
+    );
+    const login = await issue(app, {
+      auth: {
+        identity: {
+          methods: ['application_credential'],
+          application_credential: {
+            id: made.application_credential.id,
+            secret: made.application_credential.secret,
+          },
+        },
+      },
+    });
+    assert.equal(login.status, 201);
+    const delegated = client(app, () => login.token);
+    const message =
+      'You are not authorized to perform the requested action: Delegated tokens cannot manage trusts.';
+    const listed = await delegated.call('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor}`);
+    assert.deepEqual([listed.status, listed.body.error.message], [403, message]);
+    const created = await delegated.call('POST', '/v3/OS-TRUST/trusts', {
+      trust: {
+        trustor_user_id: users.trustor,
+        trustee_user_id: users.trustee,
+        project_id: projectId,
+        impersonation: false,
+        roles: [{ name: 'trust-delegated' }],
+      },
+    });
+    assert.deepEqual([created.status, created.body.error.message], [403, message]);
+  });
+
   test('scope errors: a missing trust is 401, a trust scope without an id 400', async () => {
     assert.equal((await trustToken('trustee', 'f'.repeat(32))).status, 401);
     const res = await app.inject({

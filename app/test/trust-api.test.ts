@@ -478,8 +478,9 @@ describe('OS-TRUST', () => {
     });
     assert.equal(login.status, 201);
     const delegated = client(app, () => login.token);
+    // Keystone's ForbiddenAction adds its period after the action's own: two of them.
     const message =
-      'You are not authorized to perform the requested action: Delegated tokens cannot manage trusts.';
+      'You are not authorized to perform the requested action: Delegated tokens cannot manage trusts..';
     const listed = await delegated.call('GET', `/v3/OS-TRUST/trusts?trustor_user_id=${users.trustor}`);
     assert.deepEqual([listed.status, listed.body.error.message], [403, message]);
     const created = await delegated.call('POST', '/v3/OS-TRUST/trusts', {

@@ -119,7 +119,7 @@ async function ensureMember(base, admin, creds) {
  * A trust-scoped token to validate: the admin (trustor) delegates `member` on the benchmark's
  * project to the member (trustee), who logs in with the trust. Null where there are no trusts.
  */
-async function trustToken(base, admin, creds, member) {
+async function trustToken(base, admin, member) {
   if (!member) return null;
   const self = await call(base, 'GET', '/v3/auth/tokens', {
     token: admin,
@@ -174,7 +174,7 @@ export async function prepareIdentity(base, creds, { users, member, trust }) {
     creds,
     users: list,
     member: made,
-    trust: trust ? await trustToken(base, admin, creds, made) : null,
+    trust: trust ? await trustToken(base, admin, made) : null,
   };
 }
 

@@ -1,4 +1,5 @@
 /** SQL for OS-TRUST: trusts, the roles they delegate, and the atomic use of a limited trust. */
+import type { RoleRow } from '../assignment/repository.js';
 import type { Queryable } from '../db.js';
 
 export interface TrustRow {
@@ -124,15 +125,25 @@ export async function consumeUse(
   return { result: remaining === null ? 'unlimited' : 'exhausted', remaining };
 }
 
-/** The roles the given ones imply, transitively, with the given ones (ids). */
-export async function impliedClosure(db: Queryable, roleIds: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ role_id: string }>(
+/**
+ * The given roles and those they imply, transitively, in one query: each id with its role, or
+ * null where the role no longer exists.
+ */
+export async function impliedClosure(
+  db: Queryable,
+  roleIds: string[],
+): Promise<{ id: string; role: RoleRow | null }[]> {
+  const { rows } = await db.query<{ id: string; role: RoleRow | null }>(
     `WITH RECURSIVE closure AS (SELECT unnest($1::text[]) AS role_id
         UNION SELECT i.implied_role_id FROM implied_role i JOIN closure c ON i.prior_role_id = c.role_id)
-     SELECT role_id FROM closure`,
+     SELECT c.role_id AS id,
+            CASE WHEN r.id IS NULL THEN NULL
+                 ELSE json_build_object('id', r.id, 'name', r.name, 'domain_id', r.domain_id,
+                                        'description', r.description, 'options', r.options) END AS role
+       FROM closure c LEFT JOIN role r ON r.id = c.role_id`,
     [roleIds],
   );
-  return rows.map((r) => r.role_id);
+  return rows;
 }
 
 /**

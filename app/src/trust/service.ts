@@ -178,10 +178,8 @@ export class TrustService {
     ]);
     const holds = new Set(held);
     const roles: RoleRow[] = [];
-    for (const id of wanted) {
-      if (!holds.has(id)) throw forbidden();
-      const role = await this.#assignment.role(id);
-      if (!role) throw forbidden();
+    for (const { id, role } of wanted) {
+      if (!holds.has(id) || !role) throw forbidden();
       if (role.domain_id === null) roles.push(role);
     }
     return roles.sort((a, b) => a.name.localeCompare(b.name));

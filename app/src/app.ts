@@ -30,6 +30,7 @@ import { policyRoutes } from './api/policies.js';
 import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
 import { roleRoutes } from './api/roles.js';
+import { trustRoutes } from './api/trusts.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db } from './db.js';
@@ -78,6 +79,7 @@ const plugins = [
   domainConfigRoutes,
   oauth1Routes,
   ec2Routes,
+  trustRoutes,
 ];
 
 declare module 'fastify' {

@@ -184,6 +184,12 @@ export const declarations = [
     help: "true: a project-scoped catalog holds only the project's endpoints (OS-EP-FILTER) when it has any",
   },
   {
+    name: 'IDENTITY_TRUST_MAX_REDELEGATION_COUNT',
+    kind: 'int',
+    default: '3',
+    help: 'longest chain of trusts redelegated from one trust (Keystone [trust] max_redelegation_count)',
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -274,6 +280,7 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
+  trustMaxRedelegationCount: number;
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -360,6 +367,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
+    trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

@@ -21,6 +21,7 @@ import { keyLoader } from './token/keys.js';
 import { ReceiptProvider } from './token/receipt.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
+import { TrustService } from './trust/service.js';
 
 export interface Services {
   identity: IdentityService;
@@ -36,6 +37,7 @@ export interface Services {
   oauth1: OAuth1Service;
   /** TOTP, multi-factor rules and auth receipts. */
   mfa: MfaService;
+  trusts: TrustService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -84,6 +86,12 @@ export function createServices(
     ...(clock ? { clock } : {}),
     invalidation,
   });
+  const trusts = new TrustService(
+    db,
+    { identity, resource, assignment },
+    { maxRedelegationCount: config.trustMaxRedelegationCount, ...(clock ? { clock } : {}) },
+    invalidation,
+  );
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -94,6 +102,7 @@ export function createServices(
     credential,
     revocation,
     oauth1,
+    trusts,
     invalidation,
     clock,
   });
@@ -109,6 +118,6 @@ export function createServices(
   });
   return {
     ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig, oauth1, mfa },
+    ...{ policies, domainConfig, oauth1, mfa, trusts },
   };
 }

@@ -83,6 +83,7 @@ describe('token payload round trips', () => {
     fc.constant({ kind: 'system' as const }),
     id.map((domainId) => ({ kind: 'domain' as const, domainId })),
     id.map((projectId) => ({ kind: 'project' as const, projectId })),
+    fc.tuple(id, hex).map(([projectId, trustId]) => ({ kind: 'trust' as const, projectId, trustId })),
     fc.tuple(id, id).map(([projectId, applicationCredentialId]) => ({
       kind: 'application_credential' as const,
       projectId,

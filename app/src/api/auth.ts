@@ -140,7 +140,11 @@ function parseScope(auth: Json): ScopeRequest {
       throw validation('Invalid input for field \'scope/system\': expected {"all": true}.');
     return { kind: 'system' };
   }
-  if ('OS-TRUST:trust' in o) throw new IdentityError('IDN_ERR_FORBIDDEN', 'Trusts are not supported.');
+  if ('OS-TRUST:trust' in o) {
+    const trust = object(o['OS-TRUST:trust'], 'scope/OS-TRUST:trust');
+    if (!trust.id) throw expectedAttribute('trust_id', 'trust');
+    return { kind: 'trust', trustId: str(trust.id, 'scope/OS-TRUST:trust/id', 64) };
+  }
   throw validation("Invalid input for field 'scope': expected one of project, domain, system or unscoped.");
 }
 

@@ -5,11 +5,12 @@
  * keystone/auth/plugins/*).
  */
 import type { Target } from '../assignment/service.js';
-import { forbiddenAction, IdentityError, unauthorized } from '../errors.js';
+import { forbidden, forbiddenAction, IdentityError, unauthorized } from '../errors.js';
 import type { UserRef, UserRow } from '../identity/service.js';
 import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
+import { refused, type TrustRow } from '../trust/service.js';
 import type { Method, Scope } from './payload.js';
 import { ACCESS_RULES_MIN_VERSION, type TokenContext } from './service.js';
 
@@ -29,7 +30,8 @@ export type ScopeRequest =
   | { kind: 'unscoped' }
   | { kind: 'project'; project: Ref & { domain?: Ref } }
   | { kind: 'domain'; domain: Ref }
-  | { kind: 'system' };
+  | { kind: 'system' }
+  | { kind: 'trust'; trustId: string };
 
 /** What else a multi-factor login brings: more methods naming the same user, and a receipt. */
 export interface Factors {
@@ -68,6 +70,9 @@ export async function authenticate(
   let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
+  // A trust is looked up before the user is authenticated (Keystone's AuthInfo): a trust that
+  // is gone, expired or used up is a 401.
+  const trust = requested.kind === 'trust' ? await lookupTrust(s, requested.trustId) : null;
   if (claim.method === 'password' || claim.method === 'totp') {
     user = await userFactor(s, claim, signal);
     methods = [claim.method];
@@ -75,6 +80,10 @@ export async function authenticate(
   } else if (claim.method === 'token') {
     // An invalid token here is Keystone's 404 TokenNotFound, not a 401 (checked against Keystone 22).
     const parent = await s.tokens.validate(claim.token);
+    if (parent.trust)
+      throw refused(
+        'Using trust-scoped token to create another token. Create a new trust-scoped token instead',
+      );
     if (parent.applicationCredential)
       throw unauthorized('an application credential token cannot be rescoped');
     if (parent.payload.scope.kind === 'oauth1')
@@ -132,6 +141,11 @@ export async function authenticate(
     methods.push(other.method);
   }
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  if (trust) {
+    // A trust without a project delegates no role: there is nothing to scope a token to.
+    if (!trust.project_id) throw forbidden();
+    scope = { kind: 'trust', projectId: trust.project_id, trustId: trust.id };
+  }
   // Every path (a rescoped token too) meets the user's multi-factor rules or gets a receipt.
   methods = await s.mfa.complete(user, methods, factors.receipt);
   // Issued on the clock revocation events are stamped with, so that one compares with the other.
@@ -151,7 +165,25 @@ export async function authenticate(
       throw unauthorized(`user ${user.id} has no role on the requested scope`);
     throw err;
   }
+  // A use of a limited trust is taken only once its token is made (Keystone's order).
+  if (trust) {
+    try {
+      await s.trusts.consumeUse(trust.id);
+    } catch (err) {
+      if (err instanceof IdentityError && err.code === 'IDN_ERR_NOT_FOUND') throw unauthorized(err.message);
+      throw err;
+    }
+  }
   return { token, context };
+}
+
+async function lookupTrust(s: Services, id: string): Promise<TrustRow> {
+  try {
+    return await s.trusts.getTrust(id);
+  } catch (err) {
+    if (err instanceof IdentityError && err.code === 'IDN_ERR_NOT_FOUND') throw unauthorized(err.message);
+    throw err;
+  }
 }
 
 /** The scope asked for, checked against the user's roles; the default project when none is given. */
@@ -160,6 +192,7 @@ async function resolveScope(s: Services, user: UserRow, requested: ScopeRequest)
   let target: Target;
   switch (requested.kind) {
     case 'unscoped':
+    case 'trust':
       return { kind: 'unscoped' };
     case 'default': {
       const id = user.default_project_id;

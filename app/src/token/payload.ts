@@ -30,6 +30,8 @@ export type Scope =
   | { kind: 'domain'; domainId: string }
   | { kind: 'project'; projectId: string }
   | { kind: 'system' }
+  /** Keystone's TrustScopedPayload: the trust's project, and the trust id as 16 raw bytes. */
+  | { kind: 'trust'; projectId: string; trustId: string }
   | { kind: 'application_credential'; projectId: string; applicationCredentialId: string }
   | { kind: 'oauth1'; projectId: string; accessTokenId: string };
 
@@ -47,6 +49,7 @@ const VERSION = {
   unscoped: 0,
   domain: 1,
   project: 2,
+  trust: 3,
   oauth1: 7,
   system: 8,
   application_credential: 9,
@@ -105,6 +108,18 @@ export function encodePayload(p: TokenPayload): Buffer {
       return pack([VERSION.project, user, methods, packId(p.scope.projectId), expires, audits]);
     case 'system':
       return pack([VERSION.system, user, methods, 'all', expires, audits]);
+    case 'trust':
+      // convert_uuid_hex_to_bytes: always bytes, never the [is_uuid, id] pair.
+      if (!UUID_HEX.test(p.scope.trustId)) throw payloadError('a trust id must be a UUID');
+      return pack([
+        VERSION.trust,
+        user,
+        methods,
+        packId(p.scope.projectId),
+        expires,
+        audits,
+        Buffer.from(p.scope.trustId, 'hex'),
+      ]);
     case 'application_credential':
       return pack([
         VERSION.application_credential,
@@ -162,6 +177,20 @@ export function decodePayload(buf: Buffer): TokenPayload {
       };
     case VERSION.system:
       return { ...common, scope: { kind: 'system' }, ...tail(value[4], value[5]) };
+    case VERSION.trust: {
+      const trust = value[6];
+      if (!(trust instanceof Uint8Array) || trust.length !== 16)
+        throw payloadError('token payload trust id is not 16 bytes');
+      return {
+        ...common,
+        scope: {
+          kind: 'trust',
+          projectId: unpackId(value[3] as Packable),
+          trustId: Buffer.from(trust).toString('hex'),
+        },
+        ...tail(value[4], value[5]),
+      };
+    }
     case VERSION.application_credential:
       return {
         ...common,

@@ -20,6 +20,7 @@ import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
 import { domainRoutes } from './api/domains.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
+import { federationRoutes } from './api/federation.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
 import { passwordRoutes } from './api/password.js';
@@ -70,6 +71,7 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  federationRoutes,
 ];
 
 declare module 'fastify' {

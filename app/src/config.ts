@@ -148,6 +148,12 @@ export const declarations = [
     help: "true: a project-scoped catalog holds only the project's endpoints (OS-EP-FILTER) when it has any",
   },
   {
+    name: 'IDENTITY_SAML_RELAY_STATE_PREFIX',
+    kind: 'string',
+    default: 'ss:mem:',
+    help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -232,6 +238,7 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
+  samlRelayStatePrefix: string;
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -312,6 +319,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
+    samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

@@ -7,6 +7,7 @@ import { CatalogService } from './catalog/service.js';
 import type { IdentityConfig } from './config.js';
 import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
+import { FederationService } from './federation/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
@@ -23,6 +24,7 @@ export interface Services {
   assignment: AssignmentService;
   catalog: CatalogService;
   credential: CredentialService;
+  federation: FederationService;
   revocation: RevocationService;
   tokens: TokenService;
   /** "Identity state changed": what every per-process cache follows. */
@@ -80,5 +82,19 @@ export function createServices(
     clock,
   });
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  const federation = new FederationService(db, invalidation, {
+    relayStatePrefix: config.samlRelayStatePrefix,
+  });
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    federation,
+    revocation,
+    tokens,
+    invalidation,
+    policy,
+  };
 }

@@ -22,6 +22,7 @@ import { domainConfigRoutes } from './api/domain-configs.js';
 import { domainRoutes } from './api/domains.js';
 import { ec2Routes } from './api/ec2.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
+import { federationRoutes } from './api/federation.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
 import { oauth1Routes } from './api/oauth1.js';
@@ -80,6 +81,7 @@ const plugins = [
   oauth1Routes,
   ec2Routes,
   trustRoutes,
+  federationRoutes,
 ];
 
 declare module 'fastify' {

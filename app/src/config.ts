@@ -190,6 +190,12 @@ export const declarations = [
     help: 'longest chain of trusts redelegated from one trust (Keystone [trust] max_redelegation_count)',
   },
   {
+    name: 'IDENTITY_SAML_RELAY_STATE_PREFIX',
+    kind: 'string',
+    default: 'ss:mem:',
+    help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -281,6 +287,7 @@ export interface IdentityConfig {
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
   trustMaxRedelegationCount: number;
+  samlRelayStatePrefix: string;
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -368,6 +375,7 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
+    samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

@@ -18,6 +18,8 @@
  *   revocation-purge   drop revocation events older than the longest token life
  *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
+ *   mapping-engine     --rules F --input F [--prefix P] [--engine-debug]: a federation mapping
+ *                      run over an assertion, as keystone-manage mapping_engine prints it
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { applyAppRole } from './db-role.js';
+import { mappingEngine } from './federation/tester.js';
 import { migrate } from './migrate.js';
 import { createPolicy } from './policy/file.js';
 import { generateSample } from './policy/generate.js';
@@ -33,7 +36,7 @@ import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | revocation-purge | policy-generate [--output-file F]';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | revocation-purge | policy-generate [--output-file F] | mapping-engine --rules F --input F [--prefix P] [--engine-debug]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -49,11 +52,28 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-admin-url': { type: 'string' },
       'password-file': { type: 'string' },
       'output-file': { type: 'string' },
+      rules: { type: 'string' },
+      input: { type: 'string' },
+      prefix: { type: 'string' },
+      'engine-debug': { type: 'boolean' },
     },
   });
   const [command, ...extra] = positionals;
   const roleName = command === 'app-role' ? extra.shift() : undefined;
   if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
+  if (command === 'mapping-engine') {
+    // No database, no configuration: the files only, as keystone-manage's tester.
+    const { rules, input } = values;
+    if (!rules || !input) throw new Error('mapping-engine needs --rules F and --input F');
+    return mappingEngine({
+      rulesPath: rules,
+      rulesText: readFileSync(rules, 'utf8'),
+      inputPath: input,
+      inputText: readFileSync(input, 'utf8'),
+      prefix: values.prefix,
+      debug: values['engine-debug'] ?? false,
+    });
+  }
   const config = loadConfig();
   // The policy file is the service's concern (and policy-generate's): migrate and bootstrap run
   // before it is validated at start-up, so a bad file is reported there, once.

@@ -8,6 +8,7 @@ import type { IdentityConfig } from './config.js';
 import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
 import { DomainConfigService } from './domain-config/service.js';
+import { FederationService } from './federation/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
@@ -32,6 +33,7 @@ export interface Services {
   /** /v3/policies and OS-ENDPOINT-POLICY; domain-specific configuration. */
   policies: PolicyService;
   domainConfig: DomainConfigService;
+  federation: FederationService;
   revocation: RevocationService;
   tokens: TokenService;
   oauth1: OAuth1Service;
@@ -107,6 +109,9 @@ export function createServices(
     clock,
   });
   const policy = createPolicy(config);
+  const federation = new FederationService(db, invalidation, {
+    relayStatePrefix: config.samlRelayStatePrefix,
+  });
   const policies = new PolicyService(db, catalog);
   const domainConfig = new DomainConfigService(db);
   const mfa = new MfaService(db, {
@@ -118,6 +123,6 @@ export function createServices(
   });
   return {
     ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig, oauth1, mfa, trusts },
+    ...{ policies, domainConfig, oauth1, mfa, trusts, federation },
   };
 }

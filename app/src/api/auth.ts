@@ -154,6 +154,13 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
     present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
       ? null
       : await catalog.catalogFor(context.project?.id ?? null);
+  // Every token lists the enabled service providers (OS-FEDERATION), when there are any.
+  const token = async (context: TokenContext, request: FastifyRequest) => {
+    const body = renderToken(context, await withCatalog(request, context), context.issuedAt);
+    const sps = await services.federation.enabledServiceProviders();
+    if (sps.length > 0) body.token.service_providers = sps;
+    return body;
+  };
 
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
@@ -168,7 +175,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
     if (typeof receipt === 'string' && receipt !== '') factors.receipt = receipt;
     const issued = await authenticate(services, claim, parseScope(auth), clientGone(reply), factors);
     reply.code(201).header('x-subject-token', issued.token);
-    return renderToken(issued.context, await withCatalog(request, issued.context), issued.context.issuedAt);
+    return token(issued.context, request);
   });
 
   /** The X-Subject-Token, validated; 404 when it is not a valid token. */
@@ -193,7 +200,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   const reply200 = async (request: FastifyRequest, reply: FastifyReply) => {
     const target = subjectOf(request);
     reply.header('x-subject-token', request.headers['x-subject-token'] as string);
-    return renderToken(target, await withCatalog(request, target), target.issuedAt);
+    return token(target, request);
   };
   app.get(
     '/v3/auth/tokens',

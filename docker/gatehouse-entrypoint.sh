@@ -23,4 +23,12 @@ if [ -n "${PGPASSWORD_FILE:-}" ]; then
   export PGPASSWORD
 fi
 unset PGPASSWORD_FILE
+# GATEHOUSE_WAIT_FOR_SCHEMA=SECONDS: wait (at most that long) until this role can connect and the
+# schema is current, i.e. the one-shot setup is done: an orchestrator without start-up ordering
+# (Docker Swarm, docker-stack.yml) starts the gateway alongside the setup job.
+if [ "${GATEHOUSE_WAIT_FOR_SCHEMA:-0}" != 0 ]; then
+  node /srv/gatehouse/app/dist/src/manage.js schema-ready --wait "$GATEHOUSE_WAIT_FOR_SCHEMA" ||
+    { echo "gatehouse-entrypoint: gave up waiting for the setup" >&2; exit 1; }
+fi
+unset GATEHOUSE_WAIT_FOR_SCHEMA
 exec "$@"

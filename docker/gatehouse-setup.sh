@@ -12,7 +12,8 @@
 #
 # With POSTGRES_APP_USER set (the compose file: gatehouse_app), `manage app-role` makes that role
 # (rows only, no DDL) with a password generated once in $GATEHOUSE_DB_DIR/password (default
-# /var/lib/gatehouse-db, a volume the gateway mounts read-only; its PGPASSWORD_FILE names it).
+# /var/lib/gatehouse-db, a volume the gateway mounts read-only; its PGPASSWORD_FILE names it), or
+# with the password in POSTGRES_APP_PASSWORD_FILE (docker-stack.yml: a Swarm secret).
 # GATEHOUSE_ROOT (default /srv/gatehouse) holds the build.
 set -eu
 say() { printf '[gatehouse-setup] %s\n' "$*"; }
@@ -49,15 +50,23 @@ step() {
   say "$1: $out"
 }
 step migrate
-if [ -n "${POSTGRES_APP_USER:-}" ]; then
-  db_dir=${GATEHOUSE_DB_DIR:-/var/lib/gatehouse-db}
-  if [ ! -s "$db_dir/password" ]; then
-    (umask 077 && generate >"$db_dir/password.tmp")
-    mv "$db_dir/password.tmp" "$db_dir/password"
-  fi
-  step app-role "$POSTGRES_APP_USER" --password-file "$db_dir/password"
-fi
 step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup
 step credential-setup
 step receipt-setup
+# Last: on a first start the app's role cannot log in before everything above is done, so a
+# gateway waiting for the schema (GATEHOUSE_WAIT_FOR_SCHEMA) waits for the whole setup.
+if [ -n "${POSTGRES_APP_USER:-}" ]; then
+  if [ -n "${POSTGRES_APP_PASSWORD_FILE:-}" ]; then
+    # Chosen by the operator (a Swarm secret the gateways read too).
+    app_password=$POSTGRES_APP_PASSWORD_FILE
+  else
+    db_dir=${GATEHOUSE_DB_DIR:-/var/lib/gatehouse-db}
+    app_password=$db_dir/password
+    if [ ! -s "$app_password" ]; then
+      (umask 077 && generate >"$app_password.tmp")
+      mv "$app_password.tmp" "$app_password"
+    fi
+  fi
+  step app-role "$POSTGRES_APP_USER" --password-file "$app_password"
+fi

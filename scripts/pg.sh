@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on 127.0.0.1 (and a unix socket in DIR/socket).
 #
-#   scripts/pg.sh start DIR   initdb if needed, start, print DATABASE_URL=... on stdout
+#   scripts/pg.sh start DIR   initdb if needed, start, print DATABASE_URL=... on stdout (started
+#                             again after a stop, it listens on the same port)
 #   scripts/pg.sh stop DIR    stop it (fast shutdown)
 #   scripts/pg.sh url DIR ROLE   print DATABASE_URL=... for another role of the running cluster
 #                                (the stack's app role: see `manage app-role`)
@@ -38,7 +39,9 @@ case "$command" in
     if as_owner "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
       port=$(cat "$dir/port")
     else
-      port=$(free_port)
+      # A cluster started again keeps its address, as a restarted server does (clients reconnect
+      # to where it was); a new one gets a free port.
+      if [ -f "$dir/port" ]; then port=$(cat "$dir/port"); else port=$(free_port); fi
       echo "$port" >"$dir/port"
       opts="-c listen_addresses=127.0.0.1 -p $port -k $dir/socket -c max_connections=200"
       [ "${PG_FAST:-0}" = 1 ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"

@@ -34,7 +34,7 @@ import { roleRoutes } from './api/roles.js';
 import { trustRoutes } from './api/trusts.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
-import { createPool, type Db } from './db.js';
+import { createPool, type Db, type DbTimeouts, isDatabaseUnavailable } from './db.js';
 import { AuthReceiptRequired, expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { listenForInvalidations } from './invalidation.js';
 import { REQUEST_ID_FORMAT, requestLog } from './log.js';
@@ -123,6 +123,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       config.databaseUrl,
       10,
       options.logger ? { log: options.logger, slowMs: config.slowQueryMs } : null,
+      databaseTimeouts(config),
     );
   const ownsDb = !options.db;
   const app = Fastify({
@@ -146,6 +147,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       ? null
       : listenForInvalidations(config.databaseUrl, services.invalidation, {
           heartbeatMs: config.invalidationHeartbeat * 1000,
+          connectTimeoutMs: config.databaseConnectTimeout * 1000,
         });
   app.decorate('services', services);
   app.decorateRequest('caller', null);
@@ -179,7 +181,11 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     let err: IdentityError;
     if (error instanceof IdentityError) err = error;
     else if (error.validation) err = new IdentityError('IDN_ERR_VALIDATION', schemaMessage(error));
-    else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    else if (isDatabaseUnavailable(error)) {
+      // PostgreSQL is down, restarting, out of connections or too slow: the client may retry.
+      request.log.warn({ err: error, method: request.method, url: request.url }, 'database unavailable');
+      err = databaseUnavailable();
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
       err = expectedAttribute('application/json', 'Content-Type header');
     else if (error.statusCode && errorCodeForStatus[error.statusCode]) {
       err = new IdentityError(
@@ -230,6 +236,22 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
   await app.ready();
   return app;
 }
+
+/** The service's bounds on PostgreSQL (IDENTITY_DATABASE_*_TIMEOUT), for every pool it opens. */
+export function databaseTimeouts(config: IdentityConfig): DbTimeouts {
+  return {
+    connectMs: config.databaseConnectTimeout * 1000,
+    statementMs: config.databaseStatementTimeout * 1000,
+  };
+}
+
+/** Keystone's body for a 503: the database cannot answer now; worth a retry in a second. */
+const databaseUnavailable = () =>
+  new IdentityError(
+    'IDN_ERR_UNAVAILABLE',
+    'The service is temporarily unable to reach its database. Please retry later.',
+    { headers: { 'retry-after': '1' } },
+  );
 
 /**
  * A schema failure worded as Keystone's validator words it: "Invalid input for field

@@ -7,7 +7,7 @@
  * cache and no LISTEN connection, a pool of one connection.
  */
 import type { RequestListener } from 'node:http';
-import { build } from './app.js';
+import { build, databaseTimeouts } from './app.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { createAppLogger } from './log.js';
@@ -16,7 +16,12 @@ export default async function createCgiApp(): Promise<{ handler: RequestListener
   const config = loadConfig();
   // One request per process: lines are written as they come, nothing is left queued at exit.
   const logger = createAppLogger({ level: config.logLevel, async: false });
-  const db = createPool(config.databaseUrl, 1, { log: logger, slowMs: config.slowQueryMs });
+  const db = createPool(
+    config.databaseUrl,
+    1,
+    { log: logger, slowMs: config.slowQueryMs },
+    databaseTimeouts(config),
+  );
   const app = await build({ config, db, cache: false, logger });
   await app.ready();
   return {

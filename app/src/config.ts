@@ -214,6 +214,18 @@ export const declarations = [
     default: '200',
     help: 'a database query slower than this many ms is logged (warn); 0 logs every query',
   },
+  {
+    name: 'IDENTITY_DATABASE_CONNECT_TIMEOUT',
+    kind: 'int',
+    default: '5',
+    help: 'seconds to get a database connection (a new one, or a free one from the pool); then 503',
+  },
+  {
+    name: 'IDENTITY_DATABASE_STATEMENT_TIMEOUT',
+    kind: 'int',
+    default: '30',
+    help: 'seconds a service query may run (statement_timeout, also enforced by the client); then 503',
+  },
   // Policy: oslo.policy's [oslo_policy] options. Both switches on is secure RBAC.
   {
     name: 'IDENTITY_POLICY_ENFORCE_SCOPE',
@@ -291,6 +303,8 @@ export interface IdentityConfig {
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
+  databaseConnectTimeout: number;
+  databaseStatementTimeout: number;
   // Policy
   policyEnforceScope: boolean;
   policyEnforceNewDefaults: boolean;
@@ -379,6 +393,8 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),
+    databaseConnectTimeout: int('IDENTITY_DATABASE_CONNECT_TIMEOUT', 1, 3600),
+    databaseStatementTimeout: int('IDENTITY_DATABASE_STATEMENT_TIMEOUT', 1, 86_400),
     // Policy
     policyEnforceScope: choice('IDENTITY_POLICY_ENFORCE_SCOPE') === 'true',
     policyEnforceNewDefaults: choice('IDENTITY_POLICY_ENFORCE_NEW_DEFAULTS') === 'true',

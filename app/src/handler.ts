@@ -9,6 +9,7 @@ export default async function createIdentityApp(): Promise<{
   handler: RequestListener;
   close(): Promise<void>;
   metrics(): Promise<unknown[]>;
+  health(): { healthy: boolean; detail: string };
 }> {
   const config = loadConfig();
   const logger = createAppLogger({ level: config.logLevel });
@@ -18,5 +19,12 @@ export default async function createIdentityApp(): Promise<{
     close: () => app.close(),
     // This worker's metrics (prom-client's JSON form): the gateway's master adds them up.
     metrics: () => registry.getMetricsAsJSON(),
+    // The gateway's ping (and so the container's healthcheck) fails while this worker cannot hear
+    // invalidations: PostgreSQL is down, restarting or unreachable, and LISTEN not yet back (it is
+    // retried every second, and its heartbeat finds a silently dead connection).
+    health: () =>
+      app.services.invalidation.enabled
+        ? { healthy: true, detail: 'database reachable, LISTEN up' }
+        : { healthy: false, detail: 'database unreachable (no LISTEN connection)' },
   };
 }

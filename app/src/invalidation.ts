@@ -59,7 +59,12 @@ export interface ListenOptions {
    * by the next one, the connection is taken for dead: caching stops until LISTEN is back.
    */
   heartbeatMs?: number;
+  /** Milliseconds a (re)connection may take before it counts as failed and is tried again. */
+  connectTimeoutMs?: number;
 }
+
+/** The listening connection's application_name, as pg_stat_activity shows it. */
+export const LISTEN_APPLICATION_NAME = 'gatehouse-invalidation';
 
 /**
  * Listens for invalidations; reconnects after a failure. Returns a function that stops it.
@@ -88,6 +93,8 @@ export function listenForInvalidations(
       ...(connectionString ? { connectionString } : {}),
       keepAlive: true,
       keepAliveInitialDelayMillis: heartbeatMs,
+      application_name: LISTEN_APPLICATION_NAME,
+      ...(options.connectTimeoutMs ? { connectionTimeoutMillis: options.connectTimeoutMs } : {}),
       // Kept, so that a connection found dead is closed at once, not after TCP gives up on it.
       stream: () => {
         socket = new Socket();

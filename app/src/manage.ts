@@ -15,6 +15,9 @@
  *   credential-setup   create the credential key repository if it has no keys
  *   receipt-setup      create the auth receipt key repository if it has no keys
  *   receipt-rotate     as fernet-rotate for receipts, keeping IDENTITY_RECEIPT_MAX_ACTIVE_KEYS
+ *   schema-ready       exit 0 once this role can connect and every migration of this build is
+ *                      applied [--wait SECONDS] (retried every second meanwhile): a replica
+ *                      started before the one-shot setup finished waits for it
  *   revocation-purge   drop revocation events older than the longest token life
  *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
@@ -29,14 +32,14 @@ import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { applyAppRole } from './db-role.js';
 import { mappingEngine } from './federation/tester.js';
-import { migrate } from './migrate.js';
+import { migrate, pendingMigrations } from './migrate.js';
 import { createPolicy } from './policy/file.js';
 import { generateSample } from './policy/generate.js';
 import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | revocation-purge | policy-generate [--output-file F] | mapping-engine --rules F --input F [--prefix P] [--engine-debug]';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | schema-ready [--wait S] | revocation-purge | policy-generate [--output-file F] | mapping-engine --rules F --input F [--prefix P] [--engine-debug]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -56,6 +59,7 @@ async function main(argv: string[]): Promise<string> {
       input: { type: 'string' },
       prefix: { type: 'string' },
       'engine-debug': { type: 'boolean' },
+      wait: { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
@@ -79,7 +83,8 @@ async function main(argv: string[]): Promise<string> {
   // before it is validated at start-up, so a bad file is reported there, once.
   const commandConfig = { ...config, policyFile: null };
   const withDb = async <T>(work: (db: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
-    const db = createPool(config.databaseUrl, 2);
+    // Bounded connecting, not running: a migration or a purge may rightly take long.
+    const db = createPool(config.databaseUrl, 2, null, { connectMs: config.databaseConnectTimeout * 1000 });
     try {
       return await work(db);
     } finally {
@@ -147,6 +152,23 @@ async function main(argv: string[]): Promise<string> {
       if (!existsSync(config.receiptKeyRepository))
         throw new Error(`no keys in ${config.receiptKeyRepository}: run receipt-setup first`);
       return `keys now: ${rotateKeys(config.receiptKeyRepository, config.receiptMaxActiveKeys).join(', ')}`;
+    case 'schema-ready': {
+      const wait = Number(values.wait ?? '0');
+      if (!Number.isInteger(wait) || wait < 0) throw new Error(`--wait ${values.wait}: expected seconds`);
+      const deadline = Date.now() + wait * 1000;
+      for (;;) {
+        let why: string;
+        try {
+          const pending = await withDb((db) => pendingMigrations(db));
+          if (pending.length === 0) return 'the schema is current';
+          why = `not applied yet: ${pending.join(', ')}`;
+        } catch (err) {
+          why = (err as Error).message;
+        }
+        if (Date.now() >= deadline) throw new Error(`the schema is not ready: ${why}`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
     case 'revocation-purge':
       return withDb(async (db) => {
         // Keystone keeps events for the token lifetime plus [revoke] expiration_buffer (1800 s).

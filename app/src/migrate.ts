@@ -13,6 +13,22 @@ import type { Db, Tx } from './db.js';
 const LOCK_KEY = 4_711_2025; // any constant shared by every process of this service
 export const migrationsDir = fileURLToPath(new URL('../../../db/migrations/', import.meta.url));
 
+/**
+ * The migrations of this build that the database has not recorded (all of them when it has no
+ * schema yet). Read only: the app's role may ask, for a replica to wait until the schema is current.
+ */
+export async function pendingMigrations(db: Db, dir = migrationsDir): Promise<string[]> {
+  const files = readdirSync(dir)
+    .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))
+    .sort();
+  const exists = await db.query<{ t: string | null }>("SELECT to_regclass('schema_migration') AS t");
+  if (!exists.rows[0]?.t) return files;
+  const done = new Set(
+    (await db.query<{ name: string }>('SELECT name FROM schema_migration')).rows.map((r) => r.name),
+  );
+  return files.filter((f) => !done.has(f));
+}
+
 export async function migrate(db: Db, dir = migrationsDir): Promise<string[]> {
   const files = readdirSync(dir)
     .filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f))

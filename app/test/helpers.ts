@@ -21,9 +21,10 @@ export interface TestDatabase {
 }
 
 export async function testDatabase(
-  options: { bootstrap?: boolean; env?: Record<string, string> } = {},
+  options: { bootstrap?: boolean; env?: Record<string, string>; cluster?: string } = {},
 ): Promise<TestDatabase> {
-  const admin = process.env.DATABASE_URL;
+  // Another cluster than DATABASE_URL's: one a test may stop and start.
+  const admin = options.cluster ?? process.env.DATABASE_URL;
   if (!admin) throw new Error('DATABASE_URL is not set: run the tests with scripts/test.sh');
   const name = `gh_test_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: admin });

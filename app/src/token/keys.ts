@@ -34,6 +34,8 @@ function writeKey(dir: string, index: number): void {
 
 /** Creates the repository with a staged key 0 and a primary key 1 when it has no keys. */
 export function setupKeys(dir: string): boolean {
+  // Keys given read-only (Swarm secrets, a mounted repository) are left as they are.
+  if (existsSync(dir) && indexes(dir).length > 0) return false;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   if (indexes(dir).length > 0) return false;

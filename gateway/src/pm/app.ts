@@ -11,6 +11,16 @@ export interface LoadedApp {
   close(): Promise<void>;
   /** The app's own metrics in prom-client's JSON form, if it has any: the pool adds them up. */
   metrics?: () => Promise<unknown[]>;
+  /**
+   * Whether the app can serve (its database reachable, say), if it can tell: the ping path answers
+   * 503 with the detail while it is not, so a healthcheck sees what the app sees.
+   */
+  health?: () => AppHealth | Promise<AppHealth>;
+}
+
+export interface AppHealth {
+  healthy: boolean;
+  detail?: string;
 }
 
 /** The identity app, relative to the gateway's compiled location (gateway/dist/src/pm/). */
@@ -54,12 +64,13 @@ export async function loadApp(module: string | null): Promise<LoadedApp> {
     );
   }
   if (typeof made === 'function') return { handler: made as RequestListener, close: async () => {} };
-  const app = made as { handler?: unknown; close?: () => Promise<void>; metrics?: unknown };
+  const app = made as { handler?: unknown; close?: () => Promise<void>; metrics?: unknown; health?: unknown };
   if (app && typeof app.handler === 'function') {
     return {
       handler: app.handler as RequestListener,
       close: app.close ?? (async () => {}),
       ...(typeof app.metrics === 'function' ? { metrics: app.metrics as () => Promise<unknown[]> } : {}),
+      ...(typeof app.health === 'function' ? { health: app.health as LoadedApp['health'] } : {}),
     };
   }
   throw new GatewayError('GW_ERR_APP_LOAD', `${target} did not produce a request listener`);

@@ -10,7 +10,7 @@ import { errorTable, isGatewayError } from '../errors.js';
 import { containStrayErrors } from '../http/adapter.js';
 import type { Logger } from '../log.js';
 import { createProtocolServer } from '../modes/index.js';
-import { loadApp } from './app.js';
+import { type LoadedApp, loadApp } from './app.js';
 import { applyListenPermissions } from './listen-socket.js';
 import { HEARTBEAT_MS, type MasterMessage, type WorkerMessage } from './messages.js';
 import { type Slowlog, startSlowlog } from './slowlog.js';
@@ -35,6 +35,7 @@ interface Counters {
 function wrapListener(
   config: GatewayConfig,
   app: RequestListener,
+  health: LoadedApp['health'],
   log: Logger,
   counters: Counters,
   poolStatus: () => Promise<PoolStatus>,
@@ -95,8 +96,25 @@ function wrapListener(
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (pingPath !== '' && path === pingPath) {
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 4, 'cache-control': 'no-store' });
-      res.end('pong');
+      const answer = (healthy: boolean, detail: string) => {
+        const body = healthy ? 'pong' : `unhealthy: ${detail}\n`;
+        res.writeHead(healthy ? 200 : 503, {
+          'content-type': 'text/plain',
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-store',
+        });
+        res.end(body);
+      };
+      // The app's own view (its database, say), when it gives one: a healthcheck sees what it sees.
+      if (!health) answer(true, '');
+      else
+        Promise.resolve()
+          .then(health)
+          .then(
+            (h) => answer(h.healthy, h.detail ?? 'the application reports itself unhealthy'),
+            (err: unknown) =>
+              answer(false, `the application's health check failed: ${(err as Error)?.message}`),
+          );
       return;
     }
     if (statusPath !== '' && path === statusPath) {
@@ -185,6 +203,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   const listener = wrapListener(
     config,
     app?.handler ?? (() => {}),
+    app?.health,
     log,
     counters,
     poolStatus,

@@ -22,6 +22,7 @@ import { domainRoutes } from './api/domains.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
+import { limitRoutes } from './api/limits.js';
 import { passwordRoutes } from './api/password.js';
 import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
@@ -70,6 +71,7 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  limitRoutes,
 ];
 
 declare module 'fastify' {

@@ -148,6 +148,13 @@ export const declarations = [
     help: "true: a project-scoped catalog holds only the project's endpoints (OS-EP-FILTER) when it has any",
   },
   {
+    name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    kind: 'choice',
+    choices: ['flat', 'strict_two_level'],
+    default: 'flat',
+    help: "unified limits: flat, or strict_two_level (project limits within their domain's; trees 2 deep)",
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -232,6 +239,7 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
+  limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -312,6 +320,9 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
+    limitEnforcementModel: choice(
+      'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    ) as IdentityConfig['limitEnforcementModel'],
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

@@ -10,6 +10,8 @@ import type { Db } from './db.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { enforcementModels } from './limit/models.js';
+import { LimitService } from './limit/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
@@ -23,6 +25,7 @@ export interface Services {
   assignment: AssignmentService;
   catalog: CatalogService;
   credential: CredentialService;
+  limit: LimitService;
   revocation: RevocationService;
   tokens: TokenService;
   /** "Identity state changed": what every per-process cache follows. */
@@ -63,7 +66,8 @@ export function createServices(
     revocation,
     invalidation,
   );
-  const resource = new ResourceService(db, revocation, invalidation);
+  const limitModel = enforcementModels[config.limitEnforcementModel];
+  const resource = new ResourceService(db, revocation, invalidation, limitModel.maxProjectTreeDepth);
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
@@ -79,6 +83,18 @@ export function createServices(
     invalidation,
     clock,
   });
+  const limit = new LimitService(db, limitModel);
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    limit,
+    revocation,
+    tokens,
+    invalidation,
+    policy,
+  };
 }

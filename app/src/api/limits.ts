@@ -31,7 +31,7 @@ const registeredLimitSchema = {
 const registeredLimitUpdate = { ...object(registeredLimitProperties), additionalProperties: false } as const;
 type RegisteredLimitBody = Of<typeof registeredLimitSchema>;
 
-const limitTarget = (owner: 'project_id' | 'domain_id') =>
+const limitItem = (owner: 'project_id' | 'domain_id') =>
   ({
     type: 'object',
     properties: {
@@ -46,7 +46,7 @@ const limitTarget = (owner: 'project_id' | 'domain_id') =>
     additionalProperties: false,
   }) as const;
 /** A project limit or a domain limit, never both. */
-const limitSchema = { type: 'object', oneOf: [limitTarget('project_id'), limitTarget('domain_id')] } as const;
+const limitSchema = { type: 'object', oneOf: [limitItem('project_id'), limitItem('domain_id')] } as const;
 const limitUpdate = {
   type: 'object',
   properties: { resource_limit: limitValue, description },

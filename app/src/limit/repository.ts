@@ -105,7 +105,7 @@ export async function limitById(db: Queryable, id: string): Promise<LimitRow | n
   return rows[0] ?? null;
 }
 
-/** Limits matching the hints; `projectIn` narrows them to those projects' limits and `domain`'s. */
+/** Limits matching the hints; `within` narrows them to a domain: its own limits and its projects'. */
 export async function listLimits(
   db: Queryable,
   hints: Hint[],

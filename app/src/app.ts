@@ -25,6 +25,7 @@ import { endpointFilterRoutes } from './api/endpoint-filter.js';
 import { federationRoutes } from './api/federation.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
+import { limitRoutes } from './api/limits.js';
 import { oauth1Routes } from './api/oauth1.js';
 import { passwordRoutes } from './api/password.js';
 import { policyRoutes } from './api/policies.js';
@@ -82,6 +83,7 @@ const plugins = [
   ec2Routes,
   trustRoutes,
   federationRoutes,
+  limitRoutes,
 ];
 
 declare module 'fastify' {

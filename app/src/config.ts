@@ -196,6 +196,13 @@ export const declarations = [
     help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
   },
   {
+    name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    kind: 'choice',
+    choices: ['flat', 'strict_two_level'],
+    default: 'flat',
+    help: "unified limits: flat, or strict_two_level (project limits within their domain's; trees 2 deep)",
+  },
+  {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
     kind: 'int',
     default: '114688',
@@ -300,6 +307,7 @@ export interface IdentityConfig {
   catalogEndpointFilter: boolean;
   trustMaxRedelegationCount: number;
   samlRelayStatePrefix: string;
+  limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -390,6 +398,9 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
     samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
+    limitEnforcementModel: choice(
+      'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    ) as IdentityConfig['limitEnforcementModel'],
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

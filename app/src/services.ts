@@ -12,6 +12,8 @@ import { FederationService } from './federation/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { enforcementModels } from './limit/models.js';
+import { LimitService } from './limit/service.js';
 import { MfaService } from './mfa/service.js';
 import { OAuth1Service } from './oauth1/service.js';
 import { PolicyService } from './policies/service.js';
@@ -34,6 +36,7 @@ export interface Services {
   policies: PolicyService;
   domainConfig: DomainConfigService;
   federation: FederationService;
+  limit: LimitService;
   revocation: RevocationService;
   tokens: TokenService;
   oauth1: OAuth1Service;
@@ -78,7 +81,8 @@ export function createServices(
     revocation,
     invalidation,
   );
-  const resource = new ResourceService(db, revocation, invalidation);
+  const limitModel = enforcementModels[config.limitEnforcementModel];
+  const resource = new ResourceService(db, revocation, invalidation, limitModel.maxProjectTreeDepth);
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
@@ -108,6 +112,7 @@ export function createServices(
     invalidation,
     clock,
   });
+  const limit = new LimitService(db, limitModel);
   const policy = createPolicy(config);
   const federation = new FederationService(db, invalidation, {
     relayStatePrefix: config.samlRelayStatePrefix,
@@ -123,6 +128,6 @@ export function createServices(
   });
   return {
     ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig, oauth1, mfa, trusts, federation },
+    ...{ policies, domainConfig, oauth1, mfa, trusts, federation, limit },
   };
 }

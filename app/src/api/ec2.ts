@@ -11,6 +11,7 @@ import { forbiddenAction, notFound, unauthorized } from '../errors.js';
 import { authenticateEc2 } from '../token/ec2.js';
 import type { TokenContext } from '../token/service.js';
 import type { PluginOptions } from './context.js';
+import { isDelegated } from './delegation.js';
 import { renderToken } from './render.js';
 import { pathParams, type Req, route } from './resource.js';
 
@@ -40,20 +41,8 @@ function render(c: Credential, base: string) {
  * application credential, OAuth1, an EC2 key, any method that is not a primary login) may not
  * see or mint EC2 keys, from which fresh undelegated tokens are made.
  */
-const PRIMARY = new Set([
-  'external',
-  'kerberos',
-  'mapped',
-  'openid',
-  'password',
-  'saml2',
-  'token',
-  'totp',
-  'x509',
-]);
 function requirePrimaryAuth(caller: TokenContext): void {
-  const methods: readonly string[] = caller.payload.methods;
-  if (caller.applicationCredential || methods.length === 0 || methods.some((m) => !PRIMARY.has(m)))
+  if (isDelegated(caller))
     throw forbiddenAction(
       'You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.',
     );

@@ -9,6 +9,7 @@ import type { TokenContext } from '../token/service.js';
 import { refused, type TrustRequest, type TrustRow } from '../trust/service.js';
 import { bodyId, collection, id64, name, nullableId } from './collection.js';
 import type { PluginOptions } from './context.js';
+import { isDelegated } from './delegation.js';
 import { keystoneTime } from './render.js';
 import { envelope, pathParams, type Req, route } from './resource.js';
 import { renderRole } from './roles.js';
@@ -41,23 +42,9 @@ const trustSchema = {
   required: ['trustor_user_id', 'trustee_user_id', 'impersonation'],
 } as const;
 
-/** Keystone's auth methods that are a user's own; any other one is a delegation (api/_shared/delegation.py). */
-const PRIMARY_METHODS = new Set([
-  'external',
-  'kerberos',
-  'mapped',
-  'openid',
-  'password',
-  'saml2',
-  'token',
-  'totp',
-  'x509',
-]);
-
 /** _check_delegated_token: application credential (and OAuth1, EC2) tokens never manage trusts. */
 function checkDelegated(caller: TokenContext): void {
-  if (caller.payload.methods.some((m) => !PRIMARY_METHODS.has(m)))
-    throw refused('Delegated tokens cannot manage trusts.');
+  if (isDelegated(caller)) throw refused('Delegated tokens cannot manage trusts.');
 }
 
 /** Keystone's TrustModel.to_dict(): the extra attributes, then the columns. */

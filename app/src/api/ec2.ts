@@ -110,8 +110,14 @@ export async function ec2Routes(app: FastifyInstance, { services }: PluginOption
       if (!project)
         throw notFound('project', tenant === undefined || tenant === null ? 'None' : String(tenant));
       requirePrimaryAuth(request.caller);
+      // Keystone's _get_trust_id_for_request: a key made with a trust-scoped token is the trust's,
+      // and /v3/ec2tokens holds it to the trust (here: refuses it) instead of the whole user.
+      const trustId = request.caller.trust?.trust.id ?? null;
       return {
-        credential: render(await credential.createEc2(request.params.user_id, project.id), request.baseUrl),
+        credential: render(
+          await credential.createEc2(request.params.user_id, project.id, trustId),
+          request.baseUrl,
+        ),
       };
     },
   });

@@ -12,7 +12,6 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { createPool } from '../src/db.js';
 import { client, issue, type Json } from './api.js';
-import { signed } from './ec2-sign.js';
 import { passwordAuth, type TestDatabase, testDatabase } from './helpers.js';
 
 const PASSWORD = 'trust test password';
@@ -307,27 +306,29 @@ describe('OS-TRUST', () => {
     assert.equal(again.status, 403);
   });
 
-  test('attack: an EC2 key made with a trust token is bound to the trust, never a way around it', async () => {
-    // Impersonating, the trustee's token acts as the trustor: an EC2 key it makes for the trustor
-    // must not turn into a token with every role the trustor holds (trust-kept is not delegated).
+  test('attack: a trust token mints no credential that would outlive or widen the trust', async () => {
+    // Impersonating, the trustee's token acts as the trustor. An EC2 key or an application
+    // credential it made for the trustor would log in with every role the trustor holds
+    // (trust-kept is not delegated): Keystone refuses delegations on both, a trust included.
     const { trust } = await createTrust({ impersonation: true });
     const res = await trustToken('trustee', trust.id);
     assert.equal(res.status, 201);
-    const key = await client(app, () => res.token as string).ok(
-      'POST',
-      `/v3/users/${users.trustor}/credentials/OS-EC2`,
-      { tenant_id: projectId },
-      201,
-    );
-    assert.equal(key.credential.trust_id, trust.id, 'the key records the trust it was made under');
-    const exchanged = await app.inject({
-      method: 'POST',
-      url: '/v3/ec2tokens',
-      payload: signed('ec2-v4', key.credential.access, key.credential.secret) as Json,
-      headers: { 'x-auth-token': admin },
+    const asTrust = client(app, () => res.token as string);
+    const key = await asTrust.call('POST', `/v3/users/${users.trustor}/credentials/OS-EC2`, {
+      tenant_id: projectId,
     });
-    assert.equal(exchanged.statusCode, 401, exchanged.body);
-    assert.doesNotMatch(exchanged.body, /trust-kept/);
+    assert.equal(key.status, 403, JSON.stringify(key.body));
+    assert.match(key.body.error.message, /Delegated tokens cannot access credentials directly/);
+    const appCred = await asTrust.call('POST', `/v3/users/${users.trustor}/application_credentials`, {
+      application_credential: { name: `from-a-trust-${Date.now()}` },
+    });
+    assert.equal(appCred.status, 403, JSON.stringify(appCred.body));
+    const listed = await asTrust.call('GET', `/v3/users/${users.trustor}/application_credentials`);
+    assert.equal(listed.status, 403);
+    const credentials = await asTrust.call('POST', '/v3/credentials', {
+      credential: { user_id: users.trustor, type: 'totp', blob: 'JBSWY3DPEHPK3PXP' },
+    });
+    assert.equal(credentials.status, 403, JSON.stringify(credentials.body));
   });
 
   test('only the trustee may use a trust, and a failed attempt uses none of its uses', async () => {

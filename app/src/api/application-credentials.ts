@@ -10,6 +10,7 @@ import { forbiddenAction, IdentityError, validation } from '../errors.js';
 import type { TokenContext } from '../token/service.js';
 import { id64, param } from './collection.js';
 import type { PluginOptions } from './context.js';
+import { delegated } from './delegation.js';
 import { keystoneTime } from './render.js';
 import { type Of, pathParams, type Req, route } from './resource.js';
 
@@ -104,11 +105,12 @@ function refuseRestricted(caller: TokenContext | null): void {
 }
 
 /**
- * Keystone's _block_delegated_token_app_creds: a token issued through an OAuth1 access token
- * cannot make, see or delete application credentials (one would outlive the delegation).
+ * Keystone's _block_delegated_token_app_creds: a token from a trust, an OAuth1 access token or an
+ * EC2 key cannot make, see or delete application credentials (one would outlive the delegation).
+ * Application credential tokens are left to refuseRestricted.
  */
-function refuseOAuth(caller: TokenContext | null): void {
-  if (caller?.oauth1)
+function refuseDelegated(caller: TokenContext | null): void {
+  if (caller && caller.applicationCredential === null && delegated(caller))
     throw new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.', {
       detail: 'Cannot manage application credentials with a token issued via delegation.',
     });
@@ -133,7 +135,7 @@ export async function applicationCredentialRoutes(
     status: 201,
     handle: async (request) => {
       const caller = request.caller;
-      refuseOAuth(caller);
+      refuseDelegated(caller);
       refuseRestricted(caller);
       const project = caller.project;
       if (!project) throw validation('Application credentials must be created with a project-scoped token.');
@@ -199,7 +201,7 @@ export async function applicationCredentialRoutes(
     query: listQuery,
     target: owner,
     handle: async (request) => {
-      refuseOAuth(request.caller);
+      refuseDelegated(request.caller);
       return {
         application_credentials: (
           await services.credential.list(request.params.user_id, (request.query as Of<typeof listQuery>).name)
@@ -216,7 +218,7 @@ export async function applicationCredentialRoutes(
     params: credParams,
     target: owner,
     handle: async (request) => {
-      refuseOAuth(request.caller);
+      refuseDelegated(request.caller);
       return {
         application_credential: render(
           await services.credential.show(request.params.user_id, request.params.application_credential_id),
@@ -233,7 +235,7 @@ export async function applicationCredentialRoutes(
     target: owner,
     status: 204,
     handle: async (request) => {
-      refuseOAuth(request.caller);
+      refuseDelegated(request.caller);
       refuseRestricted(request.caller);
       await services.credential.delete(request.params.user_id, request.params.application_credential_id);
     },

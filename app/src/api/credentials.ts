@@ -9,6 +9,7 @@ import { expectedAttribute, forbiddenAction } from '../errors.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
 import { id64, param } from './collection.js';
 import type { PluginOptions } from './context.js';
+import { delegated } from './delegation.js';
 import { type Of, pathParams, type Req, route } from './resource.js';
 
 const props = {
@@ -55,11 +56,10 @@ function render(c: Credential, base: string) {
 }
 
 /**
- * A delegated token (one from an application credential or an OAuth1 access token) never touches credentials: they hold
- * the secrets (EC2 keys, TOTP seeds) from which fresh, undelegated logins are made. Keystone's
- * fix for CVE-2026-90460 refuses them on every credential call.
+ * A delegated token (a trust's, an application credential's, an OAuth1 access token's) never
+ * touches credentials: they hold the secrets (EC2 keys, TOTP seeds) from which fresh, undelegated
+ * logins are made. Keystone's fix for CVE-2026-90460 refuses them on every credential call.
  */
-const delegated = (caller: TokenContext) => caller.applicationCredential !== null || Boolean(caller.oauth1);
 const delegatedRefused = () =>
   forbiddenAction(
     'You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.',

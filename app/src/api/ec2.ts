@@ -11,7 +11,7 @@ import { forbiddenAction, notFound, unauthorized } from '../errors.js';
 import { authenticateEc2 } from '../token/ec2.js';
 import type { TokenContext } from '../token/service.js';
 import type { PluginOptions } from './context.js';
-import { isDelegated } from './delegation.js';
+import { delegated } from './delegation.js';
 import { renderToken } from './render.js';
 import { pathParams, type Req, route } from './resource.js';
 
@@ -37,12 +37,12 @@ function render(c: Credential, base: string) {
 }
 
 /**
- * Keystone's primary-auth rule for the OS-EC2 API: a token that came from a delegation (an
+ * Keystone's _require_primary_auth_for_ec2: a token that came from a delegation (a trust, an
  * application credential, OAuth1, an EC2 key, any method that is not a primary login) may not
  * see or mint EC2 keys, from which fresh undelegated tokens are made.
  */
 function requirePrimaryAuth(caller: TokenContext): void {
-  if (isDelegated(caller))
+  if (delegated(caller))
     throw forbiddenAction(
       'You are not authorized to perform the requested action: Delegated tokens cannot access credentials directly.',
     );
@@ -110,14 +110,8 @@ export async function ec2Routes(app: FastifyInstance, { services }: PluginOption
       if (!project)
         throw notFound('project', tenant === undefined || tenant === null ? 'None' : String(tenant));
       requirePrimaryAuth(request.caller);
-      // Keystone's _get_trust_id_for_request: a key made with a trust-scoped token is the trust's,
-      // and /v3/ec2tokens holds it to the trust (here: refuses it) instead of the whole user.
-      const trustId = request.caller.trust?.trust.id ?? null;
       return {
-        credential: render(
-          await credential.createEc2(request.params.user_id, project.id, trustId),
-          request.baseUrl,
-        ),
+        credential: render(await credential.createEc2(request.params.user_id, project.id), request.baseUrl),
       };
     },
   });

@@ -11,6 +11,7 @@ import type { AccessTokenRow, ConsumerFields, ConsumerRow, SignedRequest } from 
 import type { TokenContext } from '../token/service.js';
 import { bodyId, collection, description, id64, name } from './collection.js';
 import type { PluginOptions } from './context.js';
+import { delegated } from './delegation.js';
 import { crud, pathParams, route } from './resource.js';
 
 const consumerSchema = {
@@ -40,9 +41,6 @@ const authorizeSchema = {
   },
 } as const;
 
-/** Keystone's primary (non-delegated) methods; a token from any other one is a delegation. */
-const PRIMARY = new Set(['external', 'password', 'token', 'mapped']);
-const isDelegated = (caller: TokenContext) => caller.payload.methods.some((m) => !PRIMARY.has(m));
 /** Keystone's exception.Forbidden: its detail stays in the log, the answer is the generic 403. */
 const forbidden = (detail: string) =>
   new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.', {
@@ -152,7 +150,7 @@ export async function oauth1Routes(app: FastifyInstance, { services }: PluginOpt
     handle: async (request) => {
       // A delegation cannot mint a new, independent one (Keystone's
       // _check_can_authorize_request_token).
-      if (isDelegated(request.caller))
+      if (delegated(request.caller))
         throw forbidden('Cannot authorize a request token with a token issued via delegation.');
       const roles = (request.body as { roles?: Array<{ id?: string; name?: string }> }).roles ?? [];
       const verifier = await oauth1.authorizeRequestToken(
@@ -167,7 +165,7 @@ export async function oauth1Routes(app: FastifyInstance, { services }: PluginOpt
   // --- /v3/users/{user_id}/OS-OAUTH1/access_tokens ------------------------------------------
   const base = '/v3/users/:user_id/OS-OAUTH1/access_tokens';
   const refuseDelegated = (caller: TokenContext) => {
-    if (isDelegated(caller))
+    if (delegated(caller))
       throw forbidden('Cannot manage OAuth access tokens with a token issued via delegation.');
   };
   /**

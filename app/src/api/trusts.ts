@@ -9,7 +9,7 @@ import type { TokenContext } from '../token/service.js';
 import { refused, type TrustRequest, type TrustRow } from '../trust/service.js';
 import { bodyId, collection, id64, name, nullableId } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { isDelegated } from './delegation.js';
+import { delegatedMethod } from './delegation.js';
 import { keystoneTime } from './render.js';
 import { envelope, pathParams, type Req, route } from './resource.js';
 import { renderRole } from './roles.js';
@@ -44,7 +44,7 @@ const trustSchema = {
 
 /** _check_delegated_token: application credential (and OAuth1, EC2) tokens never manage trusts. */
 function checkDelegated(caller: TokenContext): void {
-  if (isDelegated(caller)) throw refused('Delegated tokens cannot manage trusts.');
+  if (delegatedMethod(caller)) throw refused('Delegated tokens cannot manage trusts.');
 }
 
 /** Keystone's TrustModel.to_dict(): the extra attributes, then the columns. */

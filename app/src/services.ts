@@ -127,7 +127,21 @@ export function createServices(
     ...(clock ? { clock } : {}),
   });
   return {
-    ...{ identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy },
-    ...{ policies, domainConfig, oauth1, mfa, trusts, federation, limit },
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    revocation,
+    tokens,
+    invalidation,
+    policy,
+    policies,
+    domainConfig,
+    oauth1,
+    mfa,
+    trusts,
+    federation,
+    limit,
   };
 }

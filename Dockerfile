@@ -37,7 +37,8 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     GATEWAY_LISTEN=0.0.0.0:9000 \
     IDENTITY_FERNET_KEY_REPOSITORY=/etc/gatehouse/fernet-keys \
-    IDENTITY_CREDENTIAL_KEY_REPOSITORY=/etc/gatehouse/credential-keys
+    IDENTITY_CREDENTIAL_KEY_REPOSITORY=/etc/gatehouse/credential-keys \
+    IDENTITY_RECEIPT_KEY_REPOSITORY=/etc/gatehouse/receipt-keys
 WORKDIR /srv/gatehouse
 COPY --from=prod-deps /src/node_modules node_modules
 COPY package.json ./
@@ -50,9 +51,9 @@ COPY docker/gatehouse-entrypoint.sh /usr/local/bin/gatehouse-entrypoint
 COPY docker/gatehouse-setup.sh /usr/local/bin/gatehouse-setup
 # Directories the named volumes are mounted on take this ownership when they are first created.
 RUN chmod 755 /usr/local/bin/gatehouse-entrypoint /usr/local/bin/gatehouse-setup \
-    && mkdir -p /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /var/lib/gatehouse /var/lib/gatehouse-db /run/gatehouse \
-    && chown node:node /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /var/lib/gatehouse /var/lib/gatehouse-db /run/gatehouse \
-    && chmod 700 /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /var/lib/gatehouse /var/lib/gatehouse-db \
+    && mkdir -p /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /etc/gatehouse/receipt-keys /var/lib/gatehouse /var/lib/gatehouse-db /run/gatehouse \
+    && chown node:node /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /etc/gatehouse/receipt-keys /var/lib/gatehouse /var/lib/gatehouse-db /run/gatehouse \
+    && chmod 700 /etc/gatehouse/fernet-keys /etc/gatehouse/credential-keys /etc/gatehouse/receipt-keys /var/lib/gatehouse /var/lib/gatehouse-db \
     && ln -s /srv/gatehouse/gateway/dist/src/bin/healthcheck.js /usr/local/bin/gatehouse-healthcheck \
     && ln -s /srv/gatehouse/app/dist/src/manage.js /usr/local/bin/gatehouse-manage \
     && chmod 755 gateway/dist/src/bin/healthcheck.js app/dist/src/manage.js

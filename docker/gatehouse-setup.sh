@@ -53,6 +53,7 @@ step migrate
 step bootstrap --bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-https://localhost:${GATEHOUSE_HTTPS_PORT:-8443}}"
 step fernet-setup
 step credential-setup
+step receipt-setup
 # Last: on a first start the app's role cannot log in before everything above is done, so a
 # gateway waiting for the schema (GATEHOUSE_WAIT_FOR_SCHEMA) waits for the whole setup.
 if [ -n "${POSTGRES_APP_USER:-}" ]; then

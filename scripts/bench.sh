@@ -21,4 +21,15 @@ esac
 . "$root/scripts/lib/bench-lock.sh"
 hold_bench_lock
 # This shell (or its caller) holds the lock; the driver and the servers it starts do not inherit it.
-node "$root/scripts/bench/run.mjs" "$@" 9>&-
+# SIGTERM to this shell alone (a caller's timeout) goes on to the driver, which stops the load and
+# the stack it started; Ctrl-C reaches the driver with the rest of the process group. Either way
+# this shell waits for the driver's clean-up and ends with its status.
+node "$root/scripts/bench/run.mjs" "$@" 9>&- &
+driver=$!
+trap 'kill -TERM "$driver" 2>/dev/null' TERM
+trap ':' INT
+status=0
+wait "$driver" || status=$?
+# A trapped signal interrupts `wait`: wait again for the driver to finish its clean-up.
+while kill -0 "$driver" 2>/dev/null; do wait "$driver" || status=$?; done
+exit "$status"

@@ -143,6 +143,7 @@ start_stack() {
     unset IDENTITY_ADMIN_PASSWORD IDENTITY_ADMIN_PASSWORD_FILE
     export IDENTITY_FERNET_KEY_REPOSITORY="${IDENTITY_FERNET_KEY_REPOSITORY:-$state/keys/fernet}"
     export IDENTITY_CREDENTIAL_KEY_REPOSITORY="${IDENTITY_CREDENTIAL_KEY_REPOSITORY:-$state/keys/credential}"
+    export IDENTITY_RECEIPT_KEY_REPOSITORY="${IDENTITY_RECEIPT_KEY_REPOSITORY:-$state/keys/receipt}"
   fi
 
   # nginx's port is known before the identity app is bootstrapped: its endpoints point at it. The
@@ -157,7 +158,7 @@ start_stack() {
   fi
   if [ "$identity" = 1 ]; then
     say "preparing the identity database and keys"
-    for step in migrate bootstrap fernet-setup credential-setup "app-role $app_role"; do
+    for step in migrate bootstrap fernet-setup credential-setup receipt-setup "app-role $app_role"; do
       local args=()
       [ "$step" = bootstrap ] && args=(--bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-$url}")
       # shellcheck disable=SC2086 # "app-role ROLE" is two words

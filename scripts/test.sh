@@ -6,11 +6,11 @@
 #                              `scripts/test.sh compose` runs only the compose check
 #
 # Then scripts/tempest.sh runs Keystone's conformance suites (tempest's identity v3 API tests and
-# keystone-tempest-plugin's API tests) against the native stack; `scripts/test.sh tempest` runs
-# only those. Last, scripts/compose-check.sh builds and runs the Docker Compose stack (it starts a
-# Docker engine if none runs; without one it prints a SKIP line, or fails when CI=true), and
-# scripts/swarm-check.sh deploys docker-stack.yml on a single-node swarm with the same images
-# (`scripts/test.sh swarm` runs only that one, building its own).
+# keystone-tempest-plugin's API tests) against the native stack, with Keystone 22's default policies
+# and again with secure RBAC; `scripts/test.sh tempest` runs only those. Last, scripts/compose-check.sh
+# builds and runs the Docker Compose stack (it starts a Docker engine if none runs; without one it
+# prints a SKIP line, or fails when CI=true), and scripts/swarm-check.sh deploys docker-stack.yml on a
+# single-node swarm with the same images (`scripts/test.sh swarm` runs only that one, building its own).
 #
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
 # libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin,
@@ -95,6 +95,8 @@ fi
 if [ "$tempest" = 1 ]; then
   log "tempest (scripts/tempest.sh)"
   timeout --kill-after=30 900 scripts/tempest.sh
+  log "tempest with secure RBAC (scripts/tempest.sh --secure-rbac)"
+  timeout --kill-after=30 900 scripts/tempest.sh --secure-rbac
 fi
 
 # --- the Docker Compose stack ---------------------------------------------------------------

@@ -18,18 +18,25 @@ import { catalogRoutes } from './api/catalog.js';
 import type { PluginOptions } from './api/context.js';
 import { credentialRoutes } from './api/credentials.js';
 import { discoveryRoutes } from './api/discovery.js';
+import { domainConfigRoutes } from './api/domain-configs.js';
 import { domainRoutes } from './api/domains.js';
+import { ec2Routes } from './api/ec2.js';
 import { endpointFilterRoutes } from './api/endpoint-filter.js';
+import { federationRoutes } from './api/federation.js';
 import { grantRoutes } from './api/grants.js';
 import { groupRoutes } from './api/groups.js';
+import { limitRoutes } from './api/limits.js';
+import { oauth1Routes } from './api/oauth1.js';
 import { passwordRoutes } from './api/password.js';
+import { policyRoutes } from './api/policies.js';
 import { projectRoutes } from './api/projects.js';
 import { baseUrl } from './api/render.js';
 import { roleRoutes } from './api/roles.js';
+import { trustRoutes } from './api/trusts.js';
 import { userRoutes } from './api/users.js';
 import type { IdentityConfig } from './config.js';
 import { createPool, type Db, type DbTimeouts, isDatabaseUnavailable } from './db.js';
-import { expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
+import { AuthReceiptRequired, expectedAttribute, IdentityError, type IdentityErrorCode } from './errors.js';
 import { listenForInvalidations } from './invalidation.js';
 import { REQUEST_ID_FORMAT, requestLog } from './log.js';
 import { httpDuration, httpRequests } from './metrics.js';
@@ -70,6 +77,13 @@ const plugins = [
   grantRoutes,
   credentialRoutes,
   applicationCredentialRoutes,
+  policyRoutes,
+  domainConfigRoutes,
+  oauth1Routes,
+  ec2Routes,
+  trustRoutes,
+  federationRoutes,
+  limitRoutes,
 ];
 
 declare module 'fastify' {
@@ -193,7 +207,9 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
         { reason: err.detail ?? err.message, method: request.method, url: request.url },
         'authentication failed',
       );
-      reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
+      // A receipt answer is Keystone's receipt handler's, which names no authentication scheme.
+      if (!(err instanceof AuthReceiptRequired))
+        reply.header('www-authenticate', `Keystone uri="${baseUrl(request, config.publicEndpoint)}/v3"`);
     }
     if (err.headers) reply.headers(err.headers);
     reply.code(err.status).type('application/json').send(err.body());

@@ -60,6 +60,18 @@ export const declarations = [
     help: 'seconds past expiry that ?allow_expired accepts',
   },
   {
+    name: 'IDENTITY_OAUTH1_REQUEST_TOKEN_DURATION',
+    kind: 'int',
+    default: '28800',
+    help: 'seconds an OAuth1 request token may wait for its authorization (0: forever)',
+  },
+  {
+    name: 'IDENTITY_OAUTH1_ACCESS_TOKEN_DURATION',
+    kind: 'int',
+    default: '86400',
+    help: 'seconds an OAuth1 access token can log in (0: forever)',
+  },
+  {
     name: 'IDENTITY_FERNET_KEY_REPOSITORY',
     kind: 'string',
     default: '/etc/gatehouse/fernet-keys',
@@ -71,6 +83,30 @@ export const declarations = [
     kind: 'string',
     default: '/etc/gatehouse/credential-keys',
     help: 'key repository for credential blobs',
+  },
+  {
+    name: 'IDENTITY_RECEIPT_KEY_REPOSITORY',
+    kind: 'string',
+    default: '/etc/gatehouse/receipt-keys',
+    help: 'Fernet key repository for auth receipts (multi-factor logins); see manage receipt-setup',
+  },
+  {
+    name: 'IDENTITY_RECEIPT_MAX_ACTIVE_KEYS',
+    kind: 'int',
+    default: '3',
+    help: 'keys kept by receipt-rotate',
+  },
+  {
+    name: 'IDENTITY_RECEIPT_EXPIRATION',
+    kind: 'int',
+    default: '300',
+    help: 'seconds an auth receipt stays valid: how long a user has to add the missing methods',
+  },
+  {
+    name: 'IDENTITY_TOTP_INCLUDED_PREVIOUS_WINDOWS',
+    kind: 'int',
+    default: '1',
+    help: 'earlier 30 s windows whose TOTP passcodes are still accepted, 0-10',
   },
   {
     name: 'IDENTITY_PASSWORD_HASH_ALGORITHM',
@@ -146,6 +182,25 @@ export const declarations = [
     choices: ['true', 'false'],
     default: 'true',
     help: "true: a project-scoped catalog holds only the project's endpoints (OS-EP-FILTER) when it has any",
+  },
+  {
+    name: 'IDENTITY_TRUST_MAX_REDELEGATION_COUNT',
+    kind: 'int',
+    default: '3',
+    help: 'longest chain of trusts redelegated from one trust (Keystone [trust] max_redelegation_count)',
+  },
+  {
+    name: 'IDENTITY_SAML_RELAY_STATE_PREFIX',
+    kind: 'string',
+    default: 'ss:mem:',
+    help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
+  },
+  {
+    name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    kind: 'choice',
+    choices: ['flat', 'strict_two_level'],
+    default: 'flat',
+    help: "unified limits: flat, or strict_two_level (project limits within their domain's; trees 2 deep)",
   },
   {
     name: 'IDENTITY_MAX_REQUEST_BODY_SIZE',
@@ -229,9 +284,15 @@ export interface IdentityConfig {
   region: string;
   tokenExpiration: number;
   allowExpiredWindow: number;
+  oauth1RequestTokenDuration: number;
+  oauth1AccessTokenDuration: number;
   fernetKeyRepository: string;
   fernetMaxActiveKeys: number;
   credentialKeyRepository: string;
+  receiptKeyRepository: string;
+  receiptMaxActiveKeys: number;
+  receiptExpiration: number;
+  totpIncludedPreviousWindows: number;
   passwordHashAlgorithm: 'bcrypt' | 'pbkdf2_sha512';
   passwordHashRounds: number;
   passwordHashConcurrency: number;
@@ -244,6 +305,9 @@ export interface IdentityConfig {
   minimumPasswordAge: number;
   changePasswordUponFirstUse: boolean;
   catalogEndpointFilter: boolean;
+  trustMaxRedelegationCount: number;
+  samlRelayStatePrefix: string;
+  limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   slowQueryMs: number;
@@ -308,9 +372,15 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     region: raw('IDENTITY_REGION') as string,
     tokenExpiration: int('IDENTITY_TOKEN_EXPIRATION', 60, 30 * 86400),
     allowExpiredWindow: int('IDENTITY_ALLOW_EXPIRED_WINDOW', 0, 30 * 86400),
+    oauth1RequestTokenDuration: int('IDENTITY_OAUTH1_REQUEST_TOKEN_DURATION', 0, 365 * 86400),
+    oauth1AccessTokenDuration: int('IDENTITY_OAUTH1_ACCESS_TOKEN_DURATION', 0, 365 * 86400),
     fernetKeyRepository: raw('IDENTITY_FERNET_KEY_REPOSITORY') as string,
     fernetMaxActiveKeys: int('IDENTITY_FERNET_MAX_ACTIVE_KEYS', 1, 100),
     credentialKeyRepository: raw('IDENTITY_CREDENTIAL_KEY_REPOSITORY') as string,
+    receiptKeyRepository: raw('IDENTITY_RECEIPT_KEY_REPOSITORY') as string,
+    receiptMaxActiveKeys: int('IDENTITY_RECEIPT_MAX_ACTIVE_KEYS', 1, 100),
+    receiptExpiration: int('IDENTITY_RECEIPT_EXPIRATION', 0, 86400),
+    totpIncludedPreviousWindows: int('IDENTITY_TOTP_INCLUDED_PREVIOUS_WINDOWS', 0, 10),
     passwordHashAlgorithm: algorithm as IdentityConfig['passwordHashAlgorithm'],
     passwordHashRounds:
       algorithm === 'bcrypt'
@@ -326,6 +396,11 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     minimumPasswordAge: int('IDENTITY_MINIMUM_PASSWORD_AGE', 0, 36_500),
     changePasswordUponFirstUse: choice('IDENTITY_CHANGE_PASSWORD_UPON_FIRST_USE') === 'true',
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
+    trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
+    samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
+    limitEnforcementModel: choice(
+      'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
+    ) as IdentityConfig['limitEnforcementModel'],
     maxRequestBodySize: int('IDENTITY_MAX_REQUEST_BODY_SIZE', 1024, 64 * 1024 * 1024),
     logLevel: choice('IDENTITY_LOG_LEVEL') as IdentityConfig['logLevel'],
     slowQueryMs: int('IDENTITY_SLOW_QUERY_MS', 0, 3_600_000),

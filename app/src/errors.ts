@@ -62,8 +62,30 @@ export class IdentityError extends Error {
     this.headers = options.headers;
   }
 
-  body(): { error: { code: number; title: string; message: string } } {
+  body(): Record<string, unknown> {
     return { error: { code: this.status, title: this.title, message: this.message, ...this.extra } };
+  }
+}
+
+/**
+ * Keystone's InsufficientAuthMethods, rendered as its receipt handler renders it: a 401 whose
+ * body is the receipt and the rules that would complete the login, the receipt itself in the
+ * Openstack-Auth-Receipt header, and no WWW-Authenticate.
+ */
+export class AuthReceiptRequired extends IdentityError {
+  readonly #body: Record<string, unknown>;
+
+  constructor(receipt: string, body: Record<string, unknown>, methods: readonly string[], userId: string) {
+    super(
+      'IDN_ERR_UNAUTHORIZED',
+      `Insufficient auth methods received for ${userId}. Auth Methods Provided: [${methods.join(',')}].`,
+      { headers: { 'openstack-auth-receipt': receipt }, detail: 'more authentication methods are required' },
+    );
+    this.#body = body;
+  }
+
+  override body(): Record<string, unknown> {
+    return this.#body;
   }
 }
 
@@ -89,7 +111,15 @@ export const expectedAttribute = (attribute: string, target: string) =>
     `Expecting to find ${attribute} in ${target}. The server could not comply with the request since it is either malformed or otherwise incorrect. The client is assumed to be in error.`,
   );
 /** The methods Keystone lists in an unsupported-method error ([auth] methods). */
-export const AUTH_METHODS = ['external', 'password', 'token', 'oauth1', 'mapped', 'application_credential'];
+export const AUTH_METHODS = [
+  'external',
+  'password',
+  'token',
+  'oauth1',
+  'mapped',
+  'application_credential',
+  'totp',
+];
 export const unsupportedMethod = (methods: string[]) =>
   new IdentityError('IDN_ERR_UNSUPPORTED_METHOD', 'Attempted to authenticate with an unsupported method.', {
     detail: `methods ${methods.join(', ')}`,

@@ -13,20 +13,25 @@
  *   app-role ROLE      create or update the app's database role: log in, read and write rows,
  *                      nothing more (run as the role that migrates) [--password-file FILE]
  *   credential-setup   create the credential key repository if it has no keys
+ *   receipt-setup      create the auth receipt key repository if it has no keys
+ *   receipt-rotate     as fernet-rotate for receipts, keeping IDENTITY_RECEIPT_MAX_ACTIVE_KEYS
  *   schema-ready       exit 0 once this role can connect and every migration of this build is
  *                      applied [--wait SECONDS] (retried every second meanwhile): a replica
  *                      started before the one-shot setup finished waits for it
  *   revocation-purge   drop revocation events older than the longest token life
  *   policy-generate    the policy rules in force as a commented policy.yaml [--output-file F]
  *                      (as oslopolicy-sample-generator; reads IDENTITY_POLICY_* and the file)
+ *   mapping-engine     --rules F --input F [--prefix P] [--engine-debug]: a federation mapping
+ *                      run over an assertion, as keystone-manage mapping_engine prints it
  * Every command is idempotent. Errors: one line on stderr, exit code 1.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { bootstrap } from './bootstrap.js';
 import { loadConfig } from './config.js';
 import { createPool } from './db.js';
 import { applyAppRole } from './db-role.js';
+import { mappingEngine } from './federation/tester.js';
 import { migrate, pendingMigrations } from './migrate.js';
 import { createPolicy } from './policy/file.js';
 import { generateSample } from './policy/generate.js';
@@ -34,7 +39,7 @@ import { createServices } from './services.js';
 import { rotateKeys, setupKeys } from './token/keys.js';
 
 const USAGE =
-  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | schema-ready [--wait S] | revocation-purge | policy-generate [--output-file F]';
+  'usage: manage.js migrate | bootstrap [--bootstrap-password P …] | app-role ROLE [--password-file F] | fernet-setup | fernet-rotate | credential-setup | receipt-setup | receipt-rotate | schema-ready [--wait S] | revocation-purge | policy-generate [--output-file F] | mapping-engine --rules F --input F [--prefix P] [--engine-debug]';
 
 async function main(argv: string[]): Promise<string> {
   const { positionals, values } = parseArgs({
@@ -50,12 +55,29 @@ async function main(argv: string[]): Promise<string> {
       'bootstrap-admin-url': { type: 'string' },
       'password-file': { type: 'string' },
       'output-file': { type: 'string' },
+      rules: { type: 'string' },
+      input: { type: 'string' },
+      prefix: { type: 'string' },
+      'engine-debug': { type: 'boolean' },
       wait: { type: 'string' },
     },
   });
   const [command, ...extra] = positionals;
   const roleName = command === 'app-role' ? extra.shift() : undefined;
   if (extra.length > 0) throw new Error(`unexpected argument ${extra[0]}; ${USAGE}`);
+  if (command === 'mapping-engine') {
+    // No database, no configuration: the files only, as keystone-manage's tester.
+    const { rules, input } = values;
+    if (!rules || !input) throw new Error('mapping-engine needs --rules F and --input F');
+    return mappingEngine({
+      rulesPath: rules,
+      rulesText: readFileSync(rules, 'utf8'),
+      inputPath: input,
+      inputText: readFileSync(input, 'utf8'),
+      prefix: values.prefix,
+      debug: values['engine-debug'] ?? false,
+    });
+  }
   const config = loadConfig();
   // The policy file is the service's concern (and policy-generate's): migrate and bootstrap run
   // before it is validated at start-up, so a bad file is reported there, once.
@@ -122,6 +144,14 @@ async function main(argv: string[]): Promise<string> {
       return setupKeys(config.credentialKeyRepository)
         ? `created keys in ${config.credentialKeyRepository}`
         : `keys already exist in ${config.credentialKeyRepository}`;
+    case 'receipt-setup':
+      return setupKeys(config.receiptKeyRepository)
+        ? `created keys in ${config.receiptKeyRepository}`
+        : `keys already exist in ${config.receiptKeyRepository}`;
+    case 'receipt-rotate':
+      if (!existsSync(config.receiptKeyRepository))
+        throw new Error(`no keys in ${config.receiptKeyRepository}: run receipt-setup first`);
+      return `keys now: ${rotateKeys(config.receiptKeyRepository, config.receiptMaxActiveKeys).join(', ')}`;
     case 'schema-ready': {
       const wait = Number(values.wait ?? '0');
       if (!Number.isInteger(wait) || wait < 0) throw new Error(`--wait ${values.wait}: expected seconds`);

@@ -7,15 +7,24 @@ import { CatalogService } from './catalog/service.js';
 import type { IdentityConfig } from './config.js';
 import { CredentialService } from './credential/service.js';
 import type { Db } from './db.js';
+import { DomainConfigService } from './domain-config/service.js';
+import { FederationService } from './federation/service.js';
 import { configureHashing } from './identity/passwords.js';
 import { IdentityService } from './identity/service.js';
 import { Invalidation } from './invalidation.js';
+import { enforcementModels } from './limit/models.js';
+import { LimitService } from './limit/service.js';
+import { MfaService } from './mfa/service.js';
+import { OAuth1Service } from './oauth1/service.js';
+import { PolicyService } from './policies/service.js';
 import type { Policy } from './policy/enforcer.js';
 import { createPolicy } from './policy/file.js';
 import { ResourceService } from './resource/service.js';
 import { keyLoader } from './token/keys.js';
+import { ReceiptProvider } from './token/receipt.js';
 import { RevocationService } from './token/revocation.js';
 import { TokenService } from './token/service.js';
+import { TrustService } from './trust/service.js';
 
 export interface Services {
   identity: IdentityService;
@@ -23,8 +32,17 @@ export interface Services {
   assignment: AssignmentService;
   catalog: CatalogService;
   credential: CredentialService;
+  /** /v3/policies and OS-ENDPOINT-POLICY; domain-specific configuration. */
+  policies: PolicyService;
+  domainConfig: DomainConfigService;
+  federation: FederationService;
+  limit: LimitService;
   revocation: RevocationService;
   tokens: TokenService;
+  oauth1: OAuth1Service;
+  /** TOTP, multi-factor rules and auth receipts. */
+  mfa: MfaService;
+  trusts: TrustService;
   /** "Identity state changed": what every per-process cache follows. */
   invalidation: Invalidation;
   /** The policy rules in force (switches and the operator's file), read once per process. */
@@ -63,10 +81,23 @@ export function createServices(
     revocation,
     invalidation,
   );
-  const resource = new ResourceService(db, revocation, invalidation);
+  const limitModel = enforcementModels[config.limitEnforcementModel];
+  const resource = new ResourceService(db, revocation, invalidation, limitModel.maxProjectTreeDepth);
   const assignment = new AssignmentService(db, identity, revocation, invalidation);
   const catalog = new CatalogService(db, invalidation, { endpointFilter: config.catalogEndpointFilter });
   const credential = new CredentialService(db, hash, keyLoader(config.credentialKeyRepository), invalidation);
+  const oauth1 = new OAuth1Service(db, resource, assignment, {
+    requestTokenDuration: config.oauth1RequestTokenDuration,
+    accessTokenDuration: config.oauth1AccessTokenDuration,
+    ...(clock ? { clock } : {}),
+    invalidation,
+  });
+  const trusts = new TrustService(
+    db,
+    { identity, resource, assignment },
+    { maxRedelegationCount: config.trustMaxRedelegationCount, ...(clock ? { clock } : {}) },
+    invalidation,
+  );
   const tokens = new TokenService({
     keys: keyLoader(config.fernetKeyRepository),
     expiration: config.tokenExpiration,
@@ -76,9 +107,41 @@ export function createServices(
     assignment,
     credential,
     revocation,
+    oauth1,
+    trusts,
     invalidation,
     clock,
   });
+  const limit = new LimitService(db, limitModel);
   const policy = createPolicy(config);
-  return { identity, resource, assignment, catalog, credential, revocation, tokens, invalidation, policy };
+  const federation = new FederationService(db, invalidation, {
+    relayStatePrefix: config.samlRelayStatePrefix,
+  });
+  const policies = new PolicyService(db, catalog);
+  const domainConfig = new DomainConfigService(db);
+  const mfa = new MfaService(db, {
+    identity,
+    credential,
+    receipts: new ReceiptProvider(keyLoader(config.receiptKeyRepository), config.receiptExpiration),
+    previousWindows: config.totpIncludedPreviousWindows,
+    ...(clock ? { clock } : {}),
+  });
+  return {
+    identity,
+    resource,
+    assignment,
+    catalog,
+    credential,
+    revocation,
+    tokens,
+    invalidation,
+    policy,
+    policies,
+    domainConfig,
+    oauth1,
+    mfa,
+    trusts,
+    federation,
+    limit,
+  };
 }

@@ -59,6 +59,7 @@ describe('cgi mode: the gateway CGI program serving the identity app', () => {
         DATABASE_URL: t.url,
         IDENTITY_FERNET_KEY_REPOSITORY: t.config.fernetKeyRepository,
         IDENTITY_CREDENTIAL_KEY_REPOSITORY: t.config.credentialKeyRepository,
+        IDENTITY_RECEIPT_KEY_REPOSITORY: t.config.receiptKeyRepository,
         IDENTITY_PUBLIC_ENDPOINT: 'http://identity.test:5000',
         IDENTITY_PASSWORD_HASH_ROUNDS: '4',
         GATEWAY_INTERFACE: 'CGI/1.1',

@@ -36,10 +36,12 @@ export async function testDatabase(
   const keys = mkdtempSync(join(tmpdir(), 'keys-'));
   setupKeys(join(keys, 'fernet'));
   setupKeys(join(keys, 'credential'));
+  setupKeys(join(keys, 'receipt'));
   const config = loadConfig({
     DATABASE_URL: url.href,
     IDENTITY_FERNET_KEY_REPOSITORY: join(keys, 'fernet'),
     IDENTITY_CREDENTIAL_KEY_REPOSITORY: join(keys, 'credential'),
+    IDENTITY_RECEIPT_KEY_REPOSITORY: join(keys, 'receipt'),
     IDENTITY_PUBLIC_ENDPOINT: 'http://identity.test:5000',
     IDENTITY_PASSWORD_HASH_ROUNDS: '4',
     IDENTITY_ADMIN_PASSWORD: ADMIN_PASSWORD,

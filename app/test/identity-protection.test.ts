@@ -152,6 +152,14 @@ const cases = (): Case[] => [
     request: async () => ({ method: 'GET', url: `/v3/projects/${p.projectId}` }),
   },
   {
+    // Keystone 25.0.0's rule (the admin role reads any project): see laterReleases.
+    action: 'get_project (another domain)',
+    allowed: [...ADMINS, 'system_reader', 'other_user'],
+    secure: [...ADMINS, 'system_reader', 'other_user'],
+    ok: 200,
+    request: async () => ({ method: 'GET', url: `/v3/projects/${p.otherProjectId}` }),
+  },
+  {
     action: 'create_project',
     allowed: MANAGERS,
     ok: 201,
@@ -371,6 +379,7 @@ describe('protection matrix: identity and resource APIs', () => {
     'delete_domain',
     'list_projects',
     'get_project',
+    'get_project (another domain)',
     'create_project',
     'update_project',
     'delete_project',

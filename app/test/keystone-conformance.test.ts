@@ -274,9 +274,15 @@ describe('HEAD and JSON-Home', () => {
       'href-template': '/users/{user_id}',
       'href-vars': { user_id: 'https://docs.openstack.org/api/openstack-identity/3/param/user_id' },
     });
-    // Only what is served: no trusts here.
+    // Only what is served: trusts are, PKI revocation lists are not.
+    assert.deepEqual(
+      resources['https://docs.openstack.org/api/openstack-identity/3/ext/OS-TRUST/1.0/rel/trusts'],
+      {
+        href: '/OS-TRUST/trusts',
+      },
+    );
     assert.equal(
-      Object.keys(resources).some((rel) => rel.includes('OS-TRUST')),
+      Object.keys(resources).some((rel) => rel.includes('OS-PKI')),
       false,
     );
     const root = await app.inject({ method: 'GET', url: '/', headers: { accept: 'application/json-home' } });

@@ -215,14 +215,25 @@ describe('logs through nginx, the gateway and the app', {
   });
 
   test('a 500 is logged with its cause and stack', async () => {
-    // The database goes away under the running app: a real failure, not a stub.
-    const pg = spawnSync(`${root}/scripts/pg.sh`, ['stop', `${root}/.stack/pg`], { encoding: 'utf8' });
-    assert.equal(pg.status, 0, pg.stderr);
-    const res = await login(password);
+    // A real failure under the running app, not a stub: the table logins read is renamed away
+    // (by the cluster's superuser) for one request.
+    const url = /^DATABASE_URL=(.*)$/m.exec(
+      spawnSync(`${root}/scripts/pg.sh`, ['url', `${root}/.stack/pg`, 'postgres'], { encoding: 'utf8' })
+        .stdout,
+    )?.[1] as string;
+    const psql = (sql: string) =>
+      spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' });
+    assert.equal(psql('ALTER TABLE password RENAME TO password_away').status, 0);
+    let res: Response;
+    try {
+      res = await login(password);
+    } finally {
+      assert.equal(psql('ALTER TABLE password_away RENAME TO password').status, 0);
+    }
     assert.equal(res.status, 500);
     const body = (await res.json()) as { error: { code: number; title: string; message: string } };
     assert.deepEqual(body.error.code, 500);
-    assert.doesNotMatch(body.error.message, /ECONNREFUSED|connect|postgres/i, 'the cause stays in the log');
+    assert.doesNotMatch(body.error.message, /password_away|relation|postgres/i, 'the cause stays in the log');
     const id = res.headers.get('x-openstack-request-id') ?? '';
     await waitFor('the failure', () =>
       gatewayLines().some((l) => l.requestId === id && l.msg === 'request failed'),
@@ -230,8 +241,25 @@ describe('logs through nginx, the gateway and the app', {
     const line = gatewayLines().find((l) => l.requestId === id && l.msg === 'request failed') as Line;
     assert.equal(line.level, 'error');
     const err = line.err as { message: string; stack: string; type: string };
-    assert.ok(err.message.length > 0);
+    assert.match(err.message, /password/);
     assert.match(err.stack, /\n\s+at /, 'the stack is logged');
+  });
+
+  test("the database away is Keystone's 503, logged with its cause", async () => {
+    const pg = spawnSync(`${root}/scripts/pg.sh`, ['stop', `${root}/.stack/pg`], { encoding: 'utf8' });
+    assert.equal(pg.status, 0, pg.stderr);
+    const res = await login(password);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { error: { code: number; title: string; message: string } };
+    assert.equal(body.error.code, 503);
+    assert.doesNotMatch(body.error.message, /ECONNREFUSED|connect|postgres/i, 'the cause stays in the log');
+    const id = res.headers.get('x-openstack-request-id') ?? '';
+    await waitFor('the outage', () =>
+      gatewayLines().some((l) => l.requestId === id && l.msg === 'database unavailable'),
+    );
+    const line = gatewayLines().find((l) => l.requestId === id && l.msg === 'database unavailable') as Line;
+    assert.equal(line.level, 'warn');
+    assert.ok((line.err as { message: string }).message.length > 0);
   });
 
   test('no line holds a password or a token', async () => {

@@ -54,6 +54,7 @@ describe('gatehouse-setup', async () => {
     GATEHOUSE_STATE_DIR: dir,
     IDENTITY_FERNET_KEY_REPOSITORY: join(dir, 'fernet'),
     IDENTITY_CREDENTIAL_KEY_REPOSITORY: join(dir, 'credential'),
+    IDENTITY_RECEIPT_KEY_REPOSITORY: join(dir, 'receipt'),
     IDENTITY_PASSWORD_HASH_ROUNDS: '4',
     GATEHOUSE_HTTPS_PORT: '8123',
     POSTGRES_APP_USER: appRole,
@@ -76,6 +77,7 @@ describe('gatehouse-setup', async () => {
     assert.match(run.stdout, /bootstrap: bootstrapped: user admin, .* at https:\/\/localhost:8123\/v3\//);
     assert.match(run.stdout, /fernet-setup: created keys in /);
     assert.match(run.stdout, /credential-setup: created keys in /);
+    assert.match(run.stdout, /receipt-setup: created keys in /);
     const stored = join(dir, 'admin-password');
     assert.equal(statSync(stored).mode & 0o777, 0o600);
     const password = readFileSync(stored, 'utf8');

@@ -83,11 +83,15 @@ describe('token payload round trips', () => {
     fc.constant({ kind: 'system' as const }),
     id.map((domainId) => ({ kind: 'domain' as const, domainId })),
     id.map((projectId) => ({ kind: 'project' as const, projectId })),
+    fc.tuple(id, hex).map(([projectId, trustId]) => ({ kind: 'trust' as const, projectId, trustId })),
     fc.tuple(id, id).map(([projectId, applicationCredentialId]) => ({
       kind: 'application_credential' as const,
       projectId,
       applicationCredentialId,
     })),
+    fc
+      .tuple(id, id)
+      .map(([projectId, accessTokenId]) => ({ kind: 'oauth1' as const, projectId, accessTokenId })),
   );
   const payload: fc.Arbitrary<TokenPayload> = fc.record({
     userId: id,
@@ -128,9 +132,9 @@ describe('codec errors', () => {
   test('payload: not a versioned array, an unknown version, a bad id, bad fields', () => {
     expectCode(() => decodePayload(pack('x')), 'IDN_ERR_TOKEN_PAYLOAD', /not a versioned array/);
     expectCode(
-      () => decodePayload(pack([7, [false, 'u'], 2, 1.5, []])),
+      () => decodePayload(pack([99, [false, 'u'], 2, 1.5, []])),
       'IDN_ERR_TOKEN_PAYLOAD',
-      /version 7/,
+      /version 99/,
     );
     expectCode(() => decodePayload(pack([0, 'u', 2, 1.5, []])), 'IDN_ERR_TOKEN_PAYLOAD', /bad id/);
     expectCode(

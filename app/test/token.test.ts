@@ -103,6 +103,39 @@ describe("Keystone's token payloads", () => {
     assert.deepEqual(decodePayload(encodePayload(payload)), payload);
   });
 
+  test("OAuth scope: Keystone's OauthScopedPayload bytes, as its own formatter packs them", () => {
+    const payload: TokenPayload = {
+      ...base,
+      methods: ['oauth1'],
+      scope: {
+        kind: 'oauth1',
+        projectId: 'af1567367a6c40dda6df5fa4b93df3d1',
+        accessTokenId: '5b1e2c6a0f3d4e8a9b7c6d5e4f3a2b1c',
+      },
+    };
+    // msgpack.packb((7,) + OauthScopedPayload.assemble(user, ['oauth1'], None, project, None,
+    // '2023-11-14T22:13:20.500000Z', audits, None, None, None, None, access_token_id, None)).
+    const keystone = Buffer.from(
+      [
+        '97', // array of 7
+        '07', // version 7
+        '92c3c410',
+        '1efc5c3f84a5443dbdbbe0691a6e185a', // [true, user bytes]
+        '08', // methods: oauth1
+        '92c3c410',
+        'af1567367a6c40dda6df5fa4b93df3d1', // [true, project bytes]
+        '92c3c410',
+        '5b1e2c6a0f3d4e8a9b7c6d5e4f3a2b1c', // [true, access token bytes]
+        'cb41d954fc40200000', // float64 1700000000.5
+        '91c410',
+        'dd3d9d735086431c89b07743bb5c6473', // [audit bytes]
+      ].join(''),
+      'hex',
+    );
+    assert.deepEqual(encodePayload(payload), keystone);
+    assert.deepEqual(decodePayload(keystone), payload);
+  });
+
   test('unscoped and system round trips', () => {
     for (const scope of [{ kind: 'unscoped' }, { kind: 'system' }] as const) {
       assert.deepEqual(decodePayload(encodePayload({ ...base, scope })), { ...base, scope });

@@ -47,6 +47,7 @@ export const errorTable = {
   GW_ERR_MAX_CONNECTIONS: 'connection refused: the worker holds its maximum of connections',
   GW_ERR_CLIENT_NOT_ALLOWED: 'connection refused: the client address is not in the allowed clients',
   GW_ERR_HANDLER: 'the application threw while handling a request',
+  GW_ERR_UNCAUGHT: 'an exception no request owns escaped to the process: the worker is replaced',
   GW_ERR_REQUEST_TIMEOUT: 'request exceeded the terminate timeout',
   GW_ERR_WORKER_EXIT: 'a worker exited unexpectedly',
   GW_ERR_WORKER_STUCK: 'worker event loop stuck past the terminate timeout',

@@ -1,7 +1,7 @@
 /**
  * scripts/bench.sh, very short: the files it writes on two modes and two scenarios, --compare
- * between two result folders, usage errors, and Ctrl-C in the middle of a run leaving nothing
- * running.
+ * between two result folders, usage errors, and Ctrl-C or a caller's SIGTERM in the middle of a
+ * run leaving nothing running.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -102,33 +102,50 @@ describe('scripts/bench.sh', () => {
     }
   });
 
-  test('Ctrl-C during a run stops the load and the stack it started', async () => {
-    const child = spawn(
-      bench,
-      ['--native', '--modes', 'http', '--scenarios', 'validate', '--duration', '60', '--out', join(out, 'c')],
-      { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
+  for (const [how, signal, group] of [
+    ['Ctrl-C (SIGINT to the process group)', 'SIGINT', true],
+    ["a caller's timeout (SIGTERM to the script alone)", 'SIGTERM', false],
+  ] as const)
+    test(`${how} during a run stops the load and the stack it started`, async () => {
+      const child = spawn(
+        bench,
+        [
+          '--native',
+          '--modes',
+          'http',
+          '--scenarios',
+          'validate',
+          '--duration',
+          '60',
+          '--out',
+          join(out, signal),
+        ],
+        { cwd: root, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 90_000;
+      while (!/nginx: running/.test(stackStatus().stdout)) {
+        assert.ok(Date.now() < deadline, `the stack never came up: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Into the measured load: the driver says when it begins.
+      while (!/\[bench\] measuring/.test(stderr)) {
+        assert.ok(
+          Date.now() < deadline && child.exitCode === null,
+          `the measured load never began: ${stderr}`,
+        );
+        await Promise.race([once(child.stderr, 'data'), exited]);
+      }
+      process.kill(group ? -(child.pid as number) : (child.pid as number), signal);
+      const code = await exited;
+      assert.equal(code, 130, stderr);
+      assert.match(stderr, new RegExp(`${signal}: stopping the load and the stack`));
+      const status = stackStatus();
+      assert.notEqual(status.status, 0, status.stdout);
+      assert.doesNotMatch(status.stdout, /running/);
     });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 90_000;
-    while (!/nginx: running/.test(stackStatus().stdout)) {
-      assert.ok(Date.now() < deadline, `the stack never came up: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    // Into the measured load: the driver says when it begins.
-    while (!/\[bench\] measuring/.test(stderr)) {
-      assert.ok(Date.now() < deadline && child.exitCode === null, `the measured load never began: ${stderr}`);
-      await Promise.race([once(child.stderr, 'data'), exited]);
-    }
-    process.kill(-(child.pid as number), 'SIGINT'); // what a terminal's Ctrl-C does
-    const code = await exited;
-    assert.equal(code, 130, stderr);
-    assert.match(stderr, /SIGINT: stopping the load and the stack/);
-    const status = stackStatus();
-    assert.notEqual(status.status, 0, status.stdout);
-    assert.doesNotMatch(status.stdout, /running/);
-  });
 });

@@ -116,11 +116,48 @@ async function ensureMember(base, admin, creds) {
 }
 
 /**
+ * A trust-scoped token to validate: the admin (trustor) delegates `member` on the benchmark's
+ * project to the member (trustee), who logs in with the trust. Null where there are no trusts.
+ */
+async function trustToken(base, admin, member) {
+  if (!member) return null;
+  const self = await call(base, 'GET', '/v3/auth/tokens', {
+    token: admin,
+    headers: { 'x-subject-token': admin },
+  });
+  const project = self.json?.token?.project?.id;
+  const trustor = self.json?.token?.user?.id;
+  if (!project || !trustor) return null;
+  const made = await call(base, 'POST', '/v3/OS-TRUST/trusts', {
+    token: admin,
+    body: {
+      trust: {
+        trustor_user_id: trustor,
+        trustee_user_id: member.id,
+        project_id: project,
+        impersonation: false,
+        roles: [{ name: 'member' }],
+      },
+    },
+  });
+  if (made.status !== 201) return null;
+  const login = await call(base, 'POST', '/v3/auth/tokens?nocatalog', {
+    body: {
+      auth: {
+        identity: { methods: ['token'], token: { id: member.token } },
+        scope: { 'OS-TRUST:trust': { id: made.json.trust.id } },
+      },
+    },
+  });
+  return login.status === 201 ? login.headers.get('x-subject-token') : null;
+}
+
+/**
  * Tokens and data for the identity scenarios: an admin token (X-Auth-Token), a second, fresh
  * project-scoped token to validate (X-Subject-Token), the login body, and, when the scenarios
  * need them, `users` listable users and a member with a token of its own.
  */
-export async function prepareIdentity(base, creds, { users, member }) {
+export async function prepareIdentity(base, creds, { users, member, trust }) {
   const admin = await issueToken(base, creds);
   const subject = await issueToken(base, creds);
   const check = await call(base, 'GET', '/v3/auth/tokens', {
@@ -129,13 +166,15 @@ export async function prepareIdentity(base, creds, { users, member }) {
   });
   if (check.status !== 200) throw new Error(`token validation on ${base} answered ${check.status}`);
   const list = users > 0 ? await ensureUsers(base, admin, users) : { status: null, listed: 0, created: 0 };
+  const made = member ? await ensureMember(base, admin, creds) : null;
   return {
     base,
     admin,
     subject,
     creds,
     users: list,
-    member: member ? await ensureMember(base, admin, creds) : null,
+    member: made,
+    trust: trust ? await trustToken(base, admin, made) : null,
   };
 }
 
@@ -149,6 +188,11 @@ export function identityRequest(scenario, ctx) {
       return {
         url: url('/v3/auth/tokens'),
         headers: { 'x-auth-token': ctx.admin, 'x-subject-token': ctx.subject },
+      };
+    case 'trust':
+      return {
+        url: url('/v3/auth/tokens'),
+        headers: { 'x-auth-token': ctx.admin, 'x-subject-token': ctx.trust },
       };
     case 'issue':
       return {

@@ -1,9 +1,19 @@
 // Command line of scripts/bench.sh: modes, scenarios, load settings, and the loopback rule.
 
 export const MODES = ['fastcgi', 'uwsgi', 'http', 'cgi'];
-export const SCENARIOS = ['static', 'overhead', 'version', 'validate', 'issue', 'users', 'projects', 'mix'];
+export const SCENARIOS = [
+  'static',
+  'overhead',
+  'version',
+  'validate',
+  'trust',
+  'issue',
+  'users',
+  'projects',
+  'mix',
+];
 /** Scenarios that need the identity service (and that --target runs). */
-export const IDENTITY_SCENARIOS = ['version', 'validate', 'issue', 'users', 'projects', 'mix'];
+export const IDENTITY_SCENARIOS = ['version', 'validate', 'trust', 'issue', 'users', 'projects', 'mix'];
 
 export const USAGE = `usage: scripts/bench.sh [--native] [options]
        scripts/bench.sh --target URL [options]     (OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME… set)
@@ -11,7 +21,8 @@ export const USAGE = `usage: scripts/bench.sh [--native] [options]
 
   --native             run the stack with scripts/stack.sh (no Docker)
   --modes LIST         fastcgi,uwsgi,http,cgi (default: all)
-  --scenarios LIST     static,overhead,version,validate,issue,users,projects,mix (default: all)
+  --scenarios LIST     static,overhead,version,validate,trust,issue,users,projects,mix (default: all)
+                       (trust: validate a trust-scoped token, the member's through a trust from the admin)
   --connections N      concurrent connections (default 32)
   --duration S         seconds per measured run (default 5)
   --pipelining N       requests in flight per connection (default 1; logins always 1)

@@ -31,7 +31,8 @@ function describe(r) {
 /** What the chosen scenarios need made first: listable users, a member with a token. */
 const seeding = (o, users) => ({
   users: o.scenarios.includes('users') ? users : 0,
-  member: o.scenarios.includes('projects'),
+  member: o.scenarios.includes('projects') || o.scenarios.includes('trust'),
+  trust: o.scenarios.includes('trust'),
 });
 
 /** One measured run of `request`, after a discarded warm-up. */
@@ -46,6 +47,7 @@ async function identityScenario(o, mode, scenario, ctx) {
   const load = loadFor(o, mode, scenario);
   if (scenario === 'users' && ctx.users.status !== 200)
     return { skipped: `GET /v3/users answers ${ctx.users.status}` };
+  if (scenario === 'trust' && !ctx.trust) return { skipped: 'no trust-scoped token could be made' };
   if (scenario === 'projects' && !ctx.member)
     return { skipped: 'no users, roles or grants API to make a member with' };
   if (scenario === 'issue') return measure(o, identityRequest('issue', ctx), load, 1);

@@ -8,15 +8,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApplicationCredential } from '../credential/service.js';
 import { forbiddenAction, IdentityError, validation } from '../errors.js';
 import type { TokenContext } from '../token/service.js';
-import { enforce, type PluginOptions } from './context.js';
-import { baseUrl, keystoneTime } from './render.js';
+import { id64, param } from './collection.js';
+import type { PluginOptions } from './context.js';
+import { delegated } from './delegation.js';
+import { keystoneTime } from './render.js';
+import { type Of, pathParams, type Req, route } from './resource.js';
 
-const id64 = { type: 'string', minLength: 1, maxLength: 64 } as const;
-const userParams = { type: 'object', properties: { user_id: id64 } } as const;
-const credParams = {
-  type: 'object',
-  properties: { user_id: id64, application_credential_id: id64 },
-} as const;
+const userParams = pathParams('user_id');
+const credParams = pathParams('user_id', 'application_credential_id');
+const ruleParams = pathParams('user_id', 'access_rule_id');
 const roleRef = {
   type: 'object',
   minProperties: 1,
@@ -34,29 +34,27 @@ const accessRule = {
   },
   additionalProperties: false,
 } as const;
-const createSchema = {
-  params: userParams,
-  body: {
-    type: 'object',
-    required: ['application_credential'],
-    properties: {
-      application_credential: {
-        type: 'object',
-        required: ['name'],
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
-          description: { type: ['string', 'null'], maxLength: 255 },
-          secret: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
-          expires_at: { type: ['string', 'null'] },
-          roles: { type: 'array', items: roleRef },
-          unrestricted: { type: ['boolean', 'null'] },
-          access_rules: { type: 'array', items: accessRule },
-        },
-        additionalProperties: false,
+const createBody = {
+  type: 'object',
+  required: ['application_credential'],
+  properties: {
+    application_credential: {
+      type: 'object',
+      required: ['name'],
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' },
+        description: { type: ['string', 'null'], maxLength: 255 },
+        secret: { type: ['string', 'null'], minLength: 1, maxLength: 4096 },
+        expires_at: { type: ['string', 'null'] },
+        roles: { type: 'array', items: roleRef },
+        unrestricted: { type: ['boolean', 'null'] },
+        access_rules: { type: 'array', items: accessRule },
       },
+      additionalProperties: false,
     },
   },
 } as const;
+const listQuery = { type: 'object', properties: { name: { type: 'string' } } } as const;
 
 type CreateBody = {
   application_credential: {
@@ -106,27 +104,42 @@ function refuseRestricted(caller: TokenContext | null): void {
     );
 }
 
+/**
+ * Keystone's _block_delegated_token_app_creds: a token from a trust, an OAuth1 access token or an
+ * EC2 key cannot make, see or delete application credentials (one would outlive the delegation).
+ * Application credential tokens are left to refuseRestricted.
+ */
+function refuseDelegated(caller: TokenContext | null): void {
+  if (caller && caller.applicationCredential === null && delegated(caller))
+    throw new IdentityError('IDN_ERR_FORBIDDEN', 'You are not authorized to perform the requested action.', {
+      detail: 'Cannot manage application credentials with a token issued via delegation.',
+    });
+}
+
 export async function applicationCredentialRoutes(
   app: FastifyInstance,
-  { services, config }: PluginOptions,
+  { services }: PluginOptions,
 ): Promise<void> {
-  const base = (request: FastifyRequest) => baseUrl(request, config.publicEndpoint);
-  const owner = (request: FastifyRequest) => ({ user_id: (request.params as { user_id: string }).user_id });
+  const owner = (request: Req) => ({ user_id: param(request, 'user_id') });
   const path = '/v3/users/:user_id/application_credentials';
   // Access rule policies read the user as `target.user.id`.
-  const ruleOwner = (request: FastifyRequest) => ({
-    user: { id: (request.params as { user_id: string }).user_id },
-  });
+  const ruleOwner = (request: Req) => ({ user: { id: param(request, 'user_id') } });
 
-  app.post<{ Params: { user_id: string }; Body: CreateBody }>(
+  route(app, services, {
+    method: 'POST',
     path,
-    { schema: createSchema, preHandler: enforce(services, 'identity:create_application_credential', owner) },
-    async (request, reply) => {
-      const caller = request.caller as TokenContext;
+    action: 'identity:create_application_credential',
+    params: userParams,
+    body: createBody,
+    target: owner,
+    status: 201,
+    handle: async (request) => {
+      const caller = request.caller;
+      refuseDelegated(caller);
       refuseRestricted(caller);
       const project = caller.project;
       if (!project) throw validation('Application credentials must be created with a project-scoped token.');
-      const a = request.body.application_credential;
+      const a = (request.body as CreateBody).application_credential;
       // Keystone's parse_expiration_date: UTC unless a zone is given, microseconds kept (the
       // text goes to PostgreSQL as it is), and not in the past.
       let expiresAt: string | null = null;
@@ -176,54 +189,57 @@ export async function applicationCredentialRoutes(
         unrestricted: a.unrestricted ?? false,
         accessRules: a.access_rules ?? [],
       });
-      reply.code(201);
-      return { application_credential: { ...render(created, base(request)), secret: created.secret } };
+      return { application_credential: { ...render(created, request.baseUrl), secret: created.secret } };
     },
-  );
+  });
 
-  app.get<{ Params: { user_id: string }; Querystring: { name?: string } }>(
+  route(app, services, {
+    method: 'GET',
     path,
-    {
-      schema: {
-        params: userParams,
-        querystring: { type: 'object', properties: { name: { type: 'string' } } },
-      },
-      preHandler: enforce(services, 'identity:list_application_credentials', owner),
+    action: 'identity:list_application_credentials',
+    params: userParams,
+    query: listQuery,
+    target: owner,
+    handle: async (request) => {
+      refuseDelegated(request.caller);
+      return {
+        application_credentials: (
+          await services.credential.list(request.params.user_id, (request.query as Of<typeof listQuery>).name)
+        ).map((c) => render(c, request.baseUrl)),
+        links: { self: `${request.baseUrl}${request.url}`, previous: null, next: null },
+      };
     },
-    async (request) => ({
-      application_credentials: (
-        await services.credential.list(request.params.user_id, request.query.name)
-      ).map((c) => render(c, base(request))),
-      links: { self: `${base(request)}${request.url}`, previous: null, next: null },
-    }),
-  );
+  });
 
-  type One = { Params: { user_id: string; application_credential_id: string } };
-  app.get<One>(
-    `${path}/:application_credential_id`,
-    {
-      schema: { params: credParams },
-      preHandler: enforce(services, 'identity:get_application_credential', owner),
+  route(app, services, {
+    method: 'GET',
+    path: `${path}/:application_credential_id`,
+    action: 'identity:get_application_credential',
+    params: credParams,
+    target: owner,
+    handle: async (request) => {
+      refuseDelegated(request.caller);
+      return {
+        application_credential: render(
+          await services.credential.show(request.params.user_id, request.params.application_credential_id),
+          request.baseUrl,
+        ),
+      };
     },
-    async (request) => ({
-      application_credential: render(
-        await services.credential.show(request.params.user_id, request.params.application_credential_id),
-        base(request),
-      ),
-    }),
-  );
-  app.delete<One>(
-    `${path}/:application_credential_id`,
-    {
-      schema: { params: credParams },
-      preHandler: enforce(services, 'identity:delete_application_credential', owner),
-    },
-    async (request, reply) => {
+  });
+  route(app, services, {
+    method: 'DELETE',
+    path: `${path}/:application_credential_id`,
+    action: 'identity:delete_application_credential',
+    params: credParams,
+    target: owner,
+    status: 204,
+    handle: async (request) => {
+      refuseDelegated(request.caller);
       refuseRestricted(request.caller);
       await services.credential.delete(request.params.user_id, request.params.application_credential_id);
-      reply.code(204).send();
     },
-  );
+  });
 
   // --- access rules --------------------------------------------------------------------------
   const renderRule = (
@@ -234,44 +250,44 @@ export async function applicationCredentialRoutes(
     path: r.path,
     method: r.method,
     service: r.service,
-    links: { self: `${base(request)}/v3/access_rules/${r.id}` },
+    links: { self: `${request.baseUrl}/v3/access_rules/${r.id}` },
   });
-  app.get<{ Params: { user_id: string } }>(
-    '/v3/users/:user_id/access_rules',
-    {
-      schema: { params: userParams },
-      preHandler: enforce(services, 'identity:list_access_rules', ruleOwner),
-    },
-    async (request) => ({
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/users/:user_id/access_rules',
+    action: 'identity:list_access_rules',
+    params: userParams,
+    target: ruleOwner,
+    handle: async (request) => ({
       access_rules: (await services.credential.accessRules(request.params.user_id)).map((r) =>
         renderRule(request, r),
       ),
-      links: { self: `${base(request)}${request.url}`, previous: null, next: null },
+      links: { self: `${request.baseUrl}${request.url}`, previous: null, next: null },
     }),
-  );
-  app.get<{ Params: { user_id: string; access_rule_id: string } }>(
-    '/v3/users/:user_id/access_rules/:access_rule_id',
-    {
-      schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
-      preHandler: enforce(services, 'identity:get_access_rule', ruleOwner),
-    },
-    async (request) => ({
+  });
+  route(app, services, {
+    method: 'GET',
+    path: '/v3/users/:user_id/access_rules/:access_rule_id',
+    action: 'identity:get_access_rule',
+    params: ruleParams,
+    target: ruleOwner,
+    handle: async (request) => ({
       access_rule: renderRule(
         request,
         await services.credential.accessRule(request.params.user_id, request.params.access_rule_id),
       ),
     }),
-  );
+  });
   // A rule outlives the credentials that use it; it can be deleted once none does.
-  app.delete<{ Params: { user_id: string; access_rule_id: string } }>(
-    '/v3/users/:user_id/access_rules/:access_rule_id',
-    {
-      schema: { params: { type: 'object', properties: { user_id: id64, access_rule_id: id64 } } },
-      preHandler: enforce(services, 'identity:delete_access_rule', ruleOwner),
-    },
-    async (request, reply) => {
+  route(app, services, {
+    method: 'DELETE',
+    path: '/v3/users/:user_id/access_rules/:access_rule_id',
+    action: 'identity:delete_access_rule',
+    params: ruleParams,
+    target: ruleOwner,
+    status: 204,
+    handle: async (request) => {
       await services.credential.deleteAccessRule(request.params.user_id, request.params.access_rule_id);
-      reply.code(204).send();
     },
-  );
+  });
 }

@@ -6,8 +6,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { expectedAttribute, IdentityError, unsupportedMethod, validation } from '../errors.js';
 import type { UserRef } from '../identity/service.js';
+import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
-import { authenticate, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
+import { authenticate, type Factors, type IdentityClaim, type ScopeRequest } from '../token/authenticate.js';
 import type { TokenContext } from '../token/service.js';
 import { accessRulesHeader, clientGone, enforce, type PluginOptions, present, truthy } from './context.js';
 import { baseUrl, renderDomain, renderProject, renderToken } from './render.js';
@@ -49,9 +50,42 @@ function userRef(u: Json, field: string): UserRef {
   };
 }
 
-const METHODS = ['password', 'token', 'application_credential'] as const;
+const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1'] as const;
 
-function parseIdentity(auth: Json, maxPassword: number): IdentityClaim {
+/** The totp method's user and passcode (keystone/auth/plugins/core.py TOTPUserInfo). */
+function totpClaim(identity: Json): Extract<IdentityClaim, { method: 'totp' }> {
+  const data = object(identity.totp, 'totp');
+  const user = object(expect(data, 'user', 'totp'), 'totp/user');
+  // A missing or non-string passcode fails authentication (401), as in Keystone.
+  return { method: 'totp', user: userRef(user, 'totp/user'), passcode: user.passcode };
+}
+
+/**
+ * The request's methods: the first (by the order above) leads, password and totp beside it join.
+ * `signed`: the request as an OAuth signature covers it, for the oauth1 method.
+ */
+function parseIdentity(
+  auth: Json,
+  maxPassword: number,
+  signed: () => SignedRequest,
+): { claim: IdentityClaim; factors: Factors } {
+  const claim = parseClaim(auth, maxPassword, signed);
+  const identity = auth.identity as Json;
+  const methods = identity.methods as string[];
+  const also: NonNullable<Factors['also']> = [];
+  if (claim.method !== 'password' && methods.includes('password'))
+    also.push(parsePassword(object(identity.password, 'password'), maxPassword));
+  if (claim.method !== 'totp' && methods.includes('totp')) also.push(totpClaim(identity));
+  return { claim, factors: { also } };
+}
+
+function parsePassword(data: Json, maxPassword: number): Extract<IdentityClaim, { method: 'password' }> {
+  const user = object(expect(data, 'user', 'password'), 'password/user');
+  const password = str(expect(user, 'password', 'user'), 'password/user/password', maxPassword);
+  return { method: 'password', user: userRef(user, 'password/user'), password };
+}
+
+function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
   const identity = object(expect(auth, 'identity', 'auth'), 'identity');
   const methods = expect(identity, 'methods', 'identity');
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
@@ -61,12 +95,11 @@ function parseIdentity(auth: Json, maxPassword: number): IdentityClaim {
   const method = METHODS.find((m) => methods.includes(m));
   if (!method || methods.some((m) => !(METHODS as readonly string[]).includes(m)))
     throw unsupportedMethod(methods);
+  // oauth1's proof is the request's signature; its object carries nothing.
+  if (method === 'oauth1') return { method, request: signed() };
+  if (method === 'totp') return totpClaim(identity);
   const data = object(identity[method], method);
-  if (method === 'password') {
-    const user = object(expect(data, 'user', 'password'), 'password/user');
-    const password = str(expect(user, 'password', 'user'), 'password/user/password', maxPassword);
-    return { method, user: userRef(user, 'password/user'), password };
-  }
+  if (method === 'password') return parsePassword(data, maxPassword);
   if (method === 'token') return { method, token: str(expect(data, 'id', 'token'), 'token/id', 1024) };
   const secret = str(
     expect(data, 'secret', 'application_credential'),
@@ -107,7 +140,11 @@ function parseScope(auth: Json): ScopeRequest {
       throw validation('Invalid input for field \'scope/system\': expected {"all": true}.');
     return { kind: 'system' };
   }
-  if ('OS-TRUST:trust' in o) throw new IdentityError('IDN_ERR_FORBIDDEN', 'Trusts are not supported.');
+  if ('OS-TRUST:trust' in o) {
+    const trust = object(o['OS-TRUST:trust'], 'scope/OS-TRUST:trust');
+    if (!trust.id) throw expectedAttribute('trust_id', 'trust');
+    return { kind: 'trust', trustId: str(trust.id, 'scope/OS-TRUST:trust/id', 64) };
+  }
   throw validation("Invalid input for field 'scope': expected one of project, domain, system or unscoped.");
 }
 
@@ -117,18 +154,28 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
     present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
       ? null
       : await catalog.catalogFor(context.project?.id ?? null);
+  // Every token lists the enabled service providers (OS-FEDERATION), when there are any.
+  const token = async (context: TokenContext, request: FastifyRequest) => {
+    const body = renderToken(context, await withCatalog(request, context), context.issuedAt);
+    const sps = await services.federation.enabledServiceProviders();
+    if (sps.length > 0) body.token.service_providers = sps;
+    return body;
+  };
 
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
     const auth = object(expect(body, 'auth', 'request body'), 'auth');
-    const issued = await authenticate(
-      services,
-      parseIdentity(auth, config.maxPasswordLength),
-      parseScope(auth),
-      clientGone(reply),
-    );
+    const { claim, factors } = parseIdentity(auth, config.maxPasswordLength, () => ({
+      method: request.method,
+      // Keystone's base_url(path=request.path): the public endpoint, never the query string.
+      uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
+      authorization: request.headers.authorization,
+    }));
+    const receipt = request.headers['openstack-auth-receipt'];
+    if (typeof receipt === 'string' && receipt !== '') factors.receipt = receipt;
+    const issued = await authenticate(services, claim, parseScope(auth), clientGone(reply), factors);
     reply.code(201).header('x-subject-token', issued.token);
-    return renderToken(issued.context, await withCatalog(request, issued.context), issued.context.issuedAt);
+    return token(issued.context, request);
   });
 
   /** The X-Subject-Token, validated; 404 when it is not a valid token. */
@@ -153,7 +200,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   const reply200 = async (request: FastifyRequest, reply: FastifyReply) => {
     const target = subjectOf(request);
     reply.header('x-subject-token', request.headers['x-subject-token'] as string);
-    return renderToken(target, await withCatalog(request, target), target.issuedAt);
+    return token(target, request);
   };
   app.get(
     '/v3/auth/tokens',

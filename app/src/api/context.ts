@@ -8,7 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { IdentityConfig } from '../config.js';
-import { IdentityError, unauthorized } from '../errors.js';
+import { forbidden, IdentityError, unauthorized } from '../errors.js';
 import type { PolicyTarget } from '../policy/enforcer.js';
 import type { Action } from '../policy/rules.js';
 import type { Services } from '../services.js';
@@ -34,8 +34,12 @@ export async function authenticateCaller(request: FastifyRequest, services: Serv
   const token = request.headers['x-auth-token'];
   if (typeof token !== 'string' || token === '') throw unauthorized('no X-Auth-Token');
   try {
-    request.caller = await services.tokens.validate(token, { accessRules: accessRulesHeader(request) });
-    return request.caller;
+    const caller = await services.tokens.validate(token, { accessRules: accessRulesHeader(request) });
+    // Keystone's auth context: a token from /v3/ec2tokens or /v3/s3tokens is for the service that
+    // asked for it to validate, never a caller's authorization here (403, the message withheld).
+    if (caller.payload.methods.includes('ec2credential')) throw forbidden();
+    request.caller = caller;
+    return caller;
   } catch (err) {
     if (err instanceof IdentityError && err.code === 'IDN_ERR_TOKEN_NOT_FOUND')
       throw unauthorized(err.message);

@@ -1,5 +1,6 @@
 /** Keystone's JSON shapes for tokens, projects and versions, and its time format. */
 import type { FastifyRequest } from 'fastify';
+import type { RoleRow } from '../assignment/service.js';
 import type { CatalogEntry } from '../catalog/service.js';
 import type { GroupRow, UserListRow } from '../identity/service.js';
 import type { DomainRecord, DomainRow, ProjectRow } from '../resource/service.js';
@@ -119,22 +120,45 @@ export function renderToken(context: TokenContext, catalog: CatalogEntry[] | nul
     expires_at: keystoneTime(payload.expiresAt),
     issued_at: keystoneTime(issuedAtMs),
   };
+  if (context.trust) {
+    const { trust, trustor, trustee } = context.trust;
+    token['OS-TRUST:trust'] = {
+      id: trust.id,
+      trustor_user: { id: trustor.id },
+      trustee_user: { id: trustee.id },
+      impersonation: trust.impersonation,
+    };
+  }
   if (context.project) {
     token.project = {
       domain: { id: context.project.domain_id, name: context.project.domain_name },
       id: context.project.id,
       name: context.project.name,
     };
-    token.is_domain = false;
+    // Keystone's trust-scoped body has no is_domain.
+    if (!context.trust) token.is_domain = false;
   } else if (context.domain) {
     token.domain = { id: context.domain.id, name: context.domain.name };
   } else if (payload.scope.kind === 'system') {
     token.system = { all: true };
   }
   if (payload.scope.kind !== 'unscoped') {
-    token.roles = context.roles.map((r) => ({ id: r.id, name: r.name }));
+    token.roles = context.trust
+      ? (context.roles as RoleRow[]).map((r) => ({
+          id: r.id,
+          name: r.name,
+          domain_id: r.domain_id,
+          description: r.description === '' ? null : r.description,
+          options: r.options,
+        }))
+      : context.roles.map((r) => ({ id: r.id, name: r.name }));
     if (catalog) token.catalog = catalog;
   }
+  if (context.oauth1)
+    token['OS-OAUTH1'] = {
+      access_token_id: context.oauth1.accessTokenId,
+      consumer_id: context.oauth1.consumerId,
+    };
   if (context.applicationCredential) {
     token.application_credential = {
       id: context.applicationCredential.id,

@@ -196,13 +196,14 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
     if (!known.has(action)) throw new Error(`${spec.path}: no policy rule ${action}; name the action`);
     return action as Action;
   };
+  // A family's own action names stand in for Keystone's usual ones (checked only when not given).
+  const given = spec.actions ?? {};
   const actions = {
-    list: named('list', spec.collection),
-    create: named('create', spec.member),
-    get: named('get', spec.member),
-    update: named('update', spec.member),
-    delete: named('delete', spec.member),
-    ...spec.actions,
+    list: given.list ?? named('list', spec.collection),
+    create: given.create ?? named('create', spec.member),
+    get: given.get ?? named('get', spec.member),
+    update: given.update ?? named('update', spec.member),
+    delete: given.delete ?? named('delete', spec.member),
   };
 
   if (spec.list) {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { validation } from '../errors.js';
 import { buildHints } from '../hints.js';
 import type { UserOptions, UserPatch, UserRow } from '../identity/service.js';
+import { validateRulesOption } from '../mfa/rules.js';
 import {
   bodyId,
   callerDomain,
@@ -35,10 +36,8 @@ export const userOptions = {
     ignore_user_inactivity: nullableBool,
     lock_password: nullableBool,
     multi_factor_auth_enabled: nullableBool,
-    multi_factor_auth_rules: {
-      type: ['array', 'null'],
-      items: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 }, minItems: 1 },
-    },
+    // Checked by validateRulesOption, which words its failures as Keystone does.
+    multi_factor_auth_rules: {},
   },
   additionalProperties: false,
 } as const;
@@ -105,8 +104,9 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
     createTarget: (user, request) => ({
       user: { ...user, domain_id: user.domain_id ?? defaultDomain(request.caller) },
     }),
-    create: (user, request) =>
-      identity.createUser(
+    create: (user, request) => {
+      validateRulesOption(user.options?.multi_factor_auth_rules ?? null);
+      return identity.createUser(
         {
           name: user.name,
           domainId: user.domain_id ?? defaultDomain(request.caller),
@@ -117,8 +117,10 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
           extra: extraOf(user, KNOWN),
         },
         user.password ?? null,
-      ),
+      );
+    },
     update: (current, user) => {
+      validateRulesOption(user.options?.multi_factor_auth_rules ?? null);
       if (user.id !== undefined && user.id !== current.id) throw validation('Cannot change user ID');
       if (user.domain_id !== undefined && user.domain_id !== current.domain_id)
         throw validation('Cannot change Domain ID');

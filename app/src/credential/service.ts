@@ -276,7 +276,7 @@ export class CredentialService {
   static ec2Id(blob: string): string {
     const access = parseBlob(blob).access;
     if (access === undefined || access === null) throw expectedAttribute('access', 'credential');
-    return createHash('sha256').update(String(access), 'utf8').digest('hex');
+    return CredentialService.ec2IdOfAccess(String(access));
   }
 
   async createCredential(c: Omit<Credential, 'id'>): Promise<Credential> {
@@ -344,5 +344,33 @@ export class CredentialService {
 
   async deleteCredential(id: string): Promise<void> {
     if (!(await repo.deleteCredential(this.#db, id))) throw notFound('credential', id);
+  }
+
+  // --- OS-EC2: ec2 credentials as the EC2 API shows them ------------------------------------
+
+  /**
+   * A new EC2 key pair for the user on the project, stored as Keystone's OS-EC2 API stores it: an
+   * `ec2` credential whose id is the SHA-256 of the access key and whose blob is the JSON text
+   * Python writes (so /v3/credentials shows the same string Keystone's does).
+   */
+  createEc2(userId: string, projectId: string, trustId: string | null = null): Promise<Credential> {
+    const access = newId();
+    const secret = newId();
+    const blob = `{"access": ${JSON.stringify(access)}, "secret": ${JSON.stringify(secret)}, "trust_id": ${JSON.stringify(trustId)}}`;
+    return this.createCredential({ user_id: userId, project_id: projectId, type: 'ec2', blob });
+  }
+
+  /** The user's ec2 credentials. */
+  async ec2Credentials(userId: string): Promise<Credential[]> {
+    return (await this.listCredentials({ user_id: userId, type: 'ec2' })).credentials;
+  }
+
+  /** The credential an access key names (by its hash), or Keystone's 404 naming the hash. */
+  ec2ByAccess(access: string): Promise<Credential> {
+    return this.credential(CredentialService.ec2IdOfAccess(access));
+  }
+
+  static ec2IdOfAccess(access: string): string {
+    return createHash('sha256').update(access, 'utf8').digest('hex');
   }
 }

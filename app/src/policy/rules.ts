@@ -17,6 +17,19 @@ export interface RuleDefault extends KeystoneRule {
 }
 
 const KEYSTONE_22 = 'Keystone 22.0.2 (Zed)';
+/**
+ * Keystone 25.0.0 (2024.1, Caracal): "Allow users with admin role to get projects", the
+ * follow-up of "Consistent and Secure RBAC (Phase 1)", whose other rules Keystone 22's Debian
+ * package already carries: get_project is its one new-default rule without admin_required.
+ */
+const KEYSTONE_25 = 'Keystone 25.0.0 (2024.1): admin reads any project';
+/**
+ * Keystone's master (after 29.0.0), "Prevent unauthorized EC2 credential creation and deletion"
+ * (e88f3888b, April 2026), whose backport in Keystone 22's Debian package gave the member rule to
+ * ec2_list_credentials, where a list has no credential to own, instead of ec2_delete_credential:
+ * there an owner could no longer list its own EC2 credentials.
+ */
+const KEYSTONE_EC2_FIX = 'Keystone master (e88f3888b, 2026): EC2 credential list and delete';
 /** Keystone 26.0.0 (2024.2, Dalmatian): "Implement the Domain Manager Persona". */
 const KEYSTONE_26 = 'Keystone 26.0.0 (2024.2): domain manager persona';
 const ALL: readonly ScopeType[] = ['system', 'domain', 'project'];
@@ -32,7 +45,7 @@ const projectManager =
 const grantManager =
   '(rule:admin_required) or ((role:admin and domain_id:%(target.user.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:admin and domain_id:%(target.user.domain_id)s and domain_id:%(target.domain.id)s) or (role:admin and domain_id:%(target.group.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:admin and domain_id:%(target.group.domain_id)s and domain_id:%(target.domain.id)s)) and (domain_id:%(target.role.domain_id)s or None:%(target.role.domain_id)s) or ((role:manager and domain_id:%(target.user.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:manager and domain_id:%(target.user.domain_id)s and domain_id:%(target.domain.id)s) or (role:manager and domain_id:%(target.group.domain_id)s and domain_id:%(target.project.domain_id)s) or (role:manager and domain_id:%(target.group.domain_id)s and domain_id:%(target.domain.id)s)) and rule:domain_managed_target_role';
 
-/** Rules a later release changed for the manager persona: new check (and scopes), release. */
+/** Rules a later release changed (the manager persona, one admin fix): new check (and scopes), release. */
 export const laterReleases: Readonly<
   Record<string, { check: string; scopeTypes?: readonly ScopeType[]; release: string }>
 > = {
@@ -48,6 +61,19 @@ export const laterReleases: Readonly<
   'identity:delete_group': { check: groupManager, release: KEYSTONE_26 },
   'identity:add_user_to_group': { check: membershipManager, release: KEYSTONE_26 },
   'identity:remove_user_from_group': { check: membershipManager, release: KEYSTONE_26 },
+  'identity:get_project': {
+    check:
+      '(rule:admin_required) or (role:reader and system_scope:all) or (role:reader and domain_id:%(target.project.domain_id)s) or project_id:%(target.project.id)s',
+    release: KEYSTONE_25,
+  },
+  'identity:ec2_list_credentials': {
+    check: '(rule:admin_required) or (role:reader and system_scope:all) or rule:owner',
+    release: KEYSTONE_EC2_FIX,
+  },
+  'identity:ec2_delete_credential': {
+    check: '(rule:admin_required) or (role:member and user_id:%(target.credential.user_id)s)',
+    release: KEYSTONE_EC2_FIX,
+  },
   'identity:create_project': { check: projectManager, release: `${KEYSTONE_26}; 29.0.0 (2026.1) guard` },
   'identity:update_project': { check: projectManager, release: `${KEYSTONE_26}; 29.0.0 (2026.1) guard` },
   'identity:delete_project': { check: projectManager, release: `${KEYSTONE_26}; 29.0.0 (2026.1) guard` },

@@ -47,12 +47,23 @@ export class ResourceService {
   readonly #db: Db;
   readonly #revocation: RevocationService;
   readonly #invalidation: Invalidation | undefined;
+  readonly #maxDepth: number;
 
-  /** `invalidation`: invalidated after each write, before its NOTIFY comes back (see IdentityService). */
-  constructor(db: Db, revocation: RevocationService, invalidation?: Invalidation) {
+  /**
+   * `invalidation`: invalidated after each write, before its NOTIFY comes back (see IdentityService).
+   * `limitModelDepth`: the limit enforcement model's bound on the tree, when it has one (Keystone
+   * takes the smaller of it and max_project_tree_depth).
+   */
+  constructor(
+    db: Db,
+    revocation: RevocationService,
+    invalidation?: Invalidation,
+    limitModelDepth: number | null = null,
+  ) {
     this.#db = db;
     this.#revocation = revocation;
     this.#invalidation = invalidation;
+    this.#maxDepth = Math.min(MAX_PROJECT_TREE_DEPTH, limitModelDepth ?? MAX_PROJECT_TREE_DEPTH);
   }
 
   domain(ref: repo.Ref): Promise<repo.DomainRow | null> {
@@ -191,7 +202,7 @@ export class ResourceService {
           `Cannot create project, since it specifies its domain_id ${domainId}, but specifies a parent in a different domain (${parent.domain_id}).`,
         );
       parentId = parent.id;
-      if ((await repo.projectParents(this.#db, parent.id)).length + 2 > MAX_PROJECT_TREE_DEPTH)
+      if ((await repo.projectParents(this.#db, parent.id)).length + 2 > this.#maxDepth)
         throw forbiddenAction(`Max hierarchy depth reached for ${parent.id} branch.`);
       if (p.enabled !== false && !parent.enabled)
         throw forbiddenAction(`Cannot create project, since its parent (${parent.id}) is disabled.`);

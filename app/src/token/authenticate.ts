@@ -5,28 +5,52 @@
  * keystone/auth/plugins/*).
  */
 import type { Target } from '../assignment/service.js';
-import { IdentityError, unauthorized } from '../errors.js';
+import { forbidden, forbiddenAction, IdentityError, unauthorized } from '../errors.js';
 import type { UserRef, UserRow } from '../identity/service.js';
+import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
+import { refused, type TrustRow } from '../trust/service.js';
 import type { Method, Scope } from './payload.js';
 import { ACCESS_RULES_MIN_VERSION, type TokenContext } from './service.js';
 
 export type IdentityClaim =
   | { method: 'password'; user: UserRef; password: string }
+  | { method: 'totp'; user: UserRef; passcode: unknown }
   | { method: 'token'; token: string }
   | {
       method: 'application_credential';
       credential: { id: string } | { name: string; user: UserRef };
       secret: string;
-    };
+    }
+  | { method: 'oauth1'; request: SignedRequest };
 
 export type ScopeRequest =
   | { kind: 'default' }
   | { kind: 'unscoped' }
   | { kind: 'project'; project: Ref & { domain?: Ref } }
   | { kind: 'domain'; domain: Ref }
-  | { kind: 'system' };
+  | { kind: 'system' }
+  | { kind: 'trust'; trustId: string };
+
+/** What else a multi-factor login brings: more methods naming the same user, and a receipt. */
+export interface Factors {
+  /** The request's other password or totp methods; each must succeed and name the same user. */
+  also?: Array<Extract<IdentityClaim, { method: 'password' | 'totp' }>>;
+  /** The Openstack-Auth-Receipt header: the methods of an earlier step of this login. */
+  receipt?: string;
+}
+
+/** A method that proves who the user is by itself (password, totp). */
+function userFactor(
+  s: Services,
+  claim: Extract<IdentityClaim, { method: 'password' | 'totp' }>,
+  signal?: AbortSignal,
+): Promise<UserRow> {
+  return claim.method === 'password'
+    ? s.identity.authenticate(claim.user, claim.password, { signal })
+    : s.mfa.authenticateTotp(claim.user, claim.passcode);
+}
 
 export interface Issued {
   token: string;
@@ -38,6 +62,7 @@ export async function authenticate(
   claim: IdentityClaim,
   requested: ScopeRequest,
   signal?: AbortSignal,
+  factors: Factors = {},
 ): Promise<Issued> {
   let user: UserRow;
   let methods: Method[];
@@ -45,21 +70,46 @@ export async function authenticate(
   let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
-  if (claim.method === 'password') {
-    user = await s.identity.authenticate(claim.user, claim.password, { signal });
-    methods = ['password'];
+  // A trust is looked up before the user is authenticated (Keystone's AuthInfo): a trust that
+  // is gone, expired or used up is a 401.
+  const trust = requested.kind === 'trust' ? await lookupTrust(s, requested.trustId) : null;
+  if (claim.method === 'password' || claim.method === 'totp') {
+    user = await userFactor(s, claim, signal);
+    methods = [claim.method];
     scope = await resolveScope(s, user, requested);
   } else if (claim.method === 'token') {
     // An invalid token here is Keystone's 404 TokenNotFound, not a 401 (checked against Keystone 22).
     const parent = await s.tokens.validate(claim.token);
+    if (parent.trust)
+      throw refused(
+        'Using trust-scoped token to create another token. Create a new trust-scoped token instead',
+      );
     if (parent.applicationCredential)
       throw unauthorized('an application credential token cannot be rescoped');
+    if (parent.payload.scope.kind === 'oauth1')
+      throw forbiddenAction(
+        'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
+      );
+    // Keystone's token plugin: an EC2 token is never exchanged for another (its text, with the
+    // doubled full stop ForbiddenAction's format gives it).
+    if (parent.payload.methods.includes('ec2credential'))
+      throw forbiddenAction(
+        'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed..',
+      );
     user = parent.user;
     // Rescoping keeps the original expiry and the audit chain; the methods add up.
     methods = [...new Set<Method>(['token', ...parent.payload.methods])];
     expiresAt = parent.payload.expiresAt;
     parentAuditIds = parent.payload.auditIds;
     scope = await resolveScope(s, user, requested);
+  } else if (claim.method === 'oauth1') {
+    // The access token's project, whatever scope the body names (Keystone's set_scope).
+    const access = await s.oauth1.authenticate(claim.request);
+    const owner = await s.identity.getUser(access.authorizing_user_id);
+    if (!owner) throw unauthorized('the access token user is gone');
+    user = owner;
+    methods = ['oauth1'];
+    scope = { kind: 'oauth1', projectId: access.project_id, accessTokenId: access.id };
   } else {
     if (requested.kind !== 'default') throw unauthorized('application credentials cannot request a scope');
     const ref = claim.credential;
@@ -84,7 +134,20 @@ export async function authenticate(
       applicationCredentialId: credential.id,
     };
   }
+  for (const other of factors.also ?? []) {
+    // Keystone's AuthContext: every method must name the same user.
+    if ((await userFactor(s, other, signal)).id !== user.id)
+      throw unauthorized('Unable to reconcile identity attribute user_id');
+    methods.push(other.method);
+  }
   if (!user.enabled || !user.domain_enabled) throw unauthorized(`user ${user.id} is disabled`);
+  if (trust) {
+    // A trust without a project delegates no role: there is nothing to scope a token to.
+    if (!trust.project_id) throw forbidden();
+    scope = { kind: 'trust', projectId: trust.project_id, trustId: trust.id };
+  }
+  // Every path (a rescoped token too) meets the user's multi-factor rules or gets a receipt.
+  methods = await s.mfa.complete(user, methods, factors.receipt);
   // Issued on the clock revocation events are stamped with, so that one compares with the other.
   const now = await s.revocation.now();
   const { token } = s.tokens.issue(user.id, methods, scope, {
@@ -102,7 +165,25 @@ export async function authenticate(
       throw unauthorized(`user ${user.id} has no role on the requested scope`);
     throw err;
   }
+  // A use of a limited trust is taken only once its token is made (Keystone's order).
+  if (trust) {
+    try {
+      await s.trusts.consumeUse(trust.id);
+    } catch (err) {
+      if (err instanceof IdentityError && err.code === 'IDN_ERR_NOT_FOUND') throw unauthorized(err.message);
+      throw err;
+    }
+  }
   return { token, context };
+}
+
+async function lookupTrust(s: Services, id: string): Promise<TrustRow> {
+  try {
+    return await s.trusts.getTrust(id);
+  } catch (err) {
+    if (err instanceof IdentityError && err.code === 'IDN_ERR_NOT_FOUND') throw unauthorized(err.message);
+    throw err;
+  }
 }
 
 /** The scope asked for, checked against the user's roles; the default project when none is given. */
@@ -111,6 +192,7 @@ async function resolveScope(s: Services, user: UserRow, requested: ScopeRequest)
   let target: Target;
   switch (requested.kind) {
     case 'unscoped':
+    case 'trust':
       return { kind: 'unscoped' };
     case 'default': {
       const id = user.default_project_id;

@@ -35,7 +35,10 @@ export class ValidationCache {
       this.#generation = invalidation.generation;
     }
     const cached = this.#entries.get(token);
-    if (cached && cached.payload.expiresAt > now) {
+    // A trust-scoped token outlives its trust's expiry (Keystone does not shorten it) but is
+    // invalid after it: it is not served from here past either.
+    const trustEnds = cached?.trust?.trust.expires_at?.getTime() ?? Infinity;
+    if (cached && cached.payload.expiresAt > now && trustEnds > now) {
       tokenValidations.inc({ source: 'cache' });
       return cached;
     }

@@ -8,6 +8,7 @@ import type { ApplicationCredentialRow } from '../credential/repository.js';
 import type { UserRow } from '../identity/repository.js';
 import type { Credentials } from '../policy/enforcer.js';
 import type { DomainRow, ProjectRow } from '../resource/repository.js';
+import type { TrustRow } from '../trust/repository.js';
 import type { TokenPayload } from './payload.js';
 
 export interface TokenContext {
@@ -17,10 +18,21 @@ export interface TokenContext {
   user: UserRow;
   project: ProjectRow | null;
   domain: DomainRow | null;
+  /**
+   * A trust-scoped token's roles are Keystone's whole role objects (id, name, domain_id,
+   * description, options); other tokens' are id and name.
+   */
   roles: RoleRef[];
+  /**
+   * A trust-scoped token's trust and its two users. `user` is then the user the token acts as:
+   * the trustor under impersonation, the trustee (the payload's user) otherwise.
+   */
+  trust: { trust: TrustRow; trustor: UserRow; trustee: UserRow } | null;
   applicationCredential: ApplicationCredentialRow | null;
   /** The application credential's access rules; null when it has none (or is no credential). */
   accessRules: AccessRule[] | null;
+  /** The OAuth1 access token an `oauth1` token was issued through (its OS-OAUTH1 section). */
+  oauth1?: { accessTokenId: string; consumerId: string } | null;
 }
 
 /** An access rule as a token carries it (Keystone's keys and order). */

@@ -14,15 +14,26 @@ export const METHODS = [
   'oauth1',
   'mapped',
   'application_credential',
+  // Keystone's default [auth] methods plus totp, as a deployment that offers TOTP lists them.
+  'totp',
 ] as const;
-export type Method = (typeof METHODS)[number];
+/**
+ * Methods written into tokens by endpoints that are no auth plugin (so not in [auth] methods), on
+ * Keystone's fixed high bits (_PSEUDO_METHOD_BITS) so they survive the Fernet round trip:
+ * /v3/ec2tokens and /v3/s3tokens issue `ec2credential` tokens.
+ */
+export const PSEUDO_METHODS = { ec2credential: 2 ** 32 } as const;
+export type Method = (typeof METHODS)[number] | keyof typeof PSEUDO_METHODS;
 
 export type Scope =
   | { kind: 'unscoped' }
   | { kind: 'domain'; domainId: string }
   | { kind: 'project'; projectId: string }
   | { kind: 'system' }
-  | { kind: 'application_credential'; projectId: string; applicationCredentialId: string };
+  /** Keystone's TrustScopedPayload: the trust's project, and the trust id as 16 raw bytes. */
+  | { kind: 'trust'; projectId: string; trustId: string }
+  | { kind: 'application_credential'; projectId: string; applicationCredentialId: string }
+  | { kind: 'oauth1'; projectId: string; accessTokenId: string };
 
 export interface TokenPayload {
   userId: string;
@@ -34,15 +45,23 @@ export interface TokenPayload {
 }
 
 /** Payload versions, as Keystone numbers them. */
-const VERSION = { unscoped: 0, domain: 1, project: 2, system: 8, application_credential: 9 } as const;
+const VERSION = {
+  unscoped: 0,
+  domain: 1,
+  project: 2,
+  trust: 3,
+  oauth1: 7,
+  system: 8,
+  application_credential: 9,
+} as const;
 
 const UUID_HEX = /^[0-9a-f]{32}$/;
 
-function packId(id: string): Packable {
+export function packId(id: string): Packable {
   return UUID_HEX.test(id) ? [true, Buffer.from(id, 'hex')] : [false, id];
 }
 
-function unpackId(value: Packable): string {
+export function unpackId(value: Packable): string {
   if (!Array.isArray(value) || value.length !== 2) throw payloadError('bad id in token payload');
   const [isUuid, id] = value;
   if (isUuid === true && id instanceof Uint8Array) return Buffer.from(id).toString('hex');
@@ -51,12 +70,17 @@ function unpackId(value: Packable): string {
   throw payloadError('bad id in token payload');
 }
 
-function methodsToInt(methods: readonly Method[]): number {
-  return methods.reduce((mask, m) => mask | (1 << METHODS.indexOf(m)), 0);
+const bitOf = (m: Method): number =>
+  m in PSEUDO_METHODS ? PSEUDO_METHODS[m as keyof typeof PSEUDO_METHODS] : 2 ** METHODS.indexOf(m as never);
+
+// Arithmetic, not bitwise operators: the pseudo bits are past JavaScript's 32-bit `|` and `&`.
+export function methodsToInt(methods: readonly Method[]): number {
+  return [...new Set(methods)].reduce((mask, m) => mask + bitOf(m), 0);
 }
 
-function intToMethods(mask: number): Method[] {
-  return METHODS.filter((_, i) => (mask & (1 << i)) !== 0);
+export function intToMethods(mask: number): Method[] {
+  const all: Method[] = [...METHODS, ...(Object.keys(PSEUDO_METHODS) as Method[])];
+  return all.filter((m) => Math.floor(mask / bitOf(m)) % 2 === 1);
 }
 
 const auditToBytes = (id: string) => Buffer.from(id, 'base64url');
@@ -84,6 +108,18 @@ export function encodePayload(p: TokenPayload): Buffer {
       return pack([VERSION.project, user, methods, packId(p.scope.projectId), expires, audits]);
     case 'system':
       return pack([VERSION.system, user, methods, 'all', expires, audits]);
+    case 'trust':
+      // convert_uuid_hex_to_bytes: always bytes, never the [is_uuid, id] pair.
+      if (!UUID_HEX.test(p.scope.trustId)) throw payloadError('a trust id must be a UUID');
+      return pack([
+        VERSION.trust,
+        user,
+        methods,
+        packId(p.scope.projectId),
+        expires,
+        audits,
+        Buffer.from(p.scope.trustId, 'hex'),
+      ]);
     case 'application_credential':
       return pack([
         VERSION.application_credential,
@@ -93,6 +129,17 @@ export function encodePayload(p: TokenPayload): Buffer {
         expires,
         audits,
         packId(p.scope.applicationCredentialId),
+      ]);
+    case 'oauth1':
+      // OauthScopedPayload: the access token's id comes before the expiry.
+      return pack([
+        VERSION.oauth1,
+        user,
+        methods,
+        packId(p.scope.projectId),
+        packId(p.scope.accessTokenId),
+        expires,
+        audits,
       ]);
   }
 }
@@ -130,6 +177,20 @@ export function decodePayload(buf: Buffer): TokenPayload {
       };
     case VERSION.system:
       return { ...common, scope: { kind: 'system' }, ...tail(value[4], value[5]) };
+    case VERSION.trust: {
+      const trust = value[6];
+      if (!(trust instanceof Uint8Array) || trust.length !== 16)
+        throw payloadError('token payload trust id is not 16 bytes');
+      return {
+        ...common,
+        scope: {
+          kind: 'trust',
+          projectId: unpackId(value[3] as Packable),
+          trustId: Buffer.from(trust).toString('hex'),
+        },
+        ...tail(value[4], value[5]),
+      };
+    }
     case VERSION.application_credential:
       return {
         ...common,
@@ -139,6 +200,16 @@ export function decodePayload(buf: Buffer): TokenPayload {
           applicationCredentialId: unpackId(value[6] as Packable),
         },
         ...tail(value[4], value[5]),
+      };
+    case VERSION.oauth1:
+      return {
+        ...common,
+        scope: {
+          kind: 'oauth1',
+          projectId: unpackId(value[3] as Packable),
+          accessTokenId: unpackId(value[4] as Packable),
+        },
+        ...tail(value[5], value[6]),
       };
     default:
       throw payloadError(`token payload version ${String(version)} is not supported`);

@@ -3,7 +3,8 @@ import type { Queryable } from '../db.js';
 
 export interface RevocationCheck {
   auditIds: string[];
-  userId: string;
+  /** The token's user, and a trust-scoped token's trustor (an event for either matches it, as Keystone's). */
+  userId: string | string[];
   projectId: string | null;
   domainId: string | null;
   issuedAt: Date;
@@ -20,13 +21,19 @@ export async function isRevoked(db: Queryable, token: RevocationCheck): Promise<
       WHERE (audit_id IS NOT NULL OR issued_before > $1)
         AND (audit_id IS NULL OR audit_id = ANY($2))
         AND (audit_chain_id IS NULL OR audit_chain_id = ANY($2))
-        AND (user_id IS NULL OR user_id = $3)
+        AND (user_id IS NULL OR user_id = ANY($3))
         AND (project_id IS NULL OR project_id = $4)
         AND (domain_id IS NULL OR domain_id = $5)
         AND (audit_id IS NOT NULL OR audit_chain_id IS NOT NULL OR user_id IS NOT NULL
              OR project_id IS NOT NULL OR domain_id IS NOT NULL)
       LIMIT 1`,
-    [token.issuedAt, token.auditIds, token.userId, token.projectId, token.domainId],
+    [
+      token.issuedAt,
+      token.auditIds,
+      Array.isArray(token.userId) ? token.userId : [token.userId],
+      token.projectId,
+      token.domainId,
+    ],
   );
   return rows.length > 0;
 }

@@ -8,10 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import type { AssignmentService } from '../assignment/service.js';
 import type { CredentialService } from '../credential/service.js';
-import { IdentityError } from '../errors.js';
+import { forbidden, IdentityError } from '../errors.js';
 import type { IdentityService } from '../identity/service.js';
 import type { Invalidation } from '../invalidation.js';
 import type { ResourceService } from '../resource/service.js';
+import type { TrustRow, TrustService } from '../trust/service.js';
 import { ValidationCache } from './cache.js';
 import type { TokenContext } from './context.js';
 import { decrypt, encrypt, type FernetKey } from './fernet.js';
@@ -31,6 +32,12 @@ function understandsAccessRules(header: string | undefined): boolean {
   return Number.isFinite(version) && version >= ACCESS_RULES_MIN_VERSION;
 }
 
+/** What validation reads of an access token: gone once it (or its consumer or user) is deleted. */
+export interface OAuth1Tokens {
+  findAccessToken(id: string): Promise<{ consumer_id: string } | null>;
+  delegatedRoleIds(accessTokenId: string): Promise<string[]>;
+}
+
 export interface TokenServiceOptions {
   keys: () => FernetKey[];
   /** Seconds. */
@@ -42,6 +49,9 @@ export interface TokenServiceOptions {
   assignment: AssignmentService;
   credential: CredentialService;
   revocation: RevocationService;
+  /** OS-OAUTH1's access tokens, which `oauth1` tokens are validated against. */
+  oauth1?: OAuth1Tokens;
+  trusts: TrustService;
   /** The "identity state changed" signal; without it nothing is cached. */
   invalidation?: Invalidation;
   /** Milliseconds since the epoch (Date.now); tests move it instead of waiting for the wall clock. */
@@ -126,13 +136,15 @@ export class TokenService {
     if (payload.expiresAt + window <= this.#clock()) throw tokenNotFound();
     const issuedAt = decrypted.timestamp * 1000;
     const scope = payload.scope;
-    const projectId =
-      scope.kind === 'project' || scope.kind === 'application_credential' ? scope.projectId : null;
+    const projectId = 'projectId' in scope ? scope.projectId : null;
+    // A trust-scoped token needs its trust usable (Keystone's get_trust): an event naming the
+    // trustor revokes it too.
+    const trust = scope.kind === 'trust' ? await this.#trust(scope.trustId) : null;
     const [user, revoked] = await Promise.all([
       this.#o.identity.getUser(payload.userId),
       this.#o.revocation.isRevoked({
         auditIds: payload.auditIds,
-        userId: payload.userId,
+        userId: trust ? [payload.userId, trust.trustor_user_id] : payload.userId,
         projectId,
         domainId: scope.kind === 'domain' ? scope.domainId : null,
         issuedAt: new Date(issuedAt),
@@ -146,11 +158,12 @@ export class TokenService {
       project: null,
       domain: null,
       roles: [],
+      trust: null,
       applicationCredential: null,
       accessRules: null,
     };
     const { assignment, resource } = this.#o;
-    if (scope.kind === 'project' || scope.kind === 'application_credential') {
+    if (scope.kind === 'project' || scope.kind === 'application_credential' || scope.kind === 'oauth1') {
       const project = await resource.project({ id: scope.projectId });
       if (!project?.enabled || !project.domain_enabled) throw tokenNotFound();
       context.project = project;
@@ -168,6 +181,17 @@ export class TokenService {
         const rules = await this.#o.credential.accessRulesOf(credential.id);
         context.accessRules = rules.length > 0 ? rules : null;
       }
+      if (scope.kind === 'oauth1') {
+        // Keystone's _get_oauth_roles: the delegated roles (and those they imply) the user still
+        // holds there. A deleted access token (or consumer) leaves nothing to validate against.
+        const access = await this.#o.oauth1?.findAccessToken(scope.accessTokenId);
+        if (!access) throw tokenNotFound();
+        const delegated = new Set(await this.#o.oauth1?.delegatedRoleIds(scope.accessTokenId));
+        context.roles = context.roles.filter((r) => delegated.has(r.id));
+        context.oauth1 = { accessTokenId: scope.accessTokenId, consumerId: access.consumer_id };
+      }
+    } else if (scope.kind === 'trust' && trust) {
+      await this.#trustScope(context, trust, scope.projectId);
     } else if (scope.kind === 'domain') {
       const domain = await resource.domain({ id: scope.domainId });
       if (!domain?.enabled) throw tokenNotFound();
@@ -179,6 +203,38 @@ export class TokenService {
     // A scoped token whose roles are all gone is no longer valid (Keystone rebuilds it the same way).
     if (scope.kind !== 'unscoped' && context.roles.length === 0) throw tokenNotFound();
     return context;
+  }
+
+  /** The token's trust, usable; 404 TokenNotFound when it is deleted, expired or used up. */
+  async #trust(id: string): Promise<TrustRow> {
+    try {
+      return await this.#o.trusts.getTrust(id);
+    } catch (err) {
+      if (err instanceof IdentityError && err.code === 'IDN_ERR_NOT_FOUND') throw tokenNotFound();
+      throw err;
+    }
+  }
+
+  /**
+   * Keystone's token model for a trust: the token's user must be the trustee (403), the trustor
+   * enabled (403) in an enabled domain (404), the project the trust's, and the roles the trust's
+   * as far as the trustor still holds them (403 "Trustee has no delegated roles" when one is gone).
+   * Under impersonation the token acts as the trustor.
+   */
+  async #trustScope(context: TokenContext, trust: TrustRow, projectId: string): Promise<void> {
+    if (context.user.id !== trust.trustee_user_id) throw forbidden();
+    if (trust.project_id !== projectId) throw tokenNotFound();
+    const [trustor, project] = await Promise.all([
+      this.#o.identity.getUser(trust.trustor_user_id),
+      this.#o.resource.project({ id: projectId }),
+    ]);
+    if (!project?.enabled || !project.domain_enabled) throw tokenNotFound();
+    if (!trustor?.domain_enabled) throw tokenNotFound();
+    if (!trustor.enabled) throw forbidden();
+    context.project = project;
+    context.roles = await this.#o.trusts.delegatedRoles(trust);
+    context.trust = { trust, trustor, trustee: context.user };
+    if (trust.impersonation) context.user = trustor;
   }
 
   /** DELETE /v3/auth/tokens: this token and every token rescoped from it. */

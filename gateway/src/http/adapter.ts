@@ -4,6 +4,7 @@
  * parser gives a request its headers with), feeds the request body in with backpressure, and
  * turns the rendered response into protocol bytes via ExchangeSocket.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { IncomingMessage, type RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { buildRequestHead, type CgiParams, headersOf } from '../cgi/params.js';
@@ -13,14 +14,24 @@ import type { Logger } from '../log.js';
 import type { RequestContext, RequestHandle, Responder, ResponseChannel } from '../session/types.js';
 import { ExchangeSocket } from './socket.js';
 
-/** An IncomingMessage whose reads tell the session when the app wants more body. */
+/**
+ * An IncomingMessage whose reads tell the session when the app wants more body. `_read` is the
+ * instance's own property, not the class's: frameworks that give a request a prototype of their
+ * own (express's is derived from IncomingMessage.prototype, not from this class) keep it, and
+ * a body larger than the stream's buffer still flows once the app reads.
+ */
 class GatewayIncomingMessage extends IncomingMessage {
   onDemand: (() => void) | null = null;
 
-  override _read(size: number): void {
-    super._read(size);
-    this.onDemand?.();
+  constructor(socket: Socket) {
+    super(socket);
+    this._read = readOnDemand;
   }
+}
+
+function readOnDemand(this: GatewayIncomingMessage, size: number): void {
+  IncomingMessage.prototype._read.call(this, size);
+  this.onDemand?.();
 }
 
 /** The method node:http's parser hands a request its raw headers with. */
@@ -186,10 +197,37 @@ export function failRequest(log: Logger, req: IncomingMessage, res: ServerRespon
   }
 }
 
+interface RequestScope {
+  readonly log: Logger;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+}
+
+/**
+ * The request whose listener a callback descends from (a timer, an emitter, a promise chain the
+ * app started), so that an exception escaping it later still ends that request only.
+ */
+const requestScope = new AsyncLocalStorage<RequestScope>();
+
+function callListener(
+  listener: RequestListener,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  try {
+    const result = listener(req, res) as unknown;
+    if (result instanceof Promise) result.catch((err: unknown) => failRequest(log, req, res, err));
+  } catch (err) {
+    failRequest(log, req, res, err);
+  }
+}
+
 /**
  * Runs a listener so that nothing it does synchronously or through its promise escapes the
  * request; 'error' events of the response (a write after its end, a destroy with an error) are
- * logged instead of crashing the process, as they would under a bare node:http server.
+ * logged instead of crashing the process, as they would under a bare node:http server. What it
+ * throws later, from callbacks it scheduled, is caught by `containStrayErrors`.
  */
 export function runListener(
   listener: RequestListener,
@@ -200,12 +238,30 @@ export function runListener(
   res.on('error', function onResponseError(this: ServerResponse, err: Error) {
     log.warn('response error', { err, method: req.method, url: req.url });
   });
-  try {
-    const result = listener(req, res) as unknown;
-    if (result instanceof Promise) result.catch((err: unknown) => failRequest(log, req, res, err));
-  } catch (err) {
-    failRequest(log, req, res, err);
-  }
+  requestScope.run({ log, req, res }, callListener, listener, log, req, res);
+}
+
+/**
+ * The process-level catch for exceptions and unhandled rejections that escape the app's
+ * callbacks (under a bare node:http server they end the process and every request in it): one
+ * that descends from a request's listener fails that request as a synchronous throw would (a 500,
+ * or the response cut short, or only the log when it had ended); one that belongs to no request
+ * (the gateway's own code, the app's start-up) is logged and handed to `outsideRequests`.
+ */
+export function containStrayErrors(log: Logger, outsideRequests: (err: unknown) => void): void {
+  process.on('uncaughtException', (err, origin) => {
+    const scope = requestScope.getStore();
+    if (scope) {
+      failRequest(scope.log, scope.req, scope.res, err);
+      return;
+    }
+    log.error('uncaught exception outside any request', {
+      code: 'GW_ERR_UNCAUGHT' satisfies GatewayErrorCode,
+      err,
+      origin,
+    });
+    outsideRequests(err);
+  });
 }
 
 /** An ExchangeSocket's own errors (a response head that is not HTTP) end its request, never the process. */

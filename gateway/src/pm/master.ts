@@ -198,7 +198,7 @@ export class Master {
         this.#fatal(message.message);
         break;
       case 'recycle':
-        this.#replace(slot, 'max requests reached');
+        this.#replace(slot, message.reason);
         break;
       case 'status':
         void this.#status.collect().then((pool) => {

@@ -29,7 +29,8 @@ export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'listen-error'; message: string; code: string | undefined }
   | { type: 'app-error'; message: string }
-  | { type: 'recycle' }
+  /** Replace me: after max requests, or when an error escaped every request. */
+  | { type: 'recycle'; reason: string }
   /** A worker asks for the pool's status (to answer the status page). */
   | { type: 'status'; id: number }
   /** A worker's own counters, answering `collect`. */

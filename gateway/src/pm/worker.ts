@@ -7,6 +7,7 @@ import type { RequestListener } from 'node:http';
 import { Socket } from 'node:net';
 import type { GatewayConfig } from '../config.js';
 import { errorTable, isGatewayError } from '../errors.js';
+import { containStrayErrors } from '../http/adapter.js';
 import type { Logger } from '../log.js';
 import { createProtocolServer } from '../modes/index.js';
 import { type LoadedApp, loadApp } from './app.js';
@@ -156,7 +157,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     served++;
     if (config.pmMaxRequests > 0 && served >= config.pmMaxRequests && !recycling) {
       recycling = true;
-      send({ type: 'recycle' });
+      send({ type: 'recycle', reason: 'max requests reached' });
     }
   };
   const counters: Counters = { requests: 0, inFlight: 0, lastRequest: null, lastActivity: performance.now() };
@@ -211,6 +212,14 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   );
   server = createProtocolServer({ config, listener, log });
   const protocolServer = server;
+  // An error that escapes every request leaves state nobody can vouch for: the master starts a
+  // replacement and this worker drains, as after max requests, instead of dying mid-request.
+  containStrayErrors(log, () => {
+    if (recycling) return;
+    recycling = true;
+    if (process.connected) send({ type: 'recycle', reason: 'an exception escaped every request' });
+    else void shutdown();
+  });
 
   // The heartbeat: the master reads liveness (a stuck event loop stops it), load and idleness
   // from it. Utilisation is measured over each interval.
@@ -302,6 +311,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     await server?.close();
     await app?.close().catch((err: unknown) => log.warn('application close failed', { err }));
     clearTimeout(deadline);
+    log.info('worker stopped', { requests: counters.requests });
     // The last counters go to the master (its pool-wide totals), then exit directly: the server is
     // closed, and disconnecting first races the master's reply.
     if (process.connected) process.send?.(heartbeat(), undefined, {}, () => process.exit(0));

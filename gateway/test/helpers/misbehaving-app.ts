@@ -2,7 +2,20 @@
  * An app that does, one path each, what apps and frameworks get wrong: every way a listener can
  * fail a request. Each must end that request only. /slow?ms=N answers after N ms, /hang never.
  */
+import { EventEmitter } from 'node:events';
 import type { RequestListener } from 'node:http';
+
+/**
+ * An error for the module's own timer to throw: scheduled at load, outside every request, it
+ * stands for a failure nobody's request owns (a pool's reconnect timer, a cache sweep).
+ */
+let escaping: Error | null = null;
+setInterval(() => {
+  if (!escaping) return;
+  const err = escaping;
+  escaping = null;
+  throw err;
+}, 5).unref();
 
 export const misbehaviours: Record<string, RequestListener> = {
   '/throw': () => {
@@ -76,6 +89,37 @@ export const misbehaviours: Record<string, RequestListener> = {
     res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
     res.writeProcessing();
     res.end('after hints');
+  },
+  // Exceptions from callbacks the listener scheduled: under node:http each ends the process.
+  '/throw-in-timer': () => {
+    setTimeout(() => {
+      throw new Error('thrown from a timer');
+    }, 1);
+  },
+  '/throw-in-timer-after-head': (_req, res) => {
+    res.write('partial');
+    setTimeout(() => {
+      throw new Error('thrown from a timer with the head sent');
+    }, 1);
+  },
+  '/reject-in-timer': () => {
+    setTimeout(() => {
+      void Promise.reject(new Error('rejected in a timer, unhandled'));
+    }, 1);
+  },
+  '/emitter-error-later': () => {
+    const emitter = new EventEmitter();
+    setImmediate(() => emitter.emit('error', new Error('an emitter error nobody listens to')));
+  },
+  '/throw-after-end': (_req, res) => {
+    res.end('ended');
+    setImmediate(() => {
+      throw new Error('thrown after the response ended');
+    });
+  },
+  '/escape': (_req, res) => {
+    escaping = new Error('thrown outside any request');
+    res.end('scheduled');
   },
   '/hang': () => {},
 };

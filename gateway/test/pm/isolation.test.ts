@@ -2,10 +2,12 @@
  * Nothing an app does ends its worker: every misbehaviour of test/helpers/misbehaving-app.ts,
  * fired at once at a pool of one worker behind nginx, ends its own request (500 when no head was
  * sent, a response cut short otherwise), is logged with its cause, and the worker (same pid)
- * serves its concurrent requests throughout, in every mode that runs a request listener.
+ * serves its concurrent requests throughout, in every mode that runs a request listener. That
+ * includes exceptions thrown later from timers, emitters and promises the listener started; one
+ * that belongs to no request has the worker replaced after its requests finish.
  *
- * A listener's rejected promise is caught where the protocol server gets the promise: the pool
- * worker's own wrapper does not hand it on yet, so those cases run against the protocol server.
+ * A listener's rejected promise is caught where the protocol server gets the promise: those cases
+ * run in the pool and against a protocol server alone.
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -54,6 +56,11 @@ const expected: Record<string, { status: number; body?: string } | 'cut'> = {
   '/emit-error': { status: 200, body: 'after the error' },
   '/typed-arrays': { status: 200, body: 'hello, world' },
   '/early-hints': { status: 200, body: 'after hints' },
+  '/throw-in-timer': { status: 500, body: 'Internal Server Error' },
+  '/reject-in-timer': { status: 500, body: 'Internal Server Error' },
+  '/emitter-error-later': { status: 500, body: 'Internal Server Error' },
+  '/throw-after-end': { status: 200, body: 'ended' },
+  '/throw-in-timer-after-head': 'cut',
   // No head reached nginx: it answers 502 itself, in every mode.
   '/destroy-before-head': { status: 502 },
   '/socket-error': { status: 502 },
@@ -112,7 +119,7 @@ for (const mode of modes) {
       const hanging = new AbortController();
       const hang = get(`${nginx.url}/hang`, hanging.signal).catch((err: Error) => err);
       const slow = get(`${nginx.url}/slow?ms=300`);
-      await check(nginx.url, expected);
+      await check(nginx.url, { ...expected, ...rejections });
       assert.deepEqual(await slow, { status: 200, body: 'slow', complete: true });
       // The hanging request holds nothing up; its client leaving ends it.
       hanging.abort();
@@ -125,7 +132,16 @@ for (const mode of modes) {
       assert.equal(pool.lines.filter((l) => l.msg === 'worker exited unexpectedly').length, 0);
 
       // Each failure is logged with the app's own error.
-      for (const message of ['thrown synchronously', 'thrown with the head sent']) {
+      for (const message of [
+        'thrown synchronously',
+        'thrown with the head sent',
+        'thrown from a timer',
+        'thrown from a timer with the head sent',
+        'rejected in a timer, unhandled',
+        'an emitter error nobody listens to',
+        'thrown after the response ended',
+        'thrown after an await',
+      ]) {
         const line = await pool.waitFor(
           (l) => l.msg === 'request listener failed' && (l.err as { message?: string })?.message === message,
         );
@@ -135,6 +151,31 @@ for (const mode of modes) {
         (l) =>
           l.msg === 'response error' && (l.err as { code?: string })?.code === 'ERR_STREAM_WRITE_AFTER_END',
       );
+    });
+
+    test('an exception no request owns: the worker is replaced, its requests finish first', async () => {
+      const [worker] = pool.workers();
+      const slow = get(`${nginx.url}/slow?ms=300`);
+      assert.deepEqual(await get(`${nginx.url}/escape`), { status: 200, body: 'scheduled', complete: true });
+      const uncaught = await pool.waitFor(
+        (l) =>
+          l.code === 'GW_ERR_UNCAUGHT' &&
+          (l.err as { message?: string })?.message === 'thrown outside any request',
+      );
+      assert.equal(uncaught.pid, worker);
+      await pool.waitFor(
+        (l) =>
+          l.msg === 'replacing worker' &&
+          l.reason === 'an exception escaped every request' &&
+          l.pid === worker,
+      );
+      // The request in flight on the old worker completes; then the old worker is gone.
+      assert.deepEqual(await slow, { status: 200, body: 'slow', complete: true });
+      await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker, 15_000);
+      const next = await get(`${nginx.url}/hello`);
+      assert.equal(next.status, 200);
+      assert.notEqual(next.body, `hello from ${worker}`);
+      assert.equal(pool.lines.filter((l) => l.msg === 'worker exited unexpectedly').length, 0);
     });
   });
 }

@@ -106,7 +106,9 @@ if ! docker info >/dev/null 2>&1; then
     need_packages docker.io || skip "dockerd is not installed and could not be installed"
   fi
   say "starting a Docker engine"
-  dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
+  # In a session of its own: a stop signal to this script's process group (timeout(1) sends one)
+  # must leave the engine up until the cleanup has run.
+  setsid dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
   engine_pid=$!
   for _ in $(seq 1 150); do
     docker info >/dev/null 2>&1 && break

@@ -87,7 +87,7 @@ cleanup() {
       [ "$gwbridge_made" = 1 ] && docker network rm docker_gwbridge >/dev/null 2>&1
     fi
     if [ "$built" = 1 ]; then
-      for image in "$prefix-gateway:$tag" "$prefix-gateway:$tag-next" "$prefix-nginx:$tag"; do
+      for image in "$prefix-gateway:$tag" "$prefix-nginx:$tag"; do
         docker image rm -f "$image" >/dev/null 2>&1
       done
     fi
@@ -125,7 +125,9 @@ if ! docker info >/dev/null 2>&1; then
     need_packages docker.io || skip "dockerd is not installed and could not be installed"
   fi
   say "starting a Docker engine"
-  dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
+  # In a session of its own: a stop signal to this script's process group (timeout(1) sends one)
+  # must leave the engine up until the cleanup has removed the stack and left the swarm.
+  setsid dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
   engine_pid=$!
   for _ in $(seq 1 150); do
     docker info >/dev/null 2>&1 && break
@@ -245,9 +247,6 @@ COMPOSE_PROJECT_NAME="$stack" docker-compose --project-directory "$root" -f "$ro
   --env-file "$work/empty.env" build --force-rm gateway nginx >"$work/build.log" 2>&1 ||
   { tail -n 40 "$work/build.log" >&2; fail "docker-compose build"; }
 fi
-# The rolling update's new image: the same build under another id.
-printf 'FROM %s\nLABEL org.gatehouse.swarm-check=next\n' "$prefix-gateway:$tag" |
-  docker build -q -t "$prefix-gateway:$tag-next" - >"$work/next.log" 2>&1 || { cat "$work/next.log" >&2; fail "the next gateway image"; }
 in_time
 
 # --- 3. secrets, deploy ---------------------------------------------------------------------------
@@ -261,7 +260,10 @@ password=$(cat "$secrets/admin-password")
 IDENTITY_FERNET_KEY_REPOSITORY="$secrets/fernet-keys" node app/dist/src/manage.js fernet-setup >/dev/null
 IDENTITY_FERNET_KEY_REPOSITORY="$secrets/fernet-keys" node app/dist/src/manage.js fernet-rotate >/dev/null
 IDENTITY_CREDENTIAL_KEY_REPOSITORY="$secrets/credential-keys" node app/dist/src/manage.js credential-setup >/dev/null
+IDENTITY_RECEIPT_KEY_REPOSITORY="$secrets/receipt-keys" node app/dist/src/manage.js receipt-setup >/dev/null
+IDENTITY_RECEIPT_KEY_REPOSITORY="$secrets/receipt-keys" node app/dist/src/manage.js receipt-rotate >/dev/null
 [ "$(ls "$secrets/fernet-keys" | tr '\n' ' ')" = "0 1 2 " ] || fail "fernet keys: $(ls "$secrets/fernet-keys")"
+[ "$(ls "$secrets/receipt-keys" | tr '\n' ' ')" = "0 1 2 " ] || fail "receipt keys: $(ls "$secrets/receipt-keys")"
 
 export GATEHOUSE_SECRETS="$secrets" GATEHOUSE_STACK="$stack" GATEHOUSE_HTTPS_PORT="$port" GATEHOUSE_HTTP_PORT="$http_port"
 export GATEHOUSE_PUBLISH_MODE="$publish_mode"
@@ -315,17 +317,28 @@ headers='{"x-auth-token":"'"$token"'","x-subject-token":"'"$token"'"}'
 field() { node -e "const r=JSON.parse(process.argv[1]);console.log(r[process.argv[2]])" "$1" "$2"; }
 under_load() {
   flock -w "$(left)" /tmp/bench.lock env NODE_EXTRA_CA_CERTS="$cacert" \
-    node scripts/swarm-load.mjs "$url/v3/auth/tokens" 6 "$1" "$headers" -- "${@:2}"
+    node scripts/swarm-load.mjs "$url/v3/auth/tokens" 6 "${SWARM_CHECK_RATE:-40}" "$1" "$headers" -- "${@:2}"
 }
 
-# a. A rolling update to a new image: start-first, each new task healthy before an old one drains.
-say "rolling update of the gateway to a new image, under load"
-rolling=$(under_load 2 docker service update --detach=false --quiet --no-resolve-image \
-  --image "$prefix-gateway:$tag-next" "${stack}_gateway") || fail "rolling update: $rolling"
-say "FIGURE rolling update: $(field "$rolling" requests) requests, $(field "$rolling" errors) errors + $(field "$rolling" other) non-2xx + $(field "$rolling" unavailable) 503 ($(field "$rolling" commandMs) ms): $rolling"
-[ "$(field "$rolling" ok)" = "$(field "$rolling" requests)" ] || fail "requests failed during the rolling update: $rolling"
-[ "$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "${stack}_gateway")" = "$prefix-gateway:$tag-next" ] ||
-  fail "the gateway was not updated (rolled back?)"
+# What the stack did during a measurement, on one time line with the failed requests.
+timeline() {
+  say "time line (ms from the command's start):"
+  timeout 120 node scripts/swarm-timeline.mjs "$stack" "$(field "$1" startedAt)" "$1" | head -n 300 >&2 || true
+}
+
+# a. A rolling update (an environment change): start-first, each new task healthy before an old one
+#    drains.
+say "rolling update of the gateway (an environment change), under load"
+rolling=$(under_load 2 docker service update --detach=false --quiet --env-add GATEHOUSE_ROLLOUT=2 \
+  "${stack}_gateway") || fail "rolling update: $rolling"
+say "FIGURE rolling update: $(field "$rolling" requests) requests, $(($(field "$rolling" requests) - $(field "$rolling" ok))) failed ($(field "$rolling" unavailable) 503, $(field "$rolling" other) other statuses, $(field "$rolling" errors) errors); the update took $(field "$rolling" commandMs) ms"
+[ "${SWARM_CHECK_TIMELINE:-0}" = 1 ] && timeline "$rolling"
+if [ "$(field "$rolling" ok)" != "$(field "$rolling" requests)" ]; then
+  timeline "$rolling"
+  fail "requests failed during the rolling update: $rolling"
+fi
+docker service inspect -f '{{range .Spec.TaskTemplate.ContainerSpec.Env}}{{println .}}{{end}}' "${stack}_gateway" |
+  grep -qx GATEHOUSE_ROLLOUT=2 || fail "the gateway was not updated (rolled back?)"
 wait_healthy 180
 in_time
 
@@ -335,7 +348,10 @@ say "killing gateway replica ${victim:0:12} under load"
 killed=$(under_load 4 docker kill "$victim") || fail "replica kill: $killed"
 failed=$(($(field "$killed" requests) - $(field "$killed" ok)))
 say "FIGURE replica killed: $(field "$killed" requests) requests, $failed failed (6 connections in flight at most): $killed"
-[ "$failed" -le 6 ] || fail "more requests failed than were in flight when the replica was killed: $killed"
+if [ "$failed" -gt 6 ]; then
+  timeline "$killed"
+  fail "more requests failed than were in flight when the replica was killed: $killed"
+fi
 wait_healthy 180
 in_time
 
@@ -354,8 +370,10 @@ restart=$(under_load 3 docker service update --detach=false --quiet --force "${s
 health_log=$(for id in $(gateways); do docker inspect -f '{{range .State.Health.Log}}{{.Output}}{{end}}' "$id"; done)
 recovered=$(node -e "const r=JSON.parse(process.argv[1]);console.log(r.lastBadMs===null?0:((r.recoveredMs??r.lastBadMs)/1000).toFixed(1))" "$restart")
 say "FIGURE PostgreSQL restart: $(field "$restart" requests) requests: $(field "$restart" ok) 2xx, $(field "$restart" unavailable) 503, $(($(field "$restart" other) + $(field "$restart" errors))) other; recovered ${recovered}s after the restart began: $restart"
-[ "$(field "$restart" other)" = 0 ] && [ "$(field "$restart" errors)" = 0 ] ||
+if [ "$(field "$restart" other)" != 0 ] || [ "$(field "$restart" errors)" != 0 ]; then
+  timeline "$restart"
   fail "answers other than 2xx and 503 while PostgreSQL restarted: $restart"
+fi
 if grep -q 'unhealthy: database unreachable' <<<"$health_log"; then
   say "the gateways' healthchecks reported the database unreachable during the restart"
 fi

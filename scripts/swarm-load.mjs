@@ -1,5 +1,8 @@
 // A bounded load through nginx while a command changes the stack under it (scripts/swarm-check.sh).
-//   node scripts/swarm-load.mjs URL CONNECTIONS TAIL_SECONDS HEADERS_JSON -- COMMAND [ARGS…]
+//   node scripts/swarm-load.mjs URL CONNECTIONS RATE TAIL_SECONDS HEADERS_JSON -- COMMAND [ARGS…]
+// RATE requests a second in all, over CONNECTIONS connections: a steady load that leaves the machine
+// room (a load at full speed starves the stack's own healthchecks on a small machine, and Swarm
+// replaces a task whose healthcheck times out).
 // The load starts, COMMAND runs (a rolling update, a replica killed, PostgreSQL restarted), and the
 // load goes on TAIL_SECONDS after it has ended. Prints one JSON line: requests by outcome (2xx, 503,
 // other statuses, errors: a connection reset or refused, a timeout), when the first and the last
@@ -9,11 +12,11 @@ import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 
 const at = process.argv.indexOf('--');
-const [url, connections, tail, headers] = process.argv.slice(2, at);
+const [url, connections, rate, tail, headers] = process.argv.slice(2, at);
 const command = process.argv.slice(at + 1);
-if (at === -1 || !url || !connections || !tail || !headers || command.length === 0) {
+if (at === -1 || !url || !connections || !rate || !tail || !headers || command.length === 0) {
   process.stderr.write(
-    'usage: swarm-load.mjs URL CONNECTIONS TAIL_SECONDS HEADERS_JSON -- COMMAND [ARGS…]\n',
+    'usage: swarm-load.mjs URL CONNECTIONS RATE TAIL_SECONDS HEADERS_JSON -- COMMAND [ARGS…]\n',
   );
   process.exit(2);
 }
@@ -23,8 +26,12 @@ let started = 0;
 let firstBad = null;
 let lastBad = null;
 let recovered = null;
-const bad = () => {
+// Each request that was not a 2xx: when it ended (ms from COMMAND's start), how long it took, what it
+// got; the first ones, to lay beside the stack's own events (scripts/swarm-check.sh's timeline).
+const failures = [];
+const bad = (what, latencyMs) => {
   const now = Date.now() - started;
+  if (failures.length < 40) failures.push({ endMs: now, latencyMs, what });
   firstBad ??= now;
   lastBad = now;
   recovered = null;
@@ -32,11 +39,12 @@ const bad = () => {
 const run = autocannon({
   url,
   connections: Number(connections),
+  overallRate: Number(rate),
   duration: 900,
   timeout: 20,
   headers: JSON.parse(headers),
 });
-run.on('response', (_client, status) => {
+run.on('response', (_client, status, _bytes, latencyMs) => {
   statuses[status] = (statuses[status] ?? 0) + 1;
   if (status >= 200 && status < 300) {
     counts.ok++;
@@ -44,12 +52,12 @@ run.on('response', (_client, status) => {
   } else {
     if (status === 503) counts.unavailable++;
     else counts.other++;
-    bad();
+    bad(status, Math.round(latencyMs));
   }
 });
-run.on('reqError', () => {
+run.on('reqError', (err) => {
   counts.errors++;
-  bad();
+  bad(err?.code ?? err?.message ?? 'error', null);
 });
 // A moment of load before the change, so that it happens under load.
 await new Promise((r) => setTimeout(r, 1000));
@@ -73,6 +81,8 @@ const report = {
   recoveredMs: recovered,
   commandMs,
   commandExit: code,
+  startedAt: started,
+  failures,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
 process.exit(code !== 0 || counts.ok === 0 ? 1 : 0);

@@ -8,7 +8,8 @@
 #                                (the stack's app role: see `manage app-role`)
 #
 # As root the server runs as the `postgres` user (initdb refuses root). PG_FAST=1 turns off
-# fsync and synchronous commit: for tests, where the data is thrown away anyway.
+# fsync and synchronous commit (and initdb's sync to disk): for tests, where the data is thrown
+# away anyway.
 set -euo pipefail
 
 command=${1:-}
@@ -33,7 +34,10 @@ case "$command" in
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown postgres "$dir" "$dir/socket"
     if [ ! -f "$dir/data/PG_VERSION" ]; then
-      as_owner "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
+      initdb_opts=""
+      [ "${PG_FAST:-0}" = 1 ] && initdb_opts="--no-sync"
+      # shellcheck disable=SC2086 # empty or one word
+      as_owner "$pgbin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-instructions $initdb_opts >"$dir/initdb.log" 2>&1 \
         || { echo "pg.sh: initdb failed:" >&2; tail -n 20 "$dir/initdb.log" >&2; exit 1; }
     fi
     if as_owner "$pgbin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then

@@ -158,12 +158,21 @@ start_stack() {
   fi
   if [ "$identity" = 1 ]; then
     say "preparing the identity database and keys"
-    for step in migrate bootstrap fernet-setup credential-setup receipt-setup "app-role $app_role"; do
+    # The key repositories need no database: made while the database is migrated and bootstrapped.
+    local keys=() key
+    for key in fernet credential receipt; do
+      node "$root/app/dist/src/manage.js" "$key-setup" >"$logs/manage-$key.log" 2>&1 &
+      keys+=("$key:$!")
+    done
+    for step in migrate bootstrap "app-role $app_role"; do
       local args=()
       [ "$step" = bootstrap ] && args=(--bootstrap-public-url "${IDENTITY_PUBLIC_ENDPOINT:-$url}")
       # shellcheck disable=SC2086 # "app-role ROLE" is two words
       IDENTITY_ADMIN_PASSWORD=$admin_password node "$root/app/dist/src/manage.js" $step "${args[@]}" >>"$logs/manage.log" 2>&1 \
-        || die "manage $step failed" "$logs/manage.log"
+        || { wait; die "manage $step failed" "$logs/manage.log"; }
+    done
+    for key in "${keys[@]}"; do
+      wait "${key#*:}" || die "manage ${key%%:*}-setup failed" "$logs/manage-${key%%:*}.log"
     done
     # Least privilege: the superuser migrated; the gateway serves as a role that only reads and
     # writes rows (trust authentication on 127.0.0.1, as for the superuser).

@@ -12,6 +12,7 @@
  * It sits below the services: services and revocation depend on it, it depends on none of them.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import pg from 'pg';
 
@@ -19,6 +20,8 @@ export const INVALIDATE_CHANNEL = 'identity_invalidate';
 
 export class Invalidation {
   #enabled = false;
+  /** 'change' on each invalidation and enable(): wait on it rather than poll. */
+  readonly changes = new EventEmitter();
   /** Bumped on every invalidation; a value computed across one is not kept. */
   generation = 0;
 
@@ -44,11 +47,12 @@ export class Invalidation {
 
   invalidate(): void {
     this.generation++;
+    this.changes.emit('change');
   }
 
   enable(on: boolean): void {
-    this.invalidate();
     this.#enabled = on;
+    this.invalidate();
   }
 }
 

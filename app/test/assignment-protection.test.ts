@@ -12,7 +12,15 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { client, type Json } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  PERSONAS,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -53,22 +61,6 @@ const SP_ADMIN_OR_SYSTEM_READER: Persona[] = [...SP_ADMINS, 'system_reader'];
 const GRANT_READERS: Persona[] = [...ADMIN_OR_SYSTEM_READER, 'domain_reader', 'domain_manager'];
 const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 
-/** allowed personas get `status`; the others 403, and no token 401. */
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  /** The statuses under secure RBAC, when they differ. */
-  secure?: Record<Persona, number>;
-  /** The request, built (with any fresh resource it acts on) for one persona. */
-  request: (persona: Persona) => Promise<{ method: string; url: string; payload?: unknown }>;
-}
-
 let n = 0;
 const unique = (prefix: string) => `${prefix}-${++n}`;
 const freshRole = async () =>
@@ -97,21 +89,21 @@ const ownAppCredential = async () => {
   return res.body.application_credential.id as string;
 };
 
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   {
     action: 'list_roles',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_manager'], 200),
+    expected: expectStatus([...ADMIN_OR_SYSTEM_READER, 'domain_manager'], 200),
     request: async () => ({ method: 'GET', url: '/v3/roles' }),
   },
   {
     action: 'get_role',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'domain_manager', 'project_manager'], 200),
+    expected: expectStatus([...ADMIN_OR_SYSTEM_READER, 'domain_manager', 'project_manager'], 200),
     request: async () => ({ method: 'GET', url: `/v3/roles/${member()}` }),
   },
   {
     action: 'create_role',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/roles',
@@ -120,8 +112,8 @@ const rows: Row[] = [
   },
   {
     action: 'update_role',
-    expected: expect(ADMINS, 200),
-    secure: expect(SP_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(SP_ADMINS, 200),
     request: async () => ({
       method: 'PATCH',
       url: `/v3/roles/${await freshRole()}`,
@@ -130,14 +122,14 @@ const rows: Row[] = [
   },
   {
     action: 'delete_role',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({ method: 'DELETE', url: `/v3/roles/${await freshRole()}` }),
   },
   {
     action: 'create_implied_role',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({
       method: 'PUT',
       url: `/v3/roles/${await freshRole()}/implies/${await freshRole()}`,
@@ -145,13 +137,13 @@ const rows: Row[] = [
   },
   {
     action: 'list_role_inference_rules',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/role_inferences' }),
   },
   {
     action: 'create_grant',
-    expected: expect(ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
     request: async () => ({
       method: 'PUT',
       url: `/v3/projects/${p.projectId}/users/${subject}/roles/${await freshRole()}`,
@@ -160,7 +152,7 @@ const rows: Row[] = [
   {
     // Keystone 26: a domain manager grants manager, member or reader within its domain.
     action: 'create_grant (member role)',
-    expected: expect([...ADMINS, 'domain_manager'], 204),
+    expected: expectStatus([...ADMINS, 'domain_manager'], 204),
     request: async () => ({
       method: 'PUT',
       url: `/v3/projects/${p.projectId}/users/${await freshUser()}/roles/${member()}`,
@@ -168,7 +160,7 @@ const rows: Row[] = [
   },
   {
     action: 'check_grant',
-    expected: expect(GRANT_READERS, 204),
+    expected: expectStatus(GRANT_READERS, 204),
     request: async () => {
       await ok('PUT', grantPath(), undefined, 204);
       return { method: 'HEAD', url: grantPath() };
@@ -176,7 +168,7 @@ const rows: Row[] = [
   },
   {
     action: 'list_grants',
-    expected: expect(GRANT_READERS, 200),
+    expected: expectStatus(GRANT_READERS, 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/projects/${p.projectId}/users/${subject}/roles`,
@@ -184,7 +176,7 @@ const rows: Row[] = [
   },
   {
     action: 'revoke_grant',
-    expected: expect(ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
     request: async () => {
       const role = await freshRole();
       const path = `/v3/domains/${p.domainId}/users/${subject}/roles/${role}`;
@@ -194,8 +186,8 @@ const rows: Row[] = [
   },
   {
     action: 'create_system_grant_for_user',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({
       method: 'PUT',
       url: `/v3/system/users/${subject}/roles/${await freshRole()}`,
@@ -203,25 +195,25 @@ const rows: Row[] = [
   },
   {
     action: 'list_system_grants_for_user',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: `/v3/system/users/${subject}/roles` }),
   },
   {
     action: 'list_role_assignments',
-    expected: expect(GRANT_READERS, 200),
+    expected: expectStatus(GRANT_READERS, 200),
     request: async () => ({ method: 'GET', url: '/v3/role_assignments' }),
   },
   {
     action: 'list_services',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/services' }),
   },
   {
     action: 'create_service',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/services',
@@ -230,14 +222,14 @@ const rows: Row[] = [
   },
   {
     action: 'list_endpoints',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/endpoints' }),
   },
   {
     action: 'delete_endpoint',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => {
       const service = (await ok('POST', '/v3/services', { service: { type: unique('svc') } }, 201)).service
         .id;
@@ -254,13 +246,13 @@ const rows: Row[] = [
   },
   {
     action: 'list_regions',
-    expected: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
     request: async () => ({ method: 'GET', url: '/v3/regions' }),
   },
   {
     action: 'create_region',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/regions',
@@ -269,8 +261,8 @@ const rows: Row[] = [
   },
   {
     action: 'create_credential (for own_user)',
-    expected: expect([...ADMINS, 'own_user'], 201),
-    secure: expect([...SP_ADMINS, 'own_user'], 201),
+    expected: expectStatus([...ADMINS, 'own_user'], 201),
+    secure: expectStatus([...SP_ADMINS, 'own_user'], 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/credentials',
@@ -279,19 +271,19 @@ const rows: Row[] = [
   },
   {
     action: 'get_credential (own_user’s)',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
-    secure: expect([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    expected: expectStatus([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    secure: expectStatus([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
     request: async () => ({ method: 'GET', url: `/v3/credentials/${await ownCredential()}` }),
   },
   {
     action: 'delete_credential (own_user’s)',
-    expected: expect([...ADMINS, 'own_user'], 204),
-    secure: expect([...SP_ADMINS, 'own_user'], 204),
+    expected: expectStatus([...ADMINS, 'own_user'], 204),
+    secure: expectStatus([...SP_ADMINS, 'own_user'], 204),
     request: async () => ({ method: 'DELETE', url: `/v3/credentials/${await ownCredential()}` }),
   },
   {
     action: 'create_application_credential (own_user’s)',
-    expected: expect(['own_user'], 201),
+    expected: expectStatus(['own_user'], 201),
     request: async () => ({
       method: 'POST',
       url: `/v3/users/${p.userIds.own_user}/application_credentials`,
@@ -300,20 +292,20 @@ const rows: Row[] = [
   },
   {
     action: 'list_application_credentials (own_user’s)',
-    expected: expect([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
-    secure: expect([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    expected: expectStatus([...ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
+    secure: expectStatus([...SP_ADMIN_OR_SYSTEM_READER, 'own_user'], 200),
     request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/application_credentials` }),
   },
   {
     // Keystone 22's access rule policies have no admin_required: system readers and the owner.
     action: 'list_access_rules (own_user’s)',
-    expected: expect([...SYSTEM_READERS, 'own_user'], 200),
+    expected: expectStatus([...SYSTEM_READERS, 'own_user'], 200),
     request: async () => ({ method: 'GET', url: `/v3/users/${p.userIds.own_user}/access_rules` }),
   },
   {
     action: 'delete_application_credential (own_user’s)',
-    expected: expect([...ADMINS, 'own_user'], 204),
-    secure: expect([...SP_ADMINS, 'own_user'], 204),
+    expected: expectStatus([...ADMINS, 'own_user'], 204),
+    secure: expectStatus([...SP_ADMINS, 'own_user'], 204),
     request: async () => ({
       method: 'DELETE',
       url: `/v3/users/${p.userIds.own_user}/application_credentials/${await ownAppCredential()}`,
@@ -321,22 +313,12 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ['Keystone 22 defaults', false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
-        const { method, url, payload } = await row.request(persona);
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);
 
 test('what a reader may see is filtered to what it may see', async () => {
   // A credential list shows the caller's own only; the system reader sees them all.

@@ -11,7 +11,14 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { client } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -60,20 +67,6 @@ const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
 const SP_ADMINS: Persona[] = ['system_admin', 'project_admin'];
 const SP_ADMIN_OR_SYSTEM_READER: Persona[] = [...SP_ADMINS, 'system_reader'];
 
-/** allowed personas get `status`; the others 403, and no token 401. */
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  secure: Record<Persona, number>;
-  request: () => Promise<{ method: string; url: string; payload?: unknown }>;
-}
-
 let n = 0;
 const unique = (prefix: string) => `${prefix}-${++n}`;
 const freshIdp = async () => {
@@ -108,12 +101,15 @@ const freshProtocol = async () => {
 };
 
 const read = {
-  expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-  secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+  expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+  secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
 };
-const write = (status: number) => ({ expected: expect(ADMINS, status), secure: expect(SP_ADMINS, status) });
+const write = (status: number) => ({
+  expected: expectStatus(ADMINS, status),
+  secure: expectStatus(SP_ADMINS, status),
+});
 
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   {
     action: 'create_identity_provider',
     ...write(201),
@@ -243,22 +239,12 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ['Keystone 22 defaults', false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every federation action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? row.secure : row.expected)[persona];
-        const { method, url, payload } = await row.request();
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'federation action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);
 
 test('a refused caller learns nothing of whether the object exists: 403 before 404', async () => {
   for (const url of [`${F}/identity_providers/nope`, `${F}/mappings/nope`, `${F}/service_providers/nope`]) {

@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { build } from '../src/app.js';
 import { createPool } from '../src/db.js';
+import { until } from './events.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
 import { createPersonas, PERSONA_PASSWORD, type Personas } from './personas.js';
 
@@ -622,12 +623,13 @@ describe('cached user lists stay coherent', () => {
     const other = await build({ config: t.config, db: otherDb });
     try {
       // Wait until both instances listen (the cache is off until then).
-      for (
-        let i = 0;
-        i < 100 && !(app.services.invalidation.enabled && other.services.invalidation.enabled);
-        i++
-      )
-        await new Promise((r) => setTimeout(r, 20));
+      for (const instance of [app, other])
+        await until(
+          'LISTEN',
+          instance.services.invalidation.changes,
+          'change',
+          () => instance.services.invalidation.enabled,
+        );
       const url = `/v3/users?domain_id=${p.domainId}&name__startswith=cached`;
       const names = async (by: FastifyInstance) =>
         (await by.inject({ method: 'GET', url, headers: admin }))
@@ -639,13 +641,19 @@ describe('cached user lists stay coherent', () => {
         user: { name: 'cached-one', domain_id: p.domainId },
       });
       assert.deepEqual(await names(app), ['cached-one:'], 'the writer sees its write at once');
+      // Checked at once and on each invalidation the other instance hears, for up to a second.
       const within = async (want: string[]) => {
-        const started = Date.now();
-        let got = await names(other);
-        while (Date.now() - started < 1000 && JSON.stringify(got) !== JSON.stringify(want)) {
-          await new Promise((r) => setTimeout(r, 10));
-          got = await names(other);
-        }
+        let got: string[] = [];
+        await until(
+          `the other instance to list ${want}`,
+          other.services.invalidation.changes,
+          'change',
+          async () => {
+            got = await names(other);
+            return JSON.stringify(got) === JSON.stringify(want);
+          },
+          1000,
+        ).catch(() => {});
         assert.deepEqual(got, want);
       };
       await within(['cached-one:']);

@@ -14,8 +14,9 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { build } from '../src/app.js';
 import { createPool } from '../src/db.js';
-import { hashingStats, hashPassword } from '../src/identity/passwords.js';
+import { hashingChanges, hashingStats, hashPassword } from '../src/identity/passwords.js';
 import { createServices, type Services } from '../src/services.js';
+import { at, until } from './events.js';
 import { ADMIN_PASSWORD, type TestDatabase, testDatabase } from './helpers.js';
 import { createPersonas, type Personas } from './personas.js';
 import { type Stack, throughNginx } from './through-nginx.js';
@@ -40,22 +41,9 @@ const change = (original: string, next: string) => ({
   user: { original_password: original, password: next },
 });
 
-/** Waits until `ready()` holds, checking on every turn of the event loop; fails after 20 s. */
-async function until(what: string, ready: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await ready())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/**
- * Waits for the second after `time` to begin: an event revoking a user's tokens covers the tokens
- * issued before its second (Fernet issue times are whole seconds).
- */
 async function nextSecond(time: string): Promise<void> {
   const next = Math.floor(Date.parse(time) / 1000) * 1000 + 1000;
-  await until('the next second', () => Date.now() >= next);
+  await at(next);
 }
 
 async function adminToken(stack: Stack): Promise<string> {
@@ -350,12 +338,12 @@ describe('login rate limit and the hash queue', () => {
     const start = hashingStats();
 
     const running = stack.request('POST', '/v3/auth/tokens', passwordLogin(slow, 'slow pw'));
-    await until('the slow check to run', () => hashingStats().running === 1);
+    await until('the slow check to run', hashingChanges, 'change', () => hashingStats().running === 1);
     const gone = new AbortController();
     const queued = stack
       .request('POST', '/v3/auth/tokens', passwordLogin(fast, 'fast pw'), {}, gone.signal)
       .catch((err: Error) => err);
-    await until('a login to queue', () => hashingStats().queued === 1);
+    await until('a login to queue', hashingChanges, 'change', () => hashingStats().queued === 1);
 
     const refused = await stack.request('POST', '/v3/auth/tokens', passwordLogin(fast, 'fast pw'));
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
@@ -366,7 +354,12 @@ describe('login rate limit and the hash queue', () => {
 
     gone.abort();
     assert.ok((await queued) instanceof Error, 'the client went away');
-    await until('the abandoned login to leave the queue', () => hashingStats().queued === 0);
+    await until(
+      'the abandoned login to leave the queue',
+      hashingChanges,
+      'change',
+      () => hashingStats().queued === 0,
+    );
     assert.equal(hashingStats().dropped - start.dropped, 1);
     assert.equal((await running).status, 201);
     assert.equal(hashingStats().completed - start.completed, 1, 'only the slow check was computed');
@@ -553,7 +546,7 @@ describe('revocation over a half-open LISTEN connection, and application credent
       target: { type: 'project', id: projectId },
       roleId: member,
     });
-    await until('LISTEN to be up', () => s.invalidation.enabled);
+    await until('LISTEN to be up', s.invalidation.changes, 'change', () => s.invalidation.enabled);
     const login = await stack.request(
       'POST',
       '/v3/auth/tokens',
@@ -566,15 +559,25 @@ describe('revocation over a half-open LISTEN connection, and application credent
     relay.silence();
     await nextSecond(login.body.token.issued_at);
     await other.revocation.revokeUser(grace); // its NOTIFY never arrives here
-    await until('a missed heartbeat to turn the cache off', () => !s.invalidation.enabled);
+    await until(
+      'a missed heartbeat to turn the cache off',
+      s.invalidation.changes,
+      'change',
+      () => !s.invalidation.enabled,
+    );
     assert.equal((await validate(token)).status, 404, 'the revocation is seen without the cache');
-    await until('LISTEN to be back on a new connection', () => s.invalidation.enabled);
+    await until(
+      'LISTEN to be back on a new connection',
+      s.invalidation.changes,
+      'change',
+      () => s.invalidation.enabled,
+    );
     assert.equal((await validate(token)).status, 404);
   });
 
   test("a cached application credential token ends at the credential's expiry", async () => {
     const s = app.services;
-    await until('LISTEN to be up', () => s.invalidation.enabled);
+    await until('LISTEN to be up', s.invalidation.changes, 'change', () => s.invalidation.enabled);
     const heidi = (await s.identity.createUser(user(`heidi-${newId()}`), 'heidi pw')).id;
     await s.assignment.grant({
       actor: { type: 'user', id: heidi },
@@ -607,7 +610,7 @@ describe('revocation over a half-open LISTEN connection, and application credent
     const check = () =>
       stack.request('GET', '/v3/auth/tokens', undefined, { 'x-auth-token': admin, 'x-subject-token': token });
     assert.equal((await check()).status, 200, 'validated, and now cached');
-    await until('the credential to expire', () => Date.now() > expiresAt.getTime());
+    await at(expiresAt.getTime() + 1);
     assert.ok(s.invalidation.enabled, 'the cache is on: this is a cache hit');
     assert.equal((await check()).status, 404);
   });

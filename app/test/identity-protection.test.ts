@@ -9,11 +9,11 @@
  * `domain` refuse domain tokens (domains themselves, here).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { build } from '../src/app.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import { createPersonas, expectStatus, type Persona, type Personas, protectionMatrix } from './personas.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE' | 'HEAD';
 interface Case {
@@ -370,66 +370,29 @@ describe('protection matrix: identity and resource APIs', () => {
     groupId = await freshGroup();
     await s().identity.addMember(groupId, p.userIds.own_user);
   });
-  // Built lazily: the personas exist only once `before` has run.
-  const names = [
-    'list_domains',
-    'get_domain',
-    'create_domain',
-    'update_domain',
-    'delete_domain',
-    'list_projects',
-    'get_project',
-    'get_project (another domain)',
-    'create_project',
-    'update_project',
-    'delete_project',
-    'list_project_tags',
-    'get_project_tag',
-    'update_project_tags',
-    'create_project_tag',
-    'delete_project_tag',
-    'delete_project_tags',
-    'list_users',
-    'get_user',
-    'create_user',
-    'update_user',
-    'update_user (own)',
-    'delete_user',
-    'list_user_projects',
-    'list_groups_for_user',
-    'list_groups',
-    'get_group',
-    'create_group',
-    'update_group',
-    'delete_group',
-    'list_users_in_group',
-    'check_user_in_group',
-    'add_user_to_group',
-    'remove_user_from_group',
-  ];
-  for (const [configuration, secure] of [
-    ['Keystone 22 defaults', false],
-    ['secure RBAC', true],
-  ] as const)
-    for (const name of names) {
-      test(`${configuration}: identity:${name}`, async () => {
-        const c = cases().find((x) => x.action === name) as Case;
-        const allowed = secure ? (c.secure ?? c.allowed) : c.allowed;
-        const got: Record<string, number> = {};
-        const want: Record<string, number> = {};
-        for (const persona of PERSONAS) {
-          const req = await c.request(persona);
-          const options: InjectOptions = { method: req.method, url: req.url, headers: p.headers(persona) };
-          if (req.payload !== undefined) options.payload = req.payload as Record<string, unknown>;
-          const res = await (secure ? secureApp : app).inject(options);
-          got[persona] = res.statusCode;
-          want[persona] = persona === 'no_token' ? 401 : allowed.includes(persona) ? c.ok : 403;
-          if (res.statusCode >= 400 && req.method !== 'HEAD') {
-            const body = res.json();
-            assert.equal(body.error.code, res.statusCode, `${persona}: Keystone's error body`);
-          }
-        }
-        assert.deepEqual(got, want);
-      });
-    }
+  protectionMatrix(
+    'action',
+    () =>
+      cases().map((c) => ({
+        action: c.action,
+        expected: expectStatus(c.allowed, c.ok),
+        ...(c.secure ? { secure: expectStatus(c.secure, c.ok) } : {}),
+        request: c.request,
+      })),
+    async (secure, persona, req) => {
+      const options: InjectOptions = {
+        method: req.method as Method,
+        url: req.url,
+        headers: p.headers(persona),
+      };
+      if (req.payload !== undefined) options.payload = req.payload as Record<string, unknown>;
+      const res = await (secure ? secureApp : app).inject(options);
+      if (res.statusCode >= 400 && req.method !== 'HEAD') {
+        const body = res.json();
+        assert.equal(body.error.code, res.statusCode, `${persona}: Keystone's error body`);
+      }
+      return res.statusCode;
+    },
+    { perAction: 'identity:' },
+  );
 });

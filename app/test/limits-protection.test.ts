@@ -11,7 +11,15 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { client } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  PERSONAS,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -76,35 +84,21 @@ const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 const DOMAIN_PERSONAS: Persona[] = ['domain_admin', 'domain_manager', 'domain_reader'];
 const PROJECT_PERSONAS: Persona[] = ['project_admin', 'project_manager', 'project_member', 'project_reader'];
 
-/** allowed personas get `status`; the others 403, and no token 401. */
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  secure?: Record<Persona, number>;
-  request: (persona: Persona) => Promise<{ method: string; url: string; payload?: unknown }>;
-}
-
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   {
     action: 'list_registered_limits',
-    expected: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
     request: async () => ({ method: 'GET', url: '/v3/registered_limits' }),
   },
   {
     action: 'get_registered_limit',
-    expected: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
     request: async () => ({ method: 'GET', url: `/v3/registered_limits/${(await freshRegistered()).id}` }),
   },
   {
     action: 'create_registered_limits',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/registered_limits',
@@ -115,8 +109,8 @@ const rows: Row[] = [
   },
   {
     action: 'update_registered_limit',
-    expected: expect(ADMINS, 200),
-    secure: expect(SP_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(SP_ADMINS, 200),
     request: async () => ({
       method: 'PATCH',
       url: `/v3/registered_limits/${(await freshRegistered()).id}`,
@@ -125,39 +119,42 @@ const rows: Row[] = [
   },
   {
     action: 'delete_registered_limit',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({ method: 'DELETE', url: `/v3/registered_limits/${(await freshRegistered()).id}` }),
   },
   {
     action: 'get_limit_model',
-    expected: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
     request: async () => ({ method: 'GET', url: '/v3/limits/model' }),
   },
   {
     action: 'list_limits',
-    expected: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
     request: async () => ({ method: 'GET', url: '/v3/limits' }),
   },
   {
     action: "get_limit (the persona project's)",
-    expected: expect(['system_admin', 'system_reader', ...DOMAIN_PERSONAS, ...PROJECT_PERSONAS], 200),
+    expected: expectStatus(['system_admin', 'system_reader', ...DOMAIN_PERSONAS, ...PROJECT_PERSONAS], 200),
     request: async () => ({ method: 'GET', url: `/v3/limits/${projectLimit}` }),
   },
   {
     action: "get_limit (the persona domain's)",
-    expected: expect(['system_admin', 'system_reader', ...DOMAIN_PERSONAS, 'project_admin'], 200),
+    expected: expectStatus(['system_admin', 'system_reader', ...DOMAIN_PERSONAS, 'project_admin'], 200),
     request: async () => ({ method: 'GET', url: `/v3/limits/${domainLimit}` }),
   },
   {
     action: "get_limit (another domain's project)",
-    expected: expect(['system_admin', 'system_reader', 'domain_admin', 'project_admin', 'other_user'], 200),
+    expected: expectStatus(
+      ['system_admin', 'system_reader', 'domain_admin', 'project_admin', 'other_user'],
+      200,
+    ),
     request: async () => ({ method: 'GET', url: `/v3/limits/${otherLimit}` }),
   },
   {
     action: 'create_limits',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => {
       const r = await freshRegistered();
       return {
@@ -178,8 +175,8 @@ const rows: Row[] = [
   },
   {
     action: 'update_limit',
-    expected: expect(ADMINS, 200),
-    secure: expect(SP_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(SP_ADMINS, 200),
     request: async () => ({
       method: 'PATCH',
       url: `/v3/limits/${await freshLimit({ project_id: p.projectId })}`,
@@ -188,8 +185,8 @@ const rows: Row[] = [
   },
   {
     action: 'delete_limit',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({
       method: 'DELETE',
       url: `/v3/limits/${await freshLimit({ project_id: p.projectId })}`,
@@ -197,22 +194,12 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ['Keystone 22 defaults', false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every limit action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
-        const { method, url, payload } = await row.request(persona);
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'limit action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);
 
 test('a limit that does not exist: 404 for who may read any limit, 403 for the others (no target)', async () => {
   for (const [persona, status] of [

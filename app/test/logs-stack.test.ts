@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import parse from 'parse-prometheus-text-format';
+import { untilWorkersStopped, untilWritten } from './events.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const script = `${root}/scripts/stack.sh`;
@@ -32,14 +33,9 @@ const rawLogs = () =>
     .map((f) => (existsSync(`${logs}/${f}`) ? readFileSync(`${logs}/${f}`, 'utf8') : ''))
     .join('\n');
 
-/** Waits for lines to be written (the logs are asynchronous), polling the files. */
-async function waitFor(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not logged; gateway log:\n${rawLogs()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Waits for lines to be written (the logs are asynchronous): checked on each write to the logs. */
+const waitFor = (what: string, check: () => boolean): Promise<void> =>
+  untilWritten(`${what} to be logged`, logs, check, 10_000, () => `the logs:\n${rawLogs()}`);
 
 const ID = /^req-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
 const WRONG_PASSWORD = 'not-the-password-9f3c1';
@@ -193,13 +189,13 @@ describe('logs through nginx, the gateway and the app', {
       ).processes.map((p) => p.pid);
     const old = await pids();
     assert.equal(stack(['reload']).status, 0);
-    const deadline = Date.now() + 20_000;
-    // Replaced: none of the old workers left, and as many new ones reporting as there were.
-    const replaced = (now: number[]) => now.length === old.length && !now.some((pid) => old.includes(pid));
-    while (!replaced(await pids())) {
-      assert.ok(Date.now() < deadline, 'the reload replaced the workers');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Replaced: the old workers drained and stopped (each logs it), and as many new ones report.
+    await untilWorkersStopped(logs, old, 20_000);
+    const now = await pids();
+    assert.ok(
+      now.length === old.length && !now.some((pid) => old.includes(pid)),
+      'the reload replaced the workers',
+    );
     const res = await login(password);
     assert.equal(res.status, 201);
     tokens.push(res.headers.get('x-subject-token') ?? '');

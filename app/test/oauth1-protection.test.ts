@@ -12,7 +12,14 @@ import { build } from '../src/app.js';
 import { client } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
 import { form, signedHeader } from './oauth1-client.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 const HOST = 'identity.test:5000';
 const BASE = `http://${HOST}/v3`;
@@ -49,19 +56,6 @@ const ADMIN_OR_SYSTEM_READER: Persona[] = [...ADMINS, 'system_reader'];
 const SP_ADMINS: Persona[] = ['system_admin', 'project_admin'];
 const SP_ADMIN_OR_SYSTEM_READER: Persona[] = [...SP_ADMINS, 'system_reader'];
 const PROJECT_ADMINS: Persona[] = ['project_admin'];
-
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  secure?: Record<Persona, number>;
-  request: () => Promise<{ method: string; url: string; payload?: unknown }>;
-}
 
 const consumer = async (): Promise<{ id: string; secret: string }> =>
   (await ok('POST', '/v3/OS-OAUTH1/consumers', { consumer: { description: 'matrix' } }, 201)).consumer;
@@ -121,29 +115,29 @@ const sharedAccessToken = async () => {
   return shared;
 };
 
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   {
     action: 'list_consumers',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: '/v3/OS-OAUTH1/consumers' }),
   },
   {
     action: 'get_consumer',
-    expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-    secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+    expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+    secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
     request: async () => ({ method: 'GET', url: `/v3/OS-OAUTH1/consumers/${(await consumer()).id}` }),
   },
   {
     action: 'create_consumer',
-    expected: expect(ADMINS, 201),
-    secure: expect(SP_ADMINS, 201),
+    expected: expectStatus(ADMINS, 201),
+    secure: expectStatus(SP_ADMINS, 201),
     request: async () => ({ method: 'POST', url: '/v3/OS-OAUTH1/consumers', payload: { consumer: {} } }),
   },
   {
     action: 'update_consumer',
-    expected: expect(ADMINS, 200),
-    secure: expect(SP_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(SP_ADMINS, 200),
     request: async () => ({
       method: 'PATCH',
       url: `/v3/OS-OAUTH1/consumers/${(await consumer()).id}`,
@@ -152,15 +146,15 @@ const rows: Row[] = [
   },
   {
     action: 'delete_consumer',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({ method: 'DELETE', url: `/v3/OS-OAUTH1/consumers/${(await consumer()).id}` }),
   },
   {
     // No roles asked for: every caller the rule lets through holds them all.
     action: 'authorize_request_token',
-    expected: expect(ADMINS, 200),
-    secure: expect(PROJECT_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(PROJECT_ADMINS, 200),
     request: async () => ({
       method: 'PUT',
       url: `/v3/OS-OAUTH1/authorize/${(await requestToken(p.projectId)).token.oauth_token}`,
@@ -169,14 +163,14 @@ const rows: Row[] = [
   },
   {
     action: 'list_access_tokens',
-    expected: expect(ADMINS, 200),
-    secure: expect(PROJECT_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(PROJECT_ADMINS, 200),
     request: async () => ({ method: 'GET', url: `/v3/users/${adminId()}/OS-OAUTH1/access_tokens` }),
   },
   {
     action: 'get_access_token',
-    expected: expect(ADMINS, 200),
-    secure: expect(PROJECT_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(PROJECT_ADMINS, 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/users/${adminId()}/OS-OAUTH1/access_tokens/${await sharedAccessToken()}`,
@@ -184,8 +178,8 @@ const rows: Row[] = [
   },
   {
     action: 'list_access_token_roles',
-    expected: expect(ADMINS, 200),
-    secure: expect(PROJECT_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(PROJECT_ADMINS, 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/users/${adminId()}/OS-OAUTH1/access_tokens/${await sharedAccessToken()}/roles`,
@@ -193,8 +187,8 @@ const rows: Row[] = [
   },
   {
     action: 'get_access_token_role',
-    expected: expect(ADMINS, 200),
-    secure: expect(PROJECT_ADMINS, 200),
+    expected: expectStatus(ADMINS, 200),
+    secure: expectStatus(PROJECT_ADMINS, 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/users/${adminId()}/OS-OAUTH1/access_tokens/${await sharedAccessToken()}/roles/${p.roles.member}`,
@@ -203,8 +197,8 @@ const rows: Row[] = [
   {
     // Keystone 22 checks identity:ec2_delete_credential here (scoped to system and project).
     action: 'delete_access_token',
-    expected: expect(ADMINS, 204),
-    secure: expect(SP_ADMINS, 204),
+    expected: expectStatus(ADMINS, 204),
+    secure: expectStatus(SP_ADMINS, 204),
     request: async () => ({
       method: 'DELETE',
       url: `/v3/users/${adminId()}/OS-OAUTH1/access_tokens/${await accessToken()}`,
@@ -212,22 +206,12 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ['Keystone 22 defaults', false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every OS-OAUTH1 action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
-        const { method, url, payload } = await row.request();
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'OS-OAUTH1 action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);
 
 test('the request and access token legs need no X-Auth-Token: the signature is the proof', async () => {
   const { token } = await requestToken(p.projectId);

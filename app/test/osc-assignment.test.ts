@@ -4,42 +4,26 @@
  * credentials and application credentials — and logging in with an application credential.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { openstack } from './osc.js';
+import { before, test } from 'node:test';
+import { noStack, openstack, oscStack } from './osc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const stack = (...args: string[]) =>
-  spawnSync(script, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
-const skip = existsSync(script) ? false : 'scripts/stack.sh is absent';
-
-let env: Record<string, string> = {};
-// The stack keeps its database between runs: names are this run's own.
+const skip = noStack;
+const s = oscStack('osc-assignment', '--protocol', 'fastcgi');
+before(() => {
+  s.env.OS_INTERFACE = 'public';
+  s.admin.OS_INTERFACE = 'public';
+});
+// Names are this run's own.
 const tag = randomBytes(3).toString('hex');
 const n = (name: string) => `${name}-${tag}`;
 
 /** Runs the client; asserts it succeeded; the parsed JSON when asked for (-f json). */
 async function osc(...args: string[]): Promise<ReturnType<typeof JSON.parse>> {
-  const res = await openstack(env, ...args);
+  const res = await openstack(s.admin, ...args);
   assert.equal(res.status, 0, `openstack ${args.join(' ')}: ${res.stderr}`);
   return args.includes('json') ? JSON.parse(res.stdout) : res.stdout;
 }
-
-before(() => {
-  if (skip) return;
-  const started = stack('start', '--protocol', 'fastcgi');
-  assert.equal(started.status, 0, started.stderr);
-  env = {};
-  for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  env.OS_INTERFACE = 'public';
-});
-after(() => {
-  if (!skip) stack('stop');
-});
 
 type Row = Record<string, string | boolean>;
 const rows = (list: Row[]) =>
@@ -73,18 +57,22 @@ test('roles: create, list, show, set, delete; implied role create and list', { s
     assert.ok(names.includes(rule), rule);
   await osc('role', 'delete', n('inspector'));
   assert.ok(!(await osc('role', 'list', '-f', 'json')).some((r: Row) => r.ID === role.id));
-  const gone = await openstack(env, 'implied', 'role', 'list', '-f', 'json');
+  const gone = await openstack(s.admin, 'implied', 'role', 'list', '-f', 'json');
   assert.ok(!gone.stdout.includes(role.id), 'its inference went with it');
 });
 
 test('role add/remove on project, domain and system, for users and groups, --inherited; role assignment list --effective --names', {
   skip,
 }, async () => {
-  await osc('user', 'create', '--password', 'alice-password-1', n('alice'), '-f', 'json');
-  await osc('group', 'create', n('devs'), '-f', 'json');
-  await osc('group', 'add', 'user', n('devs'), n('alice'));
-  await osc('project', 'create', n('apps'), '-f', 'json');
-  await osc('project', 'create', '--parent', n('apps'), n('apps-web'), '-f', 'json');
+  await Promise.all([
+    osc('user', 'create', '--password', 'alice-password-1', n('alice'), '-f', 'json'),
+    osc('group', 'create', n('devs'), '-f', 'json'),
+    osc('project', 'create', n('apps'), '-f', 'json'),
+  ]);
+  await Promise.all([
+    osc('group', 'add', 'user', n('devs'), n('alice')),
+    osc('project', 'create', '--parent', n('apps'), n('apps-web'), '-f', 'json'),
+  ]);
   const grants = [
     ['--user', n('alice'), '--project', n('apps'), 'member'],
     ['--group', n('devs'), '--project', n('apps'), 'reader'],
@@ -95,7 +83,7 @@ test('role add/remove on project, domain and system, for users and groups, --inh
     ['--user', n('alice'), '--project', n('apps'), '--inherited', 'manager'],
     ['--group', n('devs'), '--domain', 'default', '--inherited', 'reader'],
   ];
-  for (const g of grants) await osc('role', 'add', ...g);
+  await Promise.all(grants.map((g) => osc('role', 'add', ...g)));
 
   const stored = rows(await osc('role', 'assignment', 'list', '--names', '-f', 'json'));
   for (const expected of [
@@ -142,7 +130,7 @@ test('role add/remove on project, domain and system, for users and groups, --inh
   );
   assert.deepEqual([...new Set(system)], [`reader ${n('alice')}@Default all`]);
 
-  for (const g of grants) await osc('role', 'remove', ...g);
+  await Promise.all(grants.map((g) => osc('role', 'remove', ...g)));
   assert.deepEqual(
     await osc('role', 'assignment', 'list', '--user', n('alice'), '--effective', '-f', 'json'),
     [],
@@ -224,7 +212,7 @@ test('application credential create/list/delete, and token issue with one', { sk
     [n('ci')],
   );
   const appEnv: Record<string, string> = {
-    ...env,
+    ...s.env,
     OS_AUTH_TYPE: 'v3applicationcredential',
     OS_APPLICATION_CREDENTIAL_ID: created.id,
     OS_APPLICATION_CREDENTIAL_SECRET: created.secret,

@@ -6,53 +6,18 @@
  * with one byte changed, 401. Skipped when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import type { Json } from './api.js';
 import { signed } from './ec2-sign.js';
-import { openstack } from './osc.js';
+import { noStack, openstack, oscStack } from './osc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const state = mkdtempSync(join(tmpdir(), 'osc-ec2-'));
-chmodSync(state, 0o755); // PostgreSQL runs as its own user when the tests run as root
-const stack = (...args: string[]) =>
-  spawnSync(script, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, GATEHOUSE_STACK_DIR: join(state, 'stack') },
-  });
+describe('openstack ec2 credentials and botocore-signed requests through nginx', { skip: noStack }, () => {
+  const s = oscStack('osc-ec2', '--protocol', 'fastcgi');
 
-describe('openstack ec2 credentials and botocore-signed requests through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  const env: Record<string, string> = {};
-  let url = '';
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-    url = (/^GATEHOUSE_URL=(.*)$/m.exec(started.stdout)?.[1] ?? '').replace(/\/$/, '');
-    assert.ok(url);
-  });
-  after(() => {
-    stack('stop');
-    rmSync(state, { recursive: true, force: true });
-  });
-
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
   const post = (path: string, body: unknown, token: string) =>
-    fetch(`${url}${path}`, {
+    fetch(`${s.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-auth-token': token },
       body: JSON.stringify(body),
@@ -78,7 +43,7 @@ describe('openstack ec2 credentials and botocore-signed requests through nginx',
       assert.equal(body.token.project.id, created.project_id);
       const subject = res.headers.get('x-subject-token') as string;
       // The token is good for the service that asked: it validates through the front door.
-      const check = await fetch(`${url}/v3/auth/tokens`, {
+      const check = await fetch(`${s.url}/v3/auth/tokens`, {
         headers: { 'x-auth-token': admin, 'x-subject-token': subject },
       });
       assert.equal(check.status, 200);
@@ -116,7 +81,7 @@ describe('openstack ec2 credentials and botocore-signed requests through nginx',
     assert.equal(wrongSecret.status, 401);
 
     await os('ec2', 'credentials', 'delete', created.access);
-    const after = await openstack(env, 'ec2', 'credentials', 'show', created.access);
+    const after = await openstack(s.admin, 'ec2', 'credentials', 'show', created.access);
     assert.notEqual(after.status, 0);
     assert.match(after.stderr, /Could not find credential/);
     // A deleted key signs nothing any more.

@@ -5,46 +5,16 @@
  * endpoints. Skipped when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { openstack } from './osc.js';
+import { describe, test } from 'node:test';
+import { noStack, openstack, oscStack } from './osc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const state = mkdtempSync(join(tmpdir(), 'osc-ep-filter-'));
-chmodSync(state, 0o755); // PostgreSQL runs as its own user when the tests run as root
-const stack = (...args: string[]) =>
-  spawnSync(script, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, GATEHOUSE_STACK_DIR: join(state, 'stack') },
-  });
+describe('openstack endpoint group and endpoint add project through nginx', { skip: noStack }, () => {
+  const s = oscStack('osc-ep-filter', '--protocol', 'fastcgi');
 
-describe('openstack endpoint group and endpoint add project through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  const env: Record<string, string> = {};
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  });
-  after(() => {
-    stack('stop');
-    rmSync(state, { recursive: true, force: true });
-  });
-
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
 
   test('groups and associations made with the client narrow the project token catalog', async () => {
     const service = await json('service', 'create', '--name', 'nova', 'compute');
@@ -69,7 +39,7 @@ describe('openstack endpoint group and endpoint add project through nginx', {
     const project = await json('project', 'create', 'ep-filtered');
     await os('role', 'add', '--user', 'admin', '--project', project.id, 'member');
 
-    const filters = join(state, 'filters.json');
+    const filters = join(s.dir, 'filters.json');
     writeFileSync(filters, JSON.stringify({ service_id: service.id, interface: 'public' }));
     const group = await json(
       'endpoint',
@@ -93,7 +63,7 @@ describe('openstack endpoint group and endpoint add project through nginx', {
     );
 
     // A token scoped to the project carries only its endpoint.
-    const scoped = { ...env, OS_PROJECT_NAME: 'ep-filtered' };
+    const scoped = { ...s.env, OS_PROJECT_NAME: 'ep-filtered' };
     const catalog = await openstack(scoped, 'catalog', 'list', '-f', 'json');
     assert.equal(catalog.status, 0, catalog.stderr);
     const entries = JSON.parse(catalog.stdout) as Array<{ Type: string; Endpoints: Array<{ url: string }> }>;

@@ -5,46 +5,18 @@
  * Skipped when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { openstack } from './osc.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const state = mkdtempSync(join(tmpdir(), 'osc-federation-'));
-chmodSync(state, 0o755); // PostgreSQL runs as its own user when the tests run as root
-const stack = (...args: string[]) =>
-  spawnSync(script, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, GATEHOUSE_STACK_DIR: join(state, 'stack') },
-  });
+import { describe, test } from 'node:test';
+import { noStack, openstack, oscStack } from './osc.js';
 
 describe('openstack identity provider, mapping, federation protocol and service provider through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
+  skip: noStack,
 }, () => {
-  const env: Record<string, string> = {};
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  });
-  after(() => {
-    stack('stop');
-    rmSync(state, { recursive: true, force: true });
-  });
+  const s = oscStack('osc-federation', '--protocol', 'fastcgi');
 
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
 
   test('providers, mappings, protocols and service providers made, changed and removed with the client', async () => {
     const idp = await json(
@@ -68,7 +40,7 @@ describe('openstack identity provider, mapping, federation protocol and service 
     );
     // A second provider cannot claim the same remote id: Keystone's 409.
     const taken = await openstack(
-      env,
+      s.admin,
       'identity',
       'provider',
       'create',
@@ -79,7 +51,7 @@ describe('openstack identity provider, mapping, federation protocol and service 
     assert.notEqual(taken.status, 0);
     assert.match(taken.stderr, /Duplicate remote ID: https:\/\/idp\.example\/saml.*HTTP 409/);
 
-    const rules = join(state, 'rules.json');
+    const rules = join(s.dir, 'rules.json');
     writeFileSync(
       rules,
       JSON.stringify([
@@ -91,9 +63,9 @@ describe('openstack identity provider, mapping, federation protocol and service 
     );
     const mapping = await json('mapping', 'create', '--rules', rules, 'example-mapping');
     assert.equal(mapping.id, 'example-mapping');
-    const bad = join(state, 'bad.json');
+    const bad = join(s.dir, 'bad.json');
     writeFileSync(bad, JSON.stringify([{ local: [], remote: [] }]));
-    const refused = await openstack(env, 'mapping', 'create', '--rules', bad, 'bad-mapping');
+    const refused = await openstack(s.admin, 'mapping', 'create', '--rules', bad, 'bad-mapping');
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /\[\] is too short.*HTTP 400/s);
 
@@ -153,7 +125,7 @@ describe('openstack identity provider, mapping, federation protocol and service 
     // so it exits 1 after a successful PATCH (against Keystone as well): the change is checked.
     await os('mapping', 'create', '--rules', rules, 'second-mapping');
     await openstack(
-      env,
+      s.admin,
       'federation',
       'protocol',
       'set',
@@ -172,7 +144,7 @@ describe('openstack identity provider, mapping, federation protocol and service 
     await os('identity', 'provider', 'delete', 'example');
     await os('mapping', 'delete', 'example-mapping', 'second-mapping');
     await os('service', 'provider', 'delete', 'sp-example');
-    const gone = await openstack(env, 'identity', 'provider', 'show', 'example');
+    const gone = await openstack(s.admin, 'identity', 'provider', 'show', 'example');
     assert.notEqual(gone.status, 0);
     assert.deepEqual(await json('service', 'provider', 'list'), []);
   });

@@ -5,39 +5,19 @@
  * user. Skipped when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db.js';
 import { createServices } from '../src/services.js';
-import { openstack } from './osc.js';
+import { noStack, openstack, oscStack } from './osc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const stack = (...args: string[]) =>
-  spawnSync(script, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
+describe('openstack identity and resource commands through nginx', { skip: noStack }, () => {
+  const s = oscStack('osc-identity', '--protocol', 'fastcgi');
+  before(() => assert.match(s.env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/));
 
-describe('openstack identity and resource commands through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  const env: Record<string, string> = {};
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-    assert.match(env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
-  });
-  after(() => stack('stop'));
-
-  /** Runs `openstack …` as the admin; succeeds or fails the test with the client's stderr. */
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
 
   test('domain, project, user, group: create, list, show, set, membership, password, delete', async () => {
     // Domain
@@ -80,7 +60,7 @@ describe('openstack identity and resource commands through nginx', {
     const shown = await json('project', 'show', '--domain', 'osc-domain', 'osc-project');
     assert.equal(shown.description, 'described');
     assert.deepEqual([...shown.tags].sort(), ['blue', 'green']);
-    const blocked = await openstack(env, 'project', 'delete', '--domain', 'osc-domain', 'osc-project');
+    const blocked = await openstack(s.admin, 'project', 'delete', '--domain', 'osc-domain', 'osc-project');
     assert.notEqual(blocked.status, 0, 'a project with children is not deleted');
     assert.match(blocked.stderr, /not a leaf in the hierarchy.*HTTP 403/);
 
@@ -131,9 +111,9 @@ describe('openstack identity and resource commands through nginx', {
 
     // The user changes its own password. The client needs a project-scoped token (it finds the
     // identity endpoint in the catalog), so the user gets a role on the project first.
-    await grantMember(user.id, project.id);
+    await grantMember(s.dir, user.id, project.id);
     const asUser = {
-      ...env,
+      ...s.env,
       OS_USERNAME: 'osc-user',
       OS_USER_DOMAIN_NAME: 'osc-domain',
       OS_PROJECT_NAME: 'osc-project',
@@ -178,32 +158,32 @@ describe('openstack identity and resource commands through nginx', {
 
     // Removal, then the deletes: an enabled domain refuses until disabled.
     await os('group', 'remove', 'user', ...member);
-    const gone = await openstack(env, 'group', 'contains', 'user', ...member);
+    const gone = await openstack(s.admin, 'group', 'contains', 'user', ...member);
     assert.match(gone.stdout + gone.stderr, /osc-user not in group osc-group/);
     await os('user', 'delete', '--domain', 'osc-domain', 'osc-user');
     await os('group', 'delete', '--domain', 'osc-domain', 'osc-group');
     await os('project', 'delete', '--domain', 'osc-domain', 'osc-child');
     await os('project', 'delete', '--domain', 'osc-domain', 'osc-project');
-    const enabled = await openstack(env, 'domain', 'delete', 'osc-domain');
+    const enabled = await openstack(s.admin, 'domain', 'delete', 'osc-domain');
     assert.notEqual(enabled.status, 0);
     assert.match(enabled.stderr, /Cannot delete a domain that is enabled.*HTTP 403/);
     await os('domain', 'set', '--disable', 'osc-domain');
     await os('domain', 'delete', 'osc-domain');
-    const missing = await openstack(env, 'domain', 'show', 'osc-domain');
+    const missing = await openstack(s.admin, 'domain', 'show', 'osc-domain');
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /No domain with a name or ID of 'osc-domain' exists/);
   });
 });
 
 /** A `member` grant written to the stack's database through the service layer. */
-async function grantMember(userId: string, projectId: string): Promise<void> {
-  const port = readFileSync(`${root}/.stack/pg/port`, 'utf8').trim();
+async function grantMember(dir: string, userId: string, projectId: string): Promise<void> {
+  const port = readFileSync(`${dir}/pg/port`, 'utf8').trim();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const db = createPool(url, 1);
   try {
     const s = createServices(
       db,
-      loadConfig({ DATABASE_URL: url, IDENTITY_FERNET_KEY_REPOSITORY: `${root}/.stack/keys/fernet` }),
+      loadConfig({ DATABASE_URL: url, IDENTITY_FERNET_KEY_REPOSITORY: `${dir}/keys/fernet` }),
     );
     const roleId = await s.assignment.ensureGlobalRole('unused', 'member');
     await s.assignment.grant({

@@ -8,26 +8,14 @@
  * when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openstack } from './osc.js';
+import { noStack, openstack, oscStack } from './osc.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
 const enforceScript = fileURLToPath(new URL('../../test/oslo_limit_enforce.py', import.meta.url));
-const state = mkdtempSync(join(tmpdir(), 'osc-limits-'));
-chmodSync(state, 0o755); // PostgreSQL runs as its own user when the tests run as root
-const stack = (...args: string[]) =>
-  spawnSync(script, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, GATEHOUSE_STACK_DIR: join(state, 'stack') },
-  });
 
 /** oslo_limit_enforce.py's verdict: exit status and its JSON line. */
 function enforce(
@@ -62,26 +50,11 @@ function enforce(
   });
 }
 
-describe('openstack registered limit / limit and oslo.limit through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  const env: Record<string, string> = {};
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  });
-  after(() => {
-    stack('stop');
-    rmSync(state, { recursive: true, force: true });
-  });
+describe('openstack registered limit / limit and oslo.limit through nginx', { skip: noStack }, () => {
+  const s = oscStack('osc-limits', '--protocol', 'fastcgi');
 
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
 
   test('limits made with the client are the ones oslo.limit enforces', async () => {
     const service = await json('service', 'create', '--name', 'nova', 'compute');
@@ -128,7 +101,7 @@ describe('openstack registered limit / limit and oslo.limit through nginx', {
     await os('registered', 'limit', 'set', '--default-limit', '20', reg.id);
     assert.equal((await json('registered', 'limit', 'show', reg.id)).default_limit, 20);
     const duplicate = await openstack(
-      env,
+      s.admin,
       'registered',
       'limit',
       'create',
@@ -163,7 +136,7 @@ describe('openstack registered limit / limit and oslo.limit through nginx', {
     // Keystone narrows a limit list to the token's reach: the admin's project token sees its own
     // project's limits only; a system-scoped token sees them all.
     assert.deepEqual(await json('limit', 'list', '--project', limited.id), []);
-    const system = { ...env, OS_SYSTEM_SCOPE: 'all', OS_PROJECT_NAME: '', OS_PROJECT_DOMAIN_NAME: '' };
+    const system = { ...s.env, OS_SYSTEM_SCOPE: 'all', OS_PROJECT_NAME: '', OS_PROJECT_DOMAIN_NAME: '' };
     const systemList = await openstack(system, 'limit', 'list', '--project', limited.id, '-f', 'json');
     assert.equal(systemList.status, 0, systemList.stderr);
     assert.deepEqual(
@@ -174,20 +147,20 @@ describe('openstack registered limit / limit and oslo.limit through nginx', {
     const shown = await json('limit', 'show', lim.id);
     assert.deepEqual([shown.resource_limit, shown.description], [3, 'three']);
     // A registered limit that a limit refers to is frozen.
-    const frozen = await openstack(env, 'registered', 'limit', 'set', '--default-limit', '30', reg.id);
+    const frozen = await openstack(s.admin, 'registered', 'limit', 'set', '--default-limit', '30', reg.id);
     assert.notEqual(frozen.status, 0);
     assert.match(frozen.stderr, /project limits associated with it.*HTTP 403/s);
 
     // The service's oslo.limit configuration: a system-scoped admin, its catalog endpoint.
-    const config = join(state, 'nova-limits.conf');
+    const config = join(s.dir, 'nova-limits.conf');
     writeFileSync(
       config,
       [
         '[oslo_limit]',
         'auth_type = password',
-        `auth_url = ${env.OS_AUTH_URL}`,
+        `auth_url = ${s.env.OS_AUTH_URL}`,
         'username = admin',
-        `password = ${env.OS_PASSWORD}`,
+        `password = ${s.env.OS_PASSWORD}`,
         'user_domain_name = Default',
         'system_scope = all',
         `endpoint_id = ${endpoint.id}`,
@@ -211,7 +184,7 @@ describe('openstack registered limit / limit and oslo.limit through nginx', {
     assert.equal((await enforce(config, limited.id, 'cores', 2, 2)).status, 0);
 
     await os('limit', 'delete', lim.id);
-    assert.equal((await openstack(env, 'limit', 'show', lim.id)).status, 1);
+    assert.equal((await openstack(s.admin, 'limit', 'show', lim.id)).status, 1);
     await os('registered', 'limit', 'delete', reg.id);
     assert.deepEqual(await json('registered', 'limit', 'list', '--service', 'nova'), []);
   });

@@ -6,25 +6,9 @@
  * is deleted. Skipped when scripts/stack.sh is absent.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { openstack } from './osc.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const state = mkdtempSync(join(tmpdir(), 'osc-oauth1-'));
-chmodSync(state, 0o755); // PostgreSQL runs as its own user when the tests run as root
-const stack = (...args: string[]) =>
-  spawnSync(script, args, {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, GATEHOUSE_STACK_DIR: join(state, 'stack') },
-  });
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { noStack, openstack, oscStack } from './osc.js';
 
 /** The consumer's side, as keystoneclient.v3.contrib.oauth1 does it with oauthlib. */
 const FLOW = String.raw`
@@ -129,26 +113,11 @@ function python(
   });
 }
 
-describe('OS-OAUTH1 with openstack and oauthlib through nginx', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  const env: Record<string, string> = {};
-  before(() => {
-    const started = stack('start', '--protocol', 'fastcgi');
-    assert.equal(started.status, 0, started.stderr);
-    for (const m of started.stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  });
-  after(() => {
-    stack('stop');
-    rmSync(state, { recursive: true, force: true });
-  });
+describe('OS-OAUTH1 with openstack and oauthlib through nginx', { skip: noStack }, () => {
+  const s = oscStack('osc-oauth1', '--protocol', 'fastcgi');
 
-  const os = async (...args: string[]) => {
-    const r = await openstack(env, ...args);
-    assert.equal(r.status, 0, `openstack ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  const json = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const os = s.run;
+  const json = s.json;
 
   test('openstack consumer create, list, show, set and delete', async () => {
     const created = await json('consumer', 'create', '--description', 'from osc');
@@ -163,14 +132,14 @@ describe('OS-OAUTH1 with openstack and oauthlib through nginx', {
     await os('consumer', 'set', '--description', 'changed', created.id);
     assert.equal((await json('consumer', 'show', created.id)).description, 'changed');
     await os('consumer', 'delete', created.id);
-    const gone = await openstack(env, 'consumer', 'show', created.id);
+    const gone = await openstack(s.admin, 'consumer', 'show', created.id);
     assert.notEqual(gone.status, 0);
     assert.match(gone.stderr, /No consumer with a name or ID of/);
   });
 
   test('the whole flow signed by oauthlib: request token, authorize, access token, login', async () => {
     const consumer = await json('consumer', 'create', '--description', 'oauthlib');
-    const r = await python(env, consumer.id, consumer.secret);
+    const r = await python(s.env, consumer.id, consumer.secret);
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.deepEqual(out.request_token, [201, 'application/x-www-form-urlencoded']);

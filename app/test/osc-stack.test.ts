@@ -7,15 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import pg from 'pg';
-import { openstack, openstackScenario } from './osc.js';
-
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const script = `${root}/scripts/stack.sh`;
-const stack = (...args: string[]) =>
-  spawnSync(script, args, { cwd: root, encoding: 'utf8', timeout: 120_000 });
+import { noStack, openstack, openstackScenario, oscStack } from './osc.js';
 
 /** GET /v3's self link, with a made-up X-Forwarded-Proto from the client. */
 function versionLink(url: string, forwardedProto: string, ...curlArgs: string[]): string {
@@ -33,19 +27,13 @@ function versionLink(url: string, forwardedProto: string, ...curlArgs: string[])
   );
 }
 
-function exports(stdout: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const m of stdout.matchAll(/^export (OS_\w+)=(.*)$/gm)) env[m[1] as string] = m[2] as string;
-  return env;
-}
-
 /**
  * attack: the gateway connects to PostgreSQL as the superuser and holds the admin password. The
  * gateway's environment has neither the admin password nor a superuser's URL; every connection
  * the app holds (the invalidation LISTEN, the pool) is the app role's, which is no superuser.
  */
-async function leastPrivilege(mode: string): Promise<void> {
-  const pid = readFileSync(`${root}/.stack/gateway.pid`, 'utf8').trim();
+async function leastPrivilege(dir: string, mode: string): Promise<void> {
+  const pid = readFileSync(`${dir}/gateway.pid`, 'utf8').trim();
   const environ = new Map(
     readFileSync(`/proc/${pid}/environ`, 'utf8')
       .split('\0')
@@ -55,7 +43,7 @@ async function leastPrivilege(mode: string): Promise<void> {
   assert.equal(environ.has('IDENTITY_ADMIN_PASSWORD'), false, 'the gateway holds the admin password');
   assert.equal(new URL(environ.get('DATABASE_URL') ?? '').username, 'gatehouse_app');
   if (mode === 'cgi') return; // no process of the gateway itself connects; each CGI child does, briefly
-  const port = readFileSync(`${root}/.stack/pg/port`, 'utf8').trim();
+  const port = readFileSync(`${dir}/pg/port`, 'utf8').trim();
   const admin = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres` });
   await admin.connect();
   try {
@@ -101,31 +89,27 @@ async function bodyLimit(url: URL): Promise<void> {
   assert.match(answer, /\{"error":\{"code":413,"title":"Request Entity Too Large"/);
 }
 
-describe('the openstack client, through nginx, in every gateway mode', {
-  skip: existsSync(script) ? false : 'scripts/stack.sh is absent',
-}, () => {
-  after(() => stack('stop'));
+describe('the openstack client, through nginx, in every gateway mode', { skip: noStack }, () => {
+  const s = oscStack('osc-stack');
   for (const mode of ['fastcgi', 'uwsgi', 'http', 'cgi']) {
     test(`${mode}: token issue, catalog list, endpoint list, --os-token, token revoke`, async () => {
-      const started = stack('start', '--protocol', mode);
-      assert.equal(started.status, 0, started.stderr);
-      const env = exports(started.stdout);
+      s.start('--protocol', mode);
+      const env = s.env;
       assert.match(env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
       await openstackScenario(env);
       // A client cannot make links say https over plain HTTP: nginx replaces the header (http
       // mode) and the app does not read it (the others).
       const base = (env.OS_AUTH_URL ?? '').replace(/\/v3$/, '');
       assert.equal(versionLink(base, 'https'), `${base}/v3/`);
-      await leastPrivilege(mode);
+      await leastPrivilege(s.dir, mode);
       await bodyLimit(new URL(env.OS_AUTH_URL ?? ''));
     });
   }
 
   for (const mode of ['fastcgi', 'uwsgi', 'http', 'cgi']) {
     test(`${mode} over HTTPS (--tls, --os-cacert): the scenario, and https links and catalog`, async () => {
-      const started = stack('start', '--tls', '--protocol', mode);
-      assert.equal(started.status, 0, started.stderr);
-      const { OS_CACERT: cacert, ...env } = exports(started.stdout);
+      s.start('--tls', '--protocol', mode);
+      const { OS_CACERT: cacert, ...env } = s.env;
       assert.ok(cacert && existsSync(cacert), 'start --tls prints OS_CACERT');
       assert.match(env.OS_AUTH_URL ?? '', /^https:\/\/127\.0\.0\.1:\d+\/v3$/);
       const base = (env.OS_AUTH_URL ?? '').replace(/\/v3$/, '');

@@ -27,8 +27,13 @@
  * Every persona user lives in `domainId` except other_user (in `otherDomainId`) and
  * system_admin (bootstrap's admin, in `default`); each has the password PERSONA_PASSWORD.
  * Calling it twice on one database creates a second, independent set.
+ *
+ * A protection matrix (the *-protection tests) is a table of cases, each an action with the
+ * exact status of every persona, run by `protectionMatrix()` in both policy configurations.
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
 import type { Target } from '../src/assignment/service.js';
 import { createServices } from '../src/services.js';
 import type { Scope } from '../src/token/payload.js';
@@ -136,4 +141,78 @@ export async function createPersonas(t: TestDatabase): Promise<Personas> {
       return token ? { 'x-auth-token': token } : {};
     },
   };
+}
+
+/** `allowed` personas get `status`; the other personas 403, and no token 401. */
+export function expectStatus(allowed: readonly Persona[], status: number): Record<Persona, number> {
+  return Object.fromEntries(
+    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
+  ) as Record<Persona, number>;
+}
+
+export interface ProtectionRequest {
+  method: string;
+  url: string;
+  payload?: unknown;
+}
+
+export interface ProtectionCase {
+  action: string;
+  /** Every persona's status with Keystone 22's default policies. */
+  expected: Record<Persona, number>;
+  /** The statuses under secure RBAC, when they differ. */
+  secure?: Record<Persona, number>;
+  /** The request, built (with any fresh resource it acts on) for one persona. */
+  request: (persona: Persona) => Promise<ProtectionRequest>;
+}
+
+/**
+ * The two policy configurations: Keystone 22's default (new rules OR-ed with the deprecated ones,
+ * scope not enforced) and secure RBAC (IDENTITY_POLICY_ENFORCE_SCOPE and _NEW_DEFAULTS on).
+ */
+export const CONFIGURATIONS = [
+  ['Keystone 22 defaults', false],
+  ['secure RBAC', true],
+] as const;
+
+/**
+ * Registers the tests of a protection matrix: every persona against every case, one after the
+ * other in the table's order, in both configurations, asserting the exact status of each.
+ * `send` makes the request as the persona to the app of that configuration and returns the
+ * status. `cases` is called inside the test (the personas exist only once `before` has run).
+ * One test a configuration, named `${configuration}: every persona against every ${subject},
+ * the exact status`; with `perAction`, one a configuration and action instead, named
+ * `${configuration}: ${perAction}${action}` (the actions are read from `cases()` when the tests
+ * are registered, before the personas exist).
+ */
+export function protectionMatrix(
+  subject: string,
+  cases: () => ProtectionCase[],
+  send: (secure: boolean, persona: Persona, request: ProtectionRequest) => Promise<number>,
+  options: { perAction?: string } = {},
+): void {
+  const run = async (secure: boolean, rows: ProtectionCase[]) => {
+    const mismatches: string[] = [];
+    for (const row of rows)
+      for (const persona of PERSONAS) {
+        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
+        const status = await send(secure, persona, await row.request(persona));
+        if (status !== expected)
+          mismatches.push(`${row.action} as ${persona}: ${status}, expected ${expected}`);
+      }
+    assert.deepEqual(mismatches, []);
+  };
+  for (const [configuration, secure] of CONFIGURATIONS) {
+    const prefix = options.perAction;
+    if (prefix === undefined)
+      test(`${configuration}: every persona against every ${subject}, the exact status`, () =>
+        run(secure, cases()));
+    else
+      for (const { action } of cases())
+        test(`${configuration}: ${prefix}${action}`, () =>
+          run(
+            secure,
+            cases().filter((c) => c.action === action),
+          ));
+  }
 }

@@ -1,17 +1,17 @@
-/**
- * The protection matrix for policies, OS-ENDPOINT-POLICY and domain configuration: every
- * persona of personas.ts against every action, the exact status Keystone 22's default policies
- * give, in both configurations (Keystone 22's defaults, where each action's deprecated rule
- * admin_required still allows, and secure RBAC, where these actions' system and project scope
- * types refuse domain tokens). Writes act on a fresh object per persona.
- */
-import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { client } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  PERSONAS,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -69,19 +69,6 @@ const SP_ADMINS: Persona[] = ['system_admin', 'project_admin'];
 const SP_ADMIN_OR_SYSTEM_READER: Persona[] = [...SP_ADMINS, 'system_reader'];
 const WITH_TOKEN: Persona[] = PERSONAS.filter((x) => x !== 'no_token');
 
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  secure: Record<Persona, number>;
-  request: () => Promise<{ method: string; url: string; payload?: unknown }>;
-}
-
 let n = 0;
 async function freshPolicy(): Promise<string> {
   return (await ok('POST', '/v3/policies', { policy: { blob: `b${++n}`, type: 'text/plain' } }, 201)).policy
@@ -99,14 +86,17 @@ async function associated(rest: string): Promise<string> {
 
 /** A reading action (admin or system reader) and a writing one (admin). */
 const reads = {
-  expected: expect(ADMIN_OR_SYSTEM_READER, 200),
-  secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
+  expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
+  secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
 };
 const readsNoContent = {
-  expected: expect(ADMIN_OR_SYSTEM_READER, 204),
-  secure: expect(SP_ADMIN_OR_SYSTEM_READER, 204),
+  expected: expectStatus(ADMIN_OR_SYSTEM_READER, 204),
+  secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 204),
 };
-const writes = (status: number) => ({ expected: expect(ADMINS, status), secure: expect(SP_ADMINS, status) });
+const writes = (status: number) => ({
+  expected: expectStatus(ADMINS, status),
+  secure: expectStatus(SP_ADMINS, status),
+});
 
 const associationKinds = [
   ['endpoint', () => `endpoints/${endpoint}`],
@@ -114,7 +104,7 @@ const associationKinds = [
   ['region_and_service', () => `services/${service}/regions/RegionOne`],
 ] as const;
 
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   { action: 'list_policies', ...reads, request: async () => ({ method: 'GET', url: '/v3/policies' }) },
   { action: 'get_policy', ...reads, request: async () => ({ method: 'GET', url: `/v3/policies/${policy}` }) },
   {
@@ -140,7 +130,7 @@ const rows: Row[] = [
     ...writes(204),
     request: async () => ({ method: 'DELETE', url: `/v3/policies/${await freshPolicy()}` }),
   },
-  ...associationKinds.flatMap(([noun, rest]): Row[] => [
+  ...associationKinds.flatMap(([noun, rest]): ProtectionCase[] => [
     {
       action: `create_policy_association_for_${noun}`,
       ...writes(204),
@@ -186,7 +176,7 @@ const rows: Row[] = [
     }),
   },
   ...['', '/identity', '/identity/driver'].map(
-    (sub): Row => ({
+    (sub): ProtectionCase => ({
       action: `get_domain_config (config${sub})`,
       ...reads,
       request: async () => ({ method: 'GET', url: `/v3/domains/${configured}/config${sub}` }),
@@ -215,7 +205,7 @@ const rows: Row[] = [
     '/v3/domains/config/ldap/default',
     '/v3/domains/config/ldap/url/default',
   ].map(
-    (url): Row => ({
+    (url): ProtectionCase => ({
       action: `get_domain_config_default (${url})`,
       ...reads,
       request: async () => ({ method: 'GET', url }),
@@ -224,8 +214,8 @@ const rows: Row[] = [
   {
     // Keystone 22's rule is '' with system, domain and project scope types: any token.
     action: 'get_security_compliance_domain_config',
-    expected: expect(WITH_TOKEN, 200),
-    secure: expect(WITH_TOKEN, 200),
+    expected: expectStatus(WITH_TOKEN, 200),
+    secure: expectStatus(WITH_TOKEN, 200),
     request: async () => ({
       method: 'GET',
       url: '/v3/domains/default/config/security_compliance/password_regex',
@@ -233,19 +223,9 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ['Keystone 22 defaults', false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? row.secure : row.expected)[persona];
-        const { method, url, payload } = await row.request();
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);

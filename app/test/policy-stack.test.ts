@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { untilWorkersStopped } from './events.js';
 import { adminEnv, openstack, openstackScenario } from './osc.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -133,13 +134,13 @@ describe('an operator policy file, through nginx', {
     writeFileSync(policyFile, '"identity:list_regions": "role:member"\n');
     const before = await workers();
     assert.equal(stack('reload').status, 0);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const now = await workers();
-      if (now.length === before.length && now.every((pid) => !before.includes(pid))) break;
-      assert.ok(Date.now() < deadline, `the old workers ${before} are still serving: ${now}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    // The old workers drained and stopped (each logs it); the status page lists new ones only.
+    await untilWorkersStopped(join(dir, 'stack', 'logs'), before);
+    const now = await workers();
+    assert.ok(
+      now.length === before.length && now.every((pid) => !before.includes(pid)),
+      `the old workers ${before} are still serving: ${now}`,
+    );
     assert.equal((await call('GET', '/v3/users', member)).status, 403, 'list_users is back to its default');
     assert.equal((await call('GET', '/v3/regions', member)).status, 200, 'list_regions now lets members');
   });

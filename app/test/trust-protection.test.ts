@@ -12,7 +12,15 @@ import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import { client } from './api.js';
 import { type TestDatabase, testDatabase } from './helpers.js';
-import { createPersonas, PERSONAS, type Persona, type Personas } from './personas.js';
+import {
+  createPersonas,
+  expectStatus,
+  PERSONAS,
+  type Persona,
+  type Personas,
+  type ProtectionCase,
+  protectionMatrix,
+} from './personas.js';
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -67,26 +75,12 @@ const ADMINS: Persona[] = ['system_admin', 'domain_admin', 'project_admin'];
 /** Under secure RBAC, actions scoped to system and project: a domain token is refused. */
 const SP_ADMINS: Persona[] = ['system_admin', 'project_admin'];
 
-/** allowed personas get `status`; the others 403, and no token 401. */
-function expect(allowed: Persona[], status: number): Record<Persona, number> {
-  return Object.fromEntries(
-    PERSONAS.map((x) => [x, allowed.includes(x) ? status : x === 'no_token' ? 401 : 403]),
-  ) as Record<Persona, number>;
-}
-
-interface Row {
-  action: string;
-  expected: Record<Persona, number>;
-  secure?: Record<Persona, number>;
-  request: (persona: Persona) => Promise<{ method: string; url: string; payload?: unknown }>;
-}
-
 const PARTIES: Persona[] = ['own_user', 'project_member'];
-const rows: Row[] = [
+const rows: ProtectionCase[] = [
   {
     action: 'identity:create_trust (own_user as the trustor)',
     // user_id:%(target.trust.trustor_user_id)s, scope types project.
-    expected: expect(['own_user'], 201),
+    expected: expectStatus(['own_user'], 201),
     request: async () => ({
       method: 'POST',
       url: '/v3/OS-TRUST/trusts',
@@ -105,14 +99,14 @@ const rows: Row[] = [
   {
     action: 'identity:list_trusts',
     // admin_required or (reader and system_scope:all); deprecated admin_required.
-    expected: expect([...ADMINS, 'system_reader'], 200),
-    secure: expect([...SP_ADMINS, 'system_reader'], 200),
+    expected: expectStatus([...ADMINS, 'system_reader'], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader'], 200),
     request: async () => ({ method: 'GET', url: '/v3/OS-TRUST/trusts' }),
   },
   {
     action: 'identity:list_trusts_for_trustor',
-    expected: expect([...ADMINS, 'system_reader', 'own_user'], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', 'own_user'], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', 'own_user'], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', 'own_user'], 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/OS-TRUST/trusts?trustor_user_id=${p.userIds.own_user}`,
@@ -120,8 +114,8 @@ const rows: Row[] = [
   },
   {
     action: 'identity:list_trusts_for_trustee',
-    expected: expect([...ADMINS, 'system_reader', 'project_member'], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', 'project_member'], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', 'project_member'], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', 'project_member'], 200),
     request: async () => ({
       method: 'GET',
       url: `/v3/OS-TRUST/trusts?trustee_user_id=${p.userIds.project_member}`,
@@ -129,39 +123,39 @@ const rows: Row[] = [
   },
   {
     action: 'identity:get_trust',
-    expected: expect([...ADMINS, 'system_reader', ...PARTIES], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', ...PARTIES], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
     request: async () => ({ method: 'GET', url: `/v3/OS-TRUST/trusts/${shared}` }),
   },
   {
     action: 'identity:list_roles_for_trust',
-    expected: expect([...ADMINS, 'system_reader', ...PARTIES], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', ...PARTIES], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
     request: async () => ({ method: 'GET', url: `/v3/OS-TRUST/trusts/${shared}/roles` }),
   },
   {
     action: 'identity:get_role_for_trust',
-    expected: expect([...ADMINS, 'system_reader', ...PARTIES], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', ...PARTIES], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
     request: async () => ({ method: 'GET', url: `/v3/OS-TRUST/trusts/${shared}/roles/${p.roles.member}` }),
   },
   {
     action: 'identity:get_role_for_trust (HEAD)',
-    expected: expect([...ADMINS, 'system_reader', ...PARTIES], 200),
-    secure: expect([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
+    expected: expectStatus([...ADMINS, 'system_reader', ...PARTIES], 200),
+    secure: expectStatus([...SP_ADMINS, 'system_reader', ...PARTIES], 200),
     request: async () => ({ method: 'HEAD', url: `/v3/OS-TRUST/trusts/${shared}/roles/${p.roles.member}` }),
   },
   {
     action: 'identity:delete_trust',
     // admin_required or user_id:trustor; deprecated user_id:trustor. The trustee may not.
-    expected: expect([...ADMINS, 'own_user'], 204),
-    secure: expect([...SP_ADMINS, 'own_user'], 204),
+    expected: expectStatus([...ADMINS, 'own_user'], 204),
+    secure: expectStatus([...SP_ADMINS, 'own_user'], 204),
     request: async () => ({ method: 'DELETE', url: `/v3/OS-TRUST/trusts/${await freshTrust()}` }),
   },
   {
     action: 'identity:get_trust (a trust that does not exist: 404 before the policy)',
     expected: {
-      ...expect(
+      ...expectStatus(
         PERSONAS.filter((x) => x !== 'no_token'),
         404,
       ),
@@ -170,22 +164,12 @@ const rows: Row[] = [
   },
 ];
 
-for (const [configuration, secure] of [
-  ["Keystone 22's defaults", false],
-  ['secure RBAC', true],
-] as const)
-  test(`${configuration}: every persona against every trust action, the exact status`, async () => {
-    const mismatches: string[] = [];
-    for (const row of rows)
-      for (const persona of PERSONAS) {
-        const expected = (secure ? (row.secure ?? row.expected) : row.expected)[persona];
-        const { method, url, payload } = await row.request(persona);
-        const res = await (secure ? secureApi : api).call(method, url, payload, p.tokens[persona]);
-        if (res.status !== expected)
-          mismatches.push(`${row.action} as ${persona}: ${res.status}, expected ${expected}`);
-      }
-    assert.deepEqual(mismatches, []);
-  });
+protectionMatrix(
+  'trust action',
+  () => rows,
+  async (secure, persona, r) =>
+    (await (secure ? secureApi : api).call(r.method, r.url, r.payload, p.tokens[persona])).status,
+);
 
 test('a list filtered by trustor shows only that trustor; another query key alone lists nothing', async () => {
   const mine = await api.call(

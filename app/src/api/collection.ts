@@ -23,6 +23,17 @@ export const nullableId = {
 } as const;
 /** An id in a request body (domain_id …): Keystone's id pattern. */
 export const bodyId = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-]+$' } as const;
+/** Roles by id or by name, one key each: a trust's roles, a request token's authorization. */
+export const roleRefs = {
+  type: 'array',
+  items: {
+    type: 'object',
+    properties: { id: bodyId, name: name(255) },
+    minProperties: 1,
+    maxProperties: 1,
+    additionalProperties: false,
+  },
+} as const;
 export const description = { type: ['string', 'null'], maxLength: 65535 } as const;
 export const tagList = {
   type: 'array',

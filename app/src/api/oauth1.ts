@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IdentityError, notFound, unauthorized } from '../errors.js';
 import type { AccessTokenRow, ConsumerFields, ConsumerRow, SignedRequest } from '../oauth1/service.js';
 import type { TokenContext } from '../token/service.js';
-import { bodyId, collection, description, id64, name } from './collection.js';
+import { collection, description, id64, roleRefs } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegated } from './delegation.js';
 import { crud, pathParams, route } from './resource.js';
@@ -28,16 +28,7 @@ const consumerUpdateSchema = {
 const authorizeSchema = {
   type: 'object',
   properties: {
-    roles: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { id: bodyId, name: name(255) },
-        minProperties: 1,
-        maxProperties: 1,
-        additionalProperties: false,
-      },
-    },
+    roles: roleRefs,
   },
 } as const;
 

@@ -7,7 +7,7 @@ import type { RoleRow } from '../assignment/service.js';
 import { notFound } from '../errors.js';
 import type { TokenContext } from '../token/service.js';
 import { refused, type TrustRequest, type TrustRow } from '../trust/service.js';
-import { bodyId, collection, id64, name, nullableId } from './collection.js';
+import { collection, id64, nullableId, roleRefs } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegatedMethod } from './delegation.js';
 import { keystoneTime } from './render.js';
@@ -28,16 +28,7 @@ const trustSchema = {
     expires_at: { type: ['null', 'string'] },
     allow_redelegation: { type: ['boolean', 'null'] },
     redelegation_count: { type: ['integer', 'null'], minimum: 0 },
-    roles: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: { id: bodyId, name: name(255) },
-        minProperties: 1,
-        maxProperties: 1,
-        additionalProperties: false,
-      },
-    },
+    roles: roleRefs,
   },
   required: ['trustor_user_id', 'trustee_user_id', 'impersonation'],
 } as const;

@@ -317,91 +317,47 @@ export async function deleteEndpointGroup(db: Queryable, id: string): Promise<bo
   return ((await db.query('DELETE FROM endpoint_group WHERE id = $1', [id])).rowCount ?? 0) > 0;
 }
 
-export async function addProjectEndpoint(
-  db: Queryable,
-  projectId: string,
-  endpointId: string,
-): Promise<void> {
-  await db.query(
-    'INSERT INTO project_endpoint (endpoint_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-    [endpointId, projectId],
-  );
+/**
+ * A project's associations with endpoints (project_endpoint) or with endpoint groups
+ * (project_endpoint_group): add (idempotent), has, remove (whether there was one), and the
+ * projects of one endpoint or group.
+ */
+function projectAssociation(table: 'project_endpoint' | 'project_endpoint_group', column: string) {
+  const one = `${table} WHERE ${column} = $1 AND project_id = $2`;
+  return {
+    async add(db: Queryable, projectId: string, id: string): Promise<void> {
+      await db.query(`INSERT INTO ${table} (${column}, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [
+        id,
+        projectId,
+      ]);
+    },
+    async has(db: Queryable, projectId: string, id: string): Promise<boolean> {
+      return ((await db.query(`SELECT 1 FROM ${one}`, [id, projectId])).rowCount ?? 0) > 0;
+    },
+    async remove(db: Queryable, projectId: string, id: string): Promise<boolean> {
+      return ((await db.query(`DELETE FROM ${one}`, [id, projectId])).rowCount ?? 0) > 0;
+    },
+    async projects(db: Queryable, id: string): Promise<string[]> {
+      const { rows } = await db.query<{ project_id: string }>(
+        `SELECT project_id FROM ${table} WHERE ${column} = $1 ORDER BY project_id`,
+        [id],
+      );
+      return rows.map((r) => r.project_id);
+    },
+  };
 }
 
-export async function hasProjectEndpoint(
-  db: Queryable,
-  projectId: string,
-  endpointId: string,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'SELECT 1 FROM project_endpoint WHERE endpoint_id = $1 AND project_id = $2',
-    [endpointId, projectId],
-  );
-  return (rowCount ?? 0) > 0;
-}
+const projectEndpoint = projectAssociation('project_endpoint', 'endpoint_id');
+export const addProjectEndpoint = projectEndpoint.add;
+export const hasProjectEndpoint = projectEndpoint.has;
+export const removeProjectEndpoint = projectEndpoint.remove;
+export const projectsOfEndpoint = projectEndpoint.projects;
 
-export async function removeProjectEndpoint(
-  db: Queryable,
-  projectId: string,
-  endpointId: string,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'DELETE FROM project_endpoint WHERE endpoint_id = $1 AND project_id = $2',
-    [endpointId, projectId],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-export async function projectsOfEndpoint(db: Queryable, endpointId: string): Promise<string[]> {
-  const { rows } = await db.query<{ project_id: string }>(
-    'SELECT project_id FROM project_endpoint WHERE endpoint_id = $1 ORDER BY project_id',
-    [endpointId],
-  );
-  return rows.map((r) => r.project_id);
-}
-
-export async function addProjectEndpointGroup(
-  db: Queryable,
-  projectId: string,
-  groupId: string,
-): Promise<void> {
-  await db.query(
-    'INSERT INTO project_endpoint_group (endpoint_group_id, project_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-    [groupId, projectId],
-  );
-}
-
-export async function hasProjectEndpointGroup(
-  db: Queryable,
-  projectId: string,
-  groupId: string,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'SELECT 1 FROM project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2',
-    [groupId, projectId],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-export async function removeProjectEndpointGroup(
-  db: Queryable,
-  projectId: string,
-  groupId: string,
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'DELETE FROM project_endpoint_group WHERE endpoint_group_id = $1 AND project_id = $2',
-    [groupId, projectId],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
-export async function projectsOfEndpointGroup(db: Queryable, groupId: string): Promise<string[]> {
-  const { rows } = await db.query<{ project_id: string }>(
-    'SELECT project_id FROM project_endpoint_group WHERE endpoint_group_id = $1 ORDER BY project_id',
-    [groupId],
-  );
-  return rows.map((r) => r.project_id);
-}
+const projectEndpointGroup = projectAssociation('project_endpoint_group', 'endpoint_group_id');
+export const addProjectEndpointGroup = projectEndpointGroup.add;
+export const hasProjectEndpointGroup = projectEndpointGroup.has;
+export const removeProjectEndpointGroup = projectEndpointGroup.remove;
+export const projectsOfEndpointGroup = projectEndpointGroup.projects;
 
 export async function endpointGroupsOfProject(db: Queryable, projectId: string): Promise<EndpointGroupRow[]> {
   const { rows } = await db.query<EndpointGroupRow>(

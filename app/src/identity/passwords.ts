@@ -5,6 +5,7 @@
  * (IDENTITY_PASSWORD_HASH_NICE): a flood of logins takes only the CPU that token validation leaves.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { IdentityError } from '../errors.js';
 import { hashWait, reportHashQueue } from '../metrics.js';
@@ -66,6 +67,8 @@ class HashPool {
   #completed = 0;
   #dropped = 0;
   #refused = 0;
+  /** 'change' whenever stats() may read differently. */
+  readonly changes = new EventEmitter();
 
   stats(): HashingStats {
     return {
@@ -101,6 +104,7 @@ class HashPool {
     const free = this.#options.concurrency - this.#busy.size;
     if (free <= this.#queue.length && this.#queue.length >= this.#options.queue) {
       this.#refused++;
+      this.changes.emit('change');
       const waiting = this.#queue.length + this.#busy.size;
       const seconds = Math.ceil((waiting * this.#meanMs) / this.#options.concurrency / 1000);
       return Promise.reject(hashingBusy(Math.max(1, seconds)));
@@ -122,11 +126,13 @@ class HashPool {
           this.#queue.splice(at, 1);
           this.#dropped++;
           reject(abandoned());
+          this.changes.emit('change');
         };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
       this.#queue.push(pending);
       this.#dispatch();
+      this.changes.emit('change');
     });
   }
 
@@ -163,6 +169,7 @@ class HashPool {
         else pending.resolve(reply.value);
       }
       this.#dispatch();
+      this.changes.emit('change');
     });
     worker.on('error', (error) => this.#lose(worker, error));
     worker.on('exit', (code) => this.#lose(worker, new Error(`hashing thread exited (${code})`)));
@@ -176,6 +183,7 @@ class HashPool {
     this.#busy.delete(worker);
     pending?.reject(error);
     this.#dispatch();
+    this.changes.emit('change');
   }
 }
 
@@ -198,6 +206,9 @@ const pool = new HashPool();
 export function hashingStats(): HashingStats {
   return pool.stats();
 }
+
+/** Emits 'change' whenever hashingStats() may read differently: wait on it rather than poll. */
+export const hashingChanges: EventEmitter = pool.changes;
 
 export function configureHashing(options: HashingOptions): void {
   pool.configure(options);

@@ -12,7 +12,7 @@ import type { Protocol } from '../../src/config.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { disconnectMidRequest, type HttpResult, send } from '../helpers/http-client.js';
 import { startNginx } from '../helpers/nginx.js';
-import { aborts, BIG, plain } from '../helpers/plain-app.js';
+import { aborts, abortsSeen, BIG, plain } from '../helpers/plain-app.js';
 
 const cgiProgram = fileURLToPath(new URL('../helpers/cgi-plain.js', import.meta.url));
 const modes: Protocol[] = ['fastcgi', 'uwsgi', 'http', 'cgi'];
@@ -125,7 +125,7 @@ for (const mode of modes) {
       aborts.length = 0;
       await disconnectMidRequest(nginx.port, '/wait', () => gateway.server.stats().requestsInFlight);
       if (mode !== 'cgi') {
-        for (let i = 0; i < 100 && aborts.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        await abortsSeen(['plain']);
         assert.deepEqual(aborts, ['plain']);
       }
       assert.equal((await send(`${nginx.url}/info`)).status, 200);

@@ -16,12 +16,19 @@ export function aborted(name: string): void {
   waits.emit('aborted', name);
 }
 
-/** Resolves once every name is in `aborts`. */
-export function abortsSeen(names: string[]): Promise<void> {
-  return new Promise((resolve) => {
+/** Resolves once every name is in `aborts`; fails after `timeoutMs`. */
+export function abortsSeen(names: string[], timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waits.off('aborted', check);
+      reject(
+        new Error(`aborts seen: [${aborts.join(',')}], waited ${timeoutMs} ms for [${names.join(',')}]`),
+      );
+    }, timeoutMs);
     const check = () => {
       if (!names.every((n) => aborts.includes(n))) return;
       waits.off('aborted', check);
+      clearTimeout(timer);
       resolve();
     };
     waits.on('aborted', check);

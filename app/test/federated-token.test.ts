@@ -63,7 +63,15 @@ const recorded: Array<{ what: string; token: string; payload: TokenPayload; byte
       federated,
     },
     // 99: array of 9; 14: token + mapped.
-    bytes: ['99', '05', userBytes, '14', '92c3c410 6b6a1e4f0d3a4c2e9f8b7a6c5d4e3f21', ...tail, rescopedAudits],
+    bytes: [
+      '99',
+      '05',
+      userBytes,
+      '14',
+      '92c3c410 6b6a1e4f0d3a4c2e9f8b7a6c5d4e3f21',
+      ...tail,
+      rescopedAudits,
+    ],
   },
   {
     what: 'domain scoped (6): the domain as an [is_uuid, id] pair too (unlike version 1)',

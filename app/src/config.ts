@@ -196,6 +196,18 @@ export const declarations = [
     help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
   },
   {
+    name: 'IDENTITY_FEDERATION_ASSERTION_PREFIX',
+    kind: 'string',
+    default: null,
+    help: "mapped logins read the web server's variables whose names start with this (Keystone's [federation] assertion_prefix); unset: all",
+  },
+  {
+    name: 'IDENTITY_FEDERATION_REMOTE_ID_ATTRIBUTE',
+    kind: 'string',
+    default: null,
+    help: "the variable naming the identity provider, for protocols that set none (Keystone's [federation] remote_id_attribute)",
+  },
+  {
     name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     kind: 'choice',
     choices: ['flat', 'strict_two_level'],
@@ -307,6 +319,9 @@ export interface IdentityConfig {
   catalogEndpointFilter: boolean;
   trustMaxRedelegationCount: number;
   samlRelayStatePrefix: string;
+  /** '' when unset: every variable the web server set. */
+  federationAssertionPrefix: string;
+  federationRemoteIdAttribute: string | null;
   limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -398,6 +413,8 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
     samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
+    federationAssertionPrefix: raw('IDENTITY_FEDERATION_ASSERTION_PREFIX') ?? '',
+    federationRemoteIdAttribute: raw('IDENTITY_FEDERATION_REMOTE_ID_ATTRIBUTE'),
     limitEnforcementModel: choice(
       'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     ) as IdentityConfig['limitEnforcementModel'],

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { expectedAttribute, IdentityError, unsupportedMethod, validation } from '../errors.js';
+import type { AssertionSettings } from '../federation/login.js';
 import type { UserRef } from '../identity/service.js';
 import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
@@ -50,7 +51,28 @@ function userRef(u: Json, field: string): UserRef {
   };
 }
 
-const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1'] as const;
+const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1', 'mapped'] as const;
+
+/**
+ * The variables the web server set for this request (the gateway's trusted params: REMOTE_USER and
+ * whatever its auth module passed on), never the client's headers. Under a plain HTTP server there
+ * are none, and a mapped login finds no assertion.
+ */
+export function webServerParams(request: FastifyRequest): Readonly<Record<string, string>> | undefined {
+  return (request.raw.socket as { gatewayParams?: Readonly<Record<string, string>> } | null)?.gatewayParams;
+}
+
+/** The mapped method's object: a provider and protocol (a login), or a federated token's id. */
+function mappedClaim(
+  data: Json,
+  params: () => Readonly<Record<string, string>> | undefined,
+  settings: AssertionSettings,
+): Extract<IdentityClaim, { method: 'mapped' }> {
+  if ('id' in data) return { method: 'mapped', token: str(data.id, 'mapped/id', 1024) };
+  const identityProvider = str(expect(data, 'identity_provider', 'mapped'), 'mapped/identity_provider', 64);
+  const protocol = str(expect(data, 'protocol', 'mapped'), 'mapped/protocol', 64);
+  return { method: 'mapped', identityProvider, protocol, params: params(), settings };
+}
 
 /** The totp method's user and passcode (keystone/auth/plugins/core.py TOTPUserInfo). */
 function totpClaim(identity: Json): Extract<IdentityClaim, { method: 'totp' }> {
@@ -68,8 +90,9 @@ function parseIdentity(
   auth: Json,
   maxPassword: number,
   signed: () => SignedRequest,
+  mapped: (data: Json) => IdentityClaim,
 ): { claim: IdentityClaim; factors: Factors } {
-  const claim = parseClaim(auth, maxPassword, signed);
+  const claim = parseClaim(auth, maxPassword, signed, mapped);
   const identity = auth.identity as Json;
   const methods = identity.methods as string[];
   const also: NonNullable<Factors['also']> = [];
@@ -85,7 +108,12 @@ function parsePassword(data: Json, maxPassword: number): Extract<IdentityClaim, 
   return { method: 'password', user: userRef(user, 'password/user'), password };
 }
 
-function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
+function parseClaim(
+  auth: Json,
+  maxPassword: number,
+  signed: () => SignedRequest,
+  mapped: (data: Json) => IdentityClaim,
+): IdentityClaim {
   const identity = object(expect(auth, 'identity', 'auth'), 'identity');
   const methods = expect(identity, 'methods', 'identity');
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
@@ -99,6 +127,7 @@ function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest
   if (method === 'oauth1') return { method, request: signed() };
   if (method === 'totp') return totpClaim(identity);
   const data = object(identity[method], method);
+  if (method === 'mapped') return mapped(data);
   if (method === 'password') return parsePassword(data, maxPassword);
   if (method === 'token') return { method, token: str(expect(data, 'id', 'token'), 'token/id', 1024) };
   const secret = str(
@@ -150,6 +179,10 @@ function parseScope(auth: Json): ScopeRequest {
 
 export async function authRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
   const { tokens, catalog } = services;
+  const assertionSettings: AssertionSettings = {
+    prefix: config.federationAssertionPrefix,
+    remoteIdAttribute: config.federationRemoteIdAttribute,
+  };
   const withCatalog = async (request: FastifyRequest, context: TokenContext) =>
     present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
       ? null
@@ -165,18 +198,53 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
     const auth = object(expect(body, 'auth', 'request body'), 'auth');
-    const { claim, factors } = parseIdentity(auth, config.maxPasswordLength, () => ({
-      method: request.method,
-      // Keystone's base_url(path=request.path): the public endpoint, never the query string.
-      uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
-      authorization: request.headers.authorization,
-    }));
+    const { claim, factors } = parseIdentity(
+      auth,
+      config.maxPasswordLength,
+      () => ({
+        method: request.method,
+        // Keystone's base_url(path=request.path): the public endpoint, never the query string.
+        uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
+        authorization: request.headers.authorization,
+      }),
+      (data) => mappedClaim(data, () => webServerParams(request), assertionSettings),
+    );
     const receipt = request.headers['openstack-auth-receipt'];
     if (typeof receipt === 'string' && receipt !== '') factors.receipt = receipt;
     const issued = await authenticate(services, claim, parseScope(auth), clientGone(reply), factors);
     reply.code(201).header('x-subject-token', issued.token);
     return token(issued.context, request);
   });
+
+  /**
+   * Keystone's OSFederationAuthResource: a mapped login through the protocol named in the path
+   * (the protocol's id is the auth method, as Keystone builds the request), answered 201 with an
+   * unscoped federated token. Unenforced, as in Keystone: the web server's auth module guards it.
+   */
+  const federatedLogin = async (
+    request: FastifyRequest<{ Params: { idp_id: string; protocol_id: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const { idp_id: idpId, protocol_id: protocolId } = request.params;
+    if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
+    const issued = await authenticate(
+      services,
+      {
+        method: 'mapped',
+        identityProvider: idpId,
+        protocol: protocolId,
+        params: webServerParams(request),
+        settings: assertionSettings,
+      },
+      { kind: 'default' },
+      clientGone(reply),
+    );
+    reply.code(201).header('x-subject-token', issued.token);
+    return token(issued.context, request);
+  };
+  const federatedAuthPath = '/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id/auth';
+  app.get(federatedAuthPath, federatedLogin);
+  app.post(federatedAuthPath, federatedLogin);
 
   /** The X-Subject-Token, validated; 404 when it is not a valid token. */
   const subject = async (request: FastifyRequest): Promise<TokenContext> => {
@@ -240,30 +308,36 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
       };
     },
   );
-  app.get(
-    '/v3/auth/projects',
-    { preHandler: enforce(services, 'identity:get_auth_projects') },
-    async (request) => {
+  // Keystone's AuthProjectsResource and AuthDomainsResource, also at OS-FEDERATION's paths: what
+  // the caller may scope to, through its own roles and its groups' (a federated token's too).
+  for (const path of ['/v3/auth/projects', '/v3/OS-FEDERATION/projects']) {
+    app.get(path, { preHandler: enforce(services, 'identity:get_auth_projects') }, async (request) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const projects = await services.assignment.projectsFor((request.caller as TokenContext).user.id);
+      const caller = request.caller as TokenContext;
+      const projects = await services.assignment.projectsFor(
+        caller.user.id,
+        caller.payload.federated?.groupIds,
+      );
       return {
         projects: projects.map((p) => renderProject(p, base)),
-        links: { self: `${base}/v3/auth/projects`, previous: null, next: null },
+        links: { self: `${base}${path}`, previous: null, next: null },
       };
-    },
-  );
-  app.get(
-    '/v3/auth/domains',
-    { preHandler: enforce(services, 'identity:get_auth_domains') },
-    async (request) => {
+    });
+  }
+  for (const path of ['/v3/auth/domains', '/v3/OS-FEDERATION/domains']) {
+    app.get(path, { preHandler: enforce(services, 'identity:get_auth_domains') }, async (request) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const domains = await services.assignment.domainsFor((request.caller as TokenContext).user.id);
+      const caller = request.caller as TokenContext;
+      const domains = await services.assignment.domainsFor(
+        caller.user.id,
+        caller.payload.federated?.groupIds,
+      );
       return {
         domains: domains.map((d) => renderDomain(d, base)),
-        links: { self: `${base}/v3/auth/domains`, previous: null, next: null },
+        links: { self: `${base}${path}`, previous: null, next: null },
       };
-    },
-  );
+    });
+  }
   app.get(
     '/v3/auth/system',
     { preHandler: enforce(services, 'identity:get_auth_system') },

@@ -23,6 +23,8 @@ export interface RequestHead {
   contentLength: number | null;
   /** Whether a body follows at all. */
   hasBody: boolean;
+  /** The meta-variables themselves, as they arrived (what `trustedParams` reads). */
+  params: CgiParams;
 }
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -232,7 +234,25 @@ export function buildRequestHead(params: CgiParams): RequestHead {
     encrypted: https.toLowerCase() === 'on' || https === '1',
     contentLength: length,
     hasBody: length === null || length > 0,
+    params,
   };
+}
+
+/**
+ * The meta-variables the web server set itself, by name: every one but the HTTP_* copies of
+ * the client's headers (which the client chose) and HTTP_PROXY's kind. REMOTE_USER, AUTH_TYPE and
+ * whatever `fastcgi_param` / `uwsgi_param` lines add (an auth module's results) are here; a client
+ * can put nothing here that nginx did not. The last of a repeated name wins, as in PHP-FPM and
+ * as buildRequestHead reads REMOTE_ADDR and the others.
+ */
+export function trustedParams(params: CgiParams): Readonly<Record<string, string>> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i + 1 < params.length; i += 2) {
+    const name = params[i] as string;
+    if (name.startsWith('HTTP_')) continue;
+    out[name] = params[i + 1] as string;
+  }
+  return Object.freeze(out);
 }
 
 // node:http keeps the first of these when a request repeats them (IncomingMessage._addHeaderLine).

@@ -41,6 +41,13 @@ before(async () => {
     { protocol: { mapping_id: 'shared' } },
     201,
   );
+  await ok('PUT', `${F}/identity_providers/open`, { identity_provider: { enabled: true } }, 201);
+  await ok(
+    'PUT',
+    `${F}/identity_providers/open/protocols/mapped`,
+    { protocol: { mapping_id: 'shared' } },
+    201,
+  );
   await ok(
     'PUT',
     `${F}/service_providers/shared`,
@@ -111,6 +118,18 @@ const read = {
   expected: expect(ADMIN_OR_SYSTEM_READER, 200),
   secure: expect(SP_ADMIN_OR_SYSTEM_READER, 200),
 };
+const anyToken = {
+  expected: expect(
+    [...PERSONAS].filter((x) => x !== 'no_token'),
+    200,
+  ),
+  secure: expect(
+    [...PERSONAS].filter((x) => x !== 'no_token'),
+    200,
+  ),
+};
+const everyone = (status: number) =>
+  Object.fromEntries(PERSONAS.map((x) => [x, status])) as Record<Persona, number>;
 const write = (status: number) => ({ expected: expect(ADMINS, status), secure: expect(SP_ADMINS, status) });
 
 const rows: Row[] = [
@@ -241,6 +260,21 @@ const rows: Row[] = [
     ...write(204),
     request: async () => ({ method: 'DELETE', url: `${F}/service_providers/${await freshSp()}` }),
   },
+  // OS-FEDERATION's names for /v3/auth/projects and /v3/auth/domains: any token.
+  {
+    action: 'get_auth_projects',
+    ...anyToken,
+    request: async () => ({ method: 'GET', url: `${F}/projects` }),
+  },
+  { action: 'get_auth_domains', ...anyToken, request: async () => ({ method: 'GET', url: `${F}/domains` }) },
+  // The mapped login is unenforced, as Keystone's: no token stands in for the web server's
+  // assertion, whoever sends it (without one the mapping finds no user).
+  ...(['GET', 'POST'] as const).map((method) => ({
+    action: `federated login (${method})`,
+    expected: everyone(401),
+    secure: everyone(401),
+    request: async () => ({ method, url: `${F}/identity_providers/open/protocols/mapped/auth` }),
+  })),
 ];
 
 for (const [configuration, secure] of [

@@ -13,13 +13,14 @@ import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { build } from '../src/app.js';
 import type { Json } from './api.js';
 import { passwordAuth, type TestDatabase, testDatabase } from './helpers.js';
 import { openstack } from './osc.js';
 
-type Protocol = 'fastcgi' | 'uwsgi' | 'http';
+type Protocol = 'fastcgi' | 'uwsgi' | 'http' | 'cgi';
 interface Gateway {
   upstream: string;
   address: { host: string; port: number };
@@ -31,7 +32,11 @@ interface Nginx {
 }
 const helpers = new URL('../../../gateway/dist/test/helpers/', import.meta.url);
 const { startGateway } = (await import(new URL('gateway.js', helpers).href)) as {
-  startGateway(o: { protocol: Protocol; listener: RequestListener }): Promise<Gateway>;
+  startGateway(o: {
+    protocol: Protocol;
+    listener: RequestListener;
+    env?: Record<string, string>;
+  }): Promise<Gateway>;
 };
 const { startNginx, renderTemplate } = (await import(new URL('nginx.js', helpers).href)) as {
   startNginx(o: { protocol: Protocol; upstream: string; serverConfig: string }): Promise<Nginx>;
@@ -183,9 +188,24 @@ describe('federated logins through nginx auth_request', () => {
   /** The app behind the gateway in `protocol` mode, behind nginx with the federation locations. */
   async function stack(protocol: Protocol) {
     let app: FastifyInstance | null = null;
+    // cgi mode runs the app's CGI entry per request; the auth module's FED_* params reach it
+    // through GATEWAY_CGI_PARAMS (REMOTE_USER is a meta-variable already).
+    const cgiCommand = [
+      '/usr/bin/env',
+      `GATEWAY_APP=${fileURLToPath(new URL('../src/cgi.js', import.meta.url))}`,
+      `DATABASE_URL=${t.url}`,
+      `IDENTITY_FERNET_KEY_REPOSITORY=${t.config.fernetKeyRepository}`,
+      `IDENTITY_CREDENTIAL_KEY_REPOSITORY=${t.config.credentialKeyRepository}`,
+      `IDENTITY_RECEIPT_KEY_REPOSITORY=${t.config.receiptKeyRepository}`,
+      process.execPath,
+      fileURLToPath(new URL('../../../gateway/dist/src/bin/cgi.js', import.meta.url)),
+    ].join(' ');
     const gateway = await startGateway({
       protocol,
       listener: (req, res) => (app as FastifyInstance).routing(req, res),
+      ...(protocol === 'cgi'
+        ? { env: { GATEWAY_CGI_COMMAND: cgiCommand, GATEWAY_CGI_PARAMS: 'FED_*' } }
+        : {}),
     });
     const nginx = await startNginx({
       protocol,
@@ -209,7 +229,7 @@ describe('federated logins through nginx auth_request', () => {
     };
   }
 
-  for (const protocol of ['fastcgi', 'uwsgi'] as const) {
+  for (const protocol of ['fastcgi', 'uwsgi', 'cgi'] as const) {
     test(`${protocol}: the front end's answer becomes a federated token; forged headers get none`, async () => {
       const s = await stack(protocol);
       try {

@@ -294,3 +294,44 @@ export function headersOf(rawHeaders: readonly string[]): Record<string, string 
   }
   return headers;
 }
+
+/**
+ * The request params a CGI process gets as environment variables: RFC 3875's meta-variables (§4.1)
+ * and those web servers add (nginx's fastcgi_params, Apache's mod_cgi). Everything else a client
+ * of the gateway port sends (NODE_OPTIONS, LD_PRELOAD, PATH, PGHOST, IDENTITY_*…) would configure
+ * the process instead of describing the request, so it never becomes its environment.
+ */
+export const META_VARIABLES: ReadonlySet<string> = new Set([
+  'AUTH_TYPE',
+  'CONTENT_LENGTH',
+  'CONTENT_TYPE',
+  'GATEWAY_INTERFACE',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'REQUEST_METHOD',
+  'SCRIPT_NAME',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SERVER_SOFTWARE',
+  'DOCUMENT_ROOT',
+  'DOCUMENT_URI',
+  'HTTPS',
+  'REDIRECT_STATUS',
+  'REMOTE_PORT',
+  'REQUEST_SCHEME',
+  'REQUEST_URI',
+  'SCRIPT_FILENAME',
+  'SERVER_ADDR',
+]);
+
+/**
+ * What tells the CGI program which of its environment variables the web server set for the
+ * request (the rest came from the gateway's own environment): their names, comma-separated.
+ */
+export const PARAM_NAMES_VARIABLE = 'GATEWAY_PARAM_NAMES';

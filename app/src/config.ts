@@ -208,6 +208,12 @@ export const declarations = [
     help: "the variable naming the identity provider, for protocols that set none (Keystone's [federation] remote_id_attribute)",
   },
   {
+    name: 'IDENTITY_FEDERATION_TRUSTED_DASHBOARD',
+    kind: 'string',
+    default: null,
+    help: "WebSSO origins a token may be posted back to, comma-separated URLs (Keystone's [federation] trusted_dashboard); unset: none",
+  },
+  {
     name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     kind: 'choice',
     choices: ['flat', 'strict_two_level'],
@@ -322,6 +328,8 @@ export interface IdentityConfig {
   /** '' when unset: every variable the web server set. */
   federationAssertionPrefix: string;
   federationRemoteIdAttribute: string | null;
+  /** WebSSO's trusted dashboards, their host names in lower case (as Keystone compares them). */
+  federationTrustedDashboards: string[];
   limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -338,6 +346,14 @@ export interface IdentityConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Keystone's lower_case_hostname: the URL with its network location in lower case. */
+export function lowerCaseHost(url: string): string {
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i,
+    (_, scheme: string, netloc: string) => scheme + netloc.toLowerCase(),
+  );
+}
 
 export function loadConfig(env: Env = process.env): IdentityConfig {
   const fail = (name: string, value: string, expected: string): never => {
@@ -415,6 +431,15 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
     federationAssertionPrefix: raw('IDENTITY_FEDERATION_ASSERTION_PREFIX') ?? '',
     federationRemoteIdAttribute: raw('IDENTITY_FEDERATION_REMOTE_ID_ATTRIBUTE'),
+    federationTrustedDashboards: (raw('IDENTITY_FEDERATION_TRUSTED_DASHBOARD') ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== '')
+      .map((u) => {
+        if (!/^https?:\/\/[^\s/]+/.test(u))
+          fail('IDENTITY_FEDERATION_TRUSTED_DASHBOARD', u, 'comma-separated http(s) URLs');
+        return lowerCaseHost(u);
+      }),
     limitEnforcementModel: choice(
       'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     ) as IdentityConfig['limitEnforcementModel'],

@@ -35,6 +35,7 @@ const { nginxParams } = (await import(new URL('exchange.js', helpers).href)) as 
 
 const IDP = 'acme';
 const AUTH = `/v3/OS-FEDERATION/identity_providers/${IDP}/protocols/mapped/auth`;
+const DASHBOARD = 'https://dashboard.acme.test/auth/websso/';
 
 interface Answer {
   status: number;
@@ -76,10 +77,11 @@ describe('mapped logins behind the gateway', () => {
     fcgi.close();
     const res = parseCgiResponse(stdout);
     const text = res.body.toString();
+    const html = res.headers['content-type']?.[0]?.startsWith('text/html');
     return {
       status: res.status,
       token: res.headers['x-subject-token']?.[0],
-      body: text ? JSON.parse(text) : null,
+      body: html ? text : text ? JSON.parse(text) : null,
     };
   }
   const mappedBody = (scope?: unknown) => ({
@@ -96,7 +98,11 @@ describe('mapped logins behind the gateway', () => {
 
   before(async () => {
     t = await testDatabase();
-    app = await build({ config: t.config, db: t.db, clock: () => now });
+    app = await build({
+      config: { ...t.config, federationTrustedDashboards: [DASHBOARD] },
+      db: t.db,
+      clock: () => now,
+    });
     await app.ready();
     gateway = await startGateway({ protocol: 'fastcgi', listener: app.routing as RequestListener });
     const res = await app.inject({
@@ -390,6 +396,51 @@ describe('mapped logins behind the gateway', () => {
     assert.equal((await validate()).statusCode, 200);
     await api.ok('DELETE', '/v3/OS-FEDERATION/identity_providers/gone', undefined, 204);
     assert.equal((await validate()).statusCode, 404);
+  });
+
+  test("WebSSO posts the token back to a trusted dashboard, in Keystone's self-submitting form", async () => {
+    const origin = `?origin=${encodeURIComponent(DASHBOARD)}`;
+    for (const path of [
+      `/v3/auth/OS-FEDERATION/identity_providers/${IDP}/protocols/mapped/websso`,
+      // Without the provider in the path, the remote id the web server set names it.
+      '/v3/auth/OS-FEDERATION/websso/mapped',
+    ])
+      for (const method of ['GET', 'POST']) {
+        const res = await send(method, `${path}${origin}`, assertion);
+        assert.equal(res.status, 200, `${method} ${path}: ${JSON.stringify(res.body)}`);
+        const page = res.body as string;
+        assert.match(
+          page,
+          /<form id="sso" name="sso" action="https:\/\/dashboard\.acme\.test\/auth\/websso\/" method="post">/,
+        );
+        const token = /name="token" id="token" value="([A-Za-z0-9_-]+)"/.exec(page)?.[1] as string;
+        assert.ok(token, page);
+        const v = await app.inject({
+          method: 'GET',
+          url: '/v3/auth/tokens',
+          headers: { 'x-auth-token': admin, 'x-subject-token': token },
+        });
+        assert.equal(v.statusCode, 200);
+        assert.equal(v.json().token.user.name, 'alice');
+        assert.deepEqual(v.json().token.user['OS-FEDERATION'].identity_provider, { id: IDP });
+      }
+    const idpPath = `/v3/auth/OS-FEDERATION/identity_providers/${IDP}/protocols/mapped/websso`;
+    const missing = await send('GET', idpPath, assertion);
+    assert.equal(missing.status, 400);
+    assert.equal(missing.body.error.message, 'Request must have an origin query parameter');
+    const untrusted = await send(
+      'GET',
+      `${idpPath}?origin=${encodeURIComponent('https://evil.test/')}`,
+      assertion,
+    );
+    assert.equal(untrusted.status, 401);
+    assert.equal(untrusted.body.error.message, 'The request you have made requires authentication.');
+    // No remote id from the web server (a client's header is none): Keystone's 401.
+    const { ACME_IDP: _, ...noIdp } = assertion;
+    const anonymous = await send('GET', `/v3/auth/OS-FEDERATION/websso/mapped${origin}`, noIdp, undefined, {
+      'acme-idp': 'https://idp.acme.test',
+    });
+    assert.equal(anonymous.status, 401);
   });
 
   test('unknown provider 404, other protocols are not auth methods (401)', async () => {

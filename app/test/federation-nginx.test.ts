@@ -9,6 +9,7 @@
  * (keystoneauth's v3token) then scopes the federated token to the group's project.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,6 +50,7 @@ const snippet = readFileSync(
 const snippetsDir = new URL('../../../nginx/snippets', import.meta.url).pathname;
 
 const IDP = 'acme';
+const DASHBOARD = 'https://dashboard.acme.test/auth/websso/';
 const AUTH = `/v3/OS-FEDERATION/identity_providers/${IDP}/protocols/mapped/auth`;
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -197,6 +199,7 @@ describe('federated logins through nginx auth_request', () => {
       `IDENTITY_FERNET_KEY_REPOSITORY=${t.config.fernetKeyRepository}`,
       `IDENTITY_CREDENTIAL_KEY_REPOSITORY=${t.config.credentialKeyRepository}`,
       `IDENTITY_RECEIPT_KEY_REPOSITORY=${t.config.receiptKeyRepository}`,
+      `IDENTITY_FEDERATION_TRUSTED_DASHBOARD=${DASHBOARD}`,
       process.execPath,
       fileURLToPath(new URL('../../../gateway/dist/src/bin/cgi.js', import.meta.url)),
     ].join(' ');
@@ -216,7 +219,10 @@ describe('federated logins through nginx auth_request', () => {
         FEDERATION_CHECK_URL: idp.url,
       }),
     });
-    app = await build({ config: { ...t.config, publicEndpoint: nginx.url }, db: t.db });
+    app = await build({
+      config: { ...t.config, publicEndpoint: nginx.url, federationTrustedDashboards: [DASHBOARD] },
+      db: t.db,
+    });
     await app.ready();
     return {
       url: nginx.url,
@@ -323,6 +329,41 @@ describe('federated logins through nginx auth_request', () => {
           ['member', 'reader'],
         );
         assert.deepEqual(shown.body.token.methods, ['token', 'mapped']);
+
+        // WebSSO through the same check: the page posting the token to the trusted dashboard,
+        // with a policy that lets exactly its script run and its form go to an https origin.
+        const origin = encodeURIComponent(DASHBOARD);
+        const sso = await send(
+          `${s.url}/v3/auth/OS-FEDERATION/websso/mapped?origin=${origin}`,
+          'GET',
+          undefined,
+          {
+            authorization: basic('alice', 'wonderland'),
+          },
+        );
+        assert.equal(sso.status, 200, String(sso.body));
+        const page = sso.body as string;
+        const ssoToken = /name="token" id="token" value="([A-Za-z0-9_-]+)"/.exec(page)?.[1] as string;
+        const script = /<script type="text\/javascript">([\s\S]*)<\/script>/.exec(page)?.[1] as string;
+        const hash = createHash('sha256').update(script).digest('base64');
+        assert.match(
+          String(sso.headers['content-security-policy']),
+          new RegExp(`script-src 'sha256-${hash.replace(/[+/]/g, '\\$&')}'`),
+        );
+        const ssoShown = await send(`${s.url}/v3/auth/tokens`, 'GET', undefined, {
+          'x-auth-token': ssoToken,
+          'x-subject-token': ssoToken,
+        });
+        assert.equal(ssoShown.body.token.user.id, user.id);
+        const refused = await send(
+          `${s.url}/v3/auth/OS-FEDERATION/websso/mapped?origin=${origin}`,
+          'GET',
+          undefined,
+          {
+            authorization: basic('alice', 'rabbit'),
+          },
+        );
+        assert.equal(refused.status, 401);
       } finally {
         await s.stop();
       }

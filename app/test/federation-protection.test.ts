@@ -275,6 +275,25 @@ const rows: Row[] = [
     secure: everyone(401),
     request: async () => ({ method, url: `${F}/identity_providers/open/protocols/mapped/auth` }),
   })),
+  // WebSSO, unenforced too: no origin is a 400 and no remote id a 401, whatever the token.
+  {
+    action: 'websso for a provider',
+    expected: everyone(400),
+    secure: everyone(400),
+    request: async () => ({
+      method: 'GET',
+      url: '/v3/auth/OS-FEDERATION/identity_providers/open/protocols/mapped/websso',
+    }),
+  },
+  {
+    action: 'websso',
+    expected: everyone(401),
+    secure: everyone(401),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/auth/OS-FEDERATION/websso/mapped?origin=https://x.test/',
+    }),
+  },
 ];
 
 for (const [configuration, secure] of [

@@ -323,3 +323,24 @@ export async function existingGroups(db: Queryable, ids: readonly string[]): Pro
   const { rows } = await db.query<{ id: string }>('SELECT id FROM "group" WHERE id = ANY($1::text[])', [ids]);
   return rows.map((r) => r.id);
 }
+
+/** The provider a remote id names (remote ids are unique across providers). */
+export async function idpByRemoteId(db: Queryable, remoteId: string): Promise<string | null> {
+  const { rows } = await db.query<{ idp_id: string }>(
+    'SELECT idp_id FROM idp_remote_ids WHERE remote_id = $1',
+    [remoteId],
+  );
+  return rows[0]?.idp_id ?? null;
+}
+
+/** Each provider with the protocol, and the protocol's own remote id attribute. */
+export async function providersOf(
+  db: Queryable,
+  protocolId: string,
+): Promise<Array<{ idp_id: string; remote_id_attribute: string | null }>> {
+  const { rows } = await db.query<{ idp_id: string; remote_id_attribute: string | null }>(
+    'SELECT idp_id, remote_id_attribute FROM federation_protocol WHERE id = $1 ORDER BY idp_id',
+    [protocolId],
+  );
+  return rows;
+}

@@ -6,7 +6,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Db, type Queryable, transaction } from '../db.js';
-import { conflict, forbidden, IdentityError, isUniqueViolation, notFound, validation } from '../errors.js';
+import {
+  conflict,
+  forbidden,
+  IdentityError,
+  isUniqueViolation,
+  notFound,
+  unauthorized,
+  validation,
+} from '../errors.js';
 import type { Hint } from '../hints.js';
 import type { Invalidation } from '../invalidation.js';
 import * as resourceRepo from '../resource/repository.js';
@@ -342,6 +350,29 @@ export class FederationService {
         },
       );
     return f;
+  }
+
+  /**
+   * WebSSO without a provider in the path (Keystone's AuthFederationWebSSOResource): the first
+   * provider with the protocol whose remote id attribute (the protocol's, else `defaultAttribute`)
+   * the web server set, then the provider that remote id names (404 when none does); a 401 when
+   * no such variable is set at all.
+   */
+  async idpForWebSso(
+    protocolId: string,
+    params: Readonly<Record<string, string>> | undefined,
+    defaultAttribute: string | null,
+  ): Promise<string> {
+    let remoteId: string | undefined;
+    for (const p of await repo.providersOf(this.#db, protocolId)) {
+      const attribute = p.remote_id_attribute || defaultAttribute;
+      remoteId = attribute ? params?.[attribute] : undefined;
+      if (remoteId) break;
+    }
+    if (!remoteId) throw unauthorized('Missing entity ID from environment');
+    const idpId = await repo.idpByRemoteId(this.#db, remoteId);
+    if (!idpId) throw notFound('Identity Provider', remoteId);
+    return idpId;
   }
 
   /** What validating a federated token needs of its provider and protocol. */

@@ -196,6 +196,24 @@ export const declarations = [
     help: "a new service provider's relay_state_prefix when its request gives none (Keystone's [saml])",
   },
   {
+    name: 'IDENTITY_FEDERATION_ASSERTION_PREFIX',
+    kind: 'string',
+    default: null,
+    help: "mapped logins read the web server's variables whose names start with this (Keystone's [federation] assertion_prefix); unset: all",
+  },
+  {
+    name: 'IDENTITY_FEDERATION_REMOTE_ID_ATTRIBUTE',
+    kind: 'string',
+    default: null,
+    help: "the variable naming the identity provider, for protocols that set none (Keystone's [federation] remote_id_attribute)",
+  },
+  {
+    name: 'IDENTITY_FEDERATION_TRUSTED_DASHBOARD',
+    kind: 'string',
+    default: null,
+    help: "WebSSO origins a token may be posted back to, comma-separated URLs (Keystone's [federation] trusted_dashboard); unset: none",
+  },
+  {
     name: 'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     kind: 'choice',
     choices: ['flat', 'strict_two_level'],
@@ -307,6 +325,11 @@ export interface IdentityConfig {
   catalogEndpointFilter: boolean;
   trustMaxRedelegationCount: number;
   samlRelayStatePrefix: string;
+  /** '' when unset: every variable the web server set. */
+  federationAssertionPrefix: string;
+  federationRemoteIdAttribute: string | null;
+  /** WebSSO's trusted dashboards, their host names in lower case (as Keystone compares them). */
+  federationTrustedDashboards: string[];
   limitEnforcementModel: 'flat' | 'strict_two_level';
   maxRequestBodySize: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -323,6 +346,14 @@ export interface IdentityConfig {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+/** Keystone's lower_case_hostname: the URL with its network location in lower case. */
+export function lowerCaseHost(url: string): string {
+  return url.replace(
+    /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)/i,
+    (_, scheme: string, netloc: string) => scheme + netloc.toLowerCase(),
+  );
+}
 
 export function loadConfig(env: Env = process.env): IdentityConfig {
   const fail = (name: string, value: string, expected: string): never => {
@@ -398,6 +429,17 @@ export function loadConfig(env: Env = process.env): IdentityConfig {
     catalogEndpointFilter: choice('IDENTITY_CATALOG_ENDPOINT_FILTER') === 'true',
     trustMaxRedelegationCount: int('IDENTITY_TRUST_MAX_REDELEGATION_COUNT', 0, 1000),
     samlRelayStatePrefix: raw('IDENTITY_SAML_RELAY_STATE_PREFIX') as string,
+    federationAssertionPrefix: raw('IDENTITY_FEDERATION_ASSERTION_PREFIX') ?? '',
+    federationRemoteIdAttribute: raw('IDENTITY_FEDERATION_REMOTE_ID_ATTRIBUTE'),
+    federationTrustedDashboards: (raw('IDENTITY_FEDERATION_TRUSTED_DASHBOARD') ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== '')
+      .map((u) => {
+        if (!/^https?:\/\/[^\s/]+/.test(u))
+          fail('IDENTITY_FEDERATION_TRUSTED_DASHBOARD', u, 'comma-separated http(s) URLs');
+        return lowerCaseHost(u);
+      }),
     limitEnforcementModel: choice(
       'IDENTITY_LIMIT_ENFORCEMENT_MODEL',
     ) as IdentityConfig['limitEnforcementModel'],

@@ -109,6 +109,7 @@ export function createServices(
     revocation,
     oauth1,
     trusts,
+    federation: { tokenSource: (idp, protocol) => federation.tokenSource(idp, protocol) },
     invalidation,
     clock,
   });
@@ -116,6 +117,7 @@ export function createServices(
   const policy = createPolicy(config);
   const federation = new FederationService(db, invalidation, {
     relayStatePrefix: config.samlRelayStatePrefix,
+    ...(clock ? { clock } : {}),
   });
   const policies = new PolicyService(db, catalog);
   const domainConfig = new DomainConfigService(db);

@@ -14,6 +14,7 @@ import { type TestDatabase, testDatabase } from './helpers.js';
 import {
   createPersonas,
   expectStatus,
+  PERSONAS,
   type Persona,
   type Personas,
   type ProtectionCase,
@@ -45,6 +46,13 @@ before(async () => {
   await ok(
     'PUT',
     `${F}/identity_providers/shared/protocols/saml2`,
+    { protocol: { mapping_id: 'shared' } },
+    201,
+  );
+  await ok('PUT', `${F}/identity_providers/open`, { identity_provider: { enabled: true } }, 201);
+  await ok(
+    'PUT',
+    `${F}/identity_providers/open/protocols/mapped`,
     { protocol: { mapping_id: 'shared' } },
     201,
   );
@@ -104,6 +112,18 @@ const read = {
   expected: expectStatus(ADMIN_OR_SYSTEM_READER, 200),
   secure: expectStatus(SP_ADMIN_OR_SYSTEM_READER, 200),
 };
+const anyToken = {
+  expected: expectStatus(
+    [...PERSONAS].filter((x) => x !== 'no_token'),
+    200,
+  ),
+  secure: expectStatus(
+    [...PERSONAS].filter((x) => x !== 'no_token'),
+    200,
+  ),
+};
+const everyone = (status: number) =>
+  Object.fromEntries(PERSONAS.map((x) => [x, status])) as Record<Persona, number>;
 const write = (status: number) => ({
   expected: expectStatus(ADMINS, status),
   secure: expectStatus(SP_ADMINS, status),
@@ -236,6 +256,40 @@ const rows: ProtectionCase[] = [
     action: 'delete_service_provider',
     ...write(204),
     request: async () => ({ method: 'DELETE', url: `${F}/service_providers/${await freshSp()}` }),
+  },
+  // OS-FEDERATION's names for /v3/auth/projects and /v3/auth/domains: any token.
+  {
+    action: 'get_auth_projects',
+    ...anyToken,
+    request: async () => ({ method: 'GET', url: `${F}/projects` }),
+  },
+  { action: 'get_auth_domains', ...anyToken, request: async () => ({ method: 'GET', url: `${F}/domains` }) },
+  // The mapped login is unenforced, as Keystone's: no token stands in for the web server's
+  // assertion, whoever sends it (without one the mapping finds no user).
+  ...(['GET', 'POST'] as const).map((method) => ({
+    action: `federated login (${method})`,
+    expected: everyone(401),
+    secure: everyone(401),
+    request: async () => ({ method, url: `${F}/identity_providers/open/protocols/mapped/auth` }),
+  })),
+  // WebSSO, unenforced too: no origin is a 400 and no remote id a 401, whatever the token.
+  {
+    action: 'websso for a provider',
+    expected: everyone(400),
+    secure: everyone(400),
+    request: async () => ({
+      method: 'GET',
+      url: '/v3/auth/OS-FEDERATION/identity_providers/open/protocols/mapped/websso',
+    }),
+  },
+  {
+    action: 'websso',
+    expected: everyone(401),
+    secure: everyone(401),
+    request: async () => ({
+      method: 'POST',
+      url: '/v3/auth/OS-FEDERATION/websso/mapped?origin=https://x.test/',
+    }),
   },
 ];
 

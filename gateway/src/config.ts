@@ -321,6 +321,13 @@ export const declarations = [
   },
   {
     section: 'CGI',
+    name: 'GATEWAY_CGI_PARAMS',
+    kind: 'string',
+    default: null,
+    help: "request params a CGI process also gets, as an auth module's (FED_*), NAME or PREFIX*; never HTTP_* nor a GATEWAY_CGI_ENV variable",
+  },
+  {
+    section: 'CGI',
     name: 'GATEWAY_CGI_MAX_CHILDREN',
     kind: 'int',
     default: null,
@@ -390,6 +397,8 @@ export interface GatewayConfig {
   cgiCommand: string | null;
   /** Names and `PREFIX*` patterns of the gateway's variables passed to CGI processes. */
   cgiEnv: string[];
+  /** Params (NAME or PREFIX*) a CGI child gets besides the meta-variables: what the web server adds. */
+  cgiParams: string[];
   cgiMaxChildren: number;
   cgiQueue: number;
   cgiTimeoutMs: number;
@@ -583,6 +592,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     logLevel: choice<GatewayConfig['logLevel']>('GATEWAY_LOG_LEVEL'),
     cgiCommand: raw('GATEWAY_CGI_COMMAND'),
     cgiEnv: parseNameList(raw('GATEWAY_CGI_ENV') ?? '', 'GATEWAY_CGI_ENV'),
+    cgiParams: parseNameList(raw('GATEWAY_CGI_PARAMS') ?? '', 'GATEWAY_CGI_PARAMS'),
     cgiMaxChildren: int('GATEWAY_CGI_MAX_CHILDREN', cores * 2),
     cgiQueue: int('GATEWAY_CGI_QUEUE'),
     cgiTimeoutMs: duration('GATEWAY_CGI_TIMEOUT'),

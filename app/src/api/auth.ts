@@ -4,7 +4,8 @@
  * reply.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { expectedAttribute, IdentityError, unsupportedMethod, validation } from '../errors.js';
+import { expectedAttribute, IdentityError, unauthorized, unsupportedMethod, validation } from '../errors.js';
+import type { AssertionSettings } from '../federation/login.js';
 import type { UserRef } from '../identity/service.js';
 import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
@@ -14,6 +15,38 @@ import { accessRulesHeader, clientGone, enforce, type PluginOptions, present, tr
 import { baseUrl, renderDomain, renderProject, renderToken } from './render.js';
 
 type Json = Record<string, unknown>;
+
+const htmlEscape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * Keystone's sso_callback_template.html with its host and token: the form posts the token to
+ * the dashboard as soon as the page loads. The host is escaped (Keystone substitutes it as is;
+ * a trusted dashboard's URL is the same either way unless it holds &, < or quotes).
+ */
+function ssoCallback(host: string, token: string): string {
+  return `<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml">
+  <head>
+    <title>Keystone WebSSO redirect</title>
+  </head>
+  <body>
+     <form id="sso" name="sso" action="${htmlEscape(host)}" method="post">
+       Please wait...
+       <br/>
+       <input type="hidden" name="token" id="token" value="${htmlEscape(token)}"/>
+       <noscript>
+         <input type="submit" name="submit_no_javascript" id="submit_no_javascript"
+            value="If your JavaScript is disabled, please click to continue"/>
+       </noscript>
+     </form>
+     <script type="text/javascript">
+       window.onload = function() {
+         document.forms['sso'].submit();
+       }
+     </script>
+  </body>
+</html>`;
+}
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Keystone's ValidationError wording for a missing attribute. */
@@ -50,7 +83,28 @@ function userRef(u: Json, field: string): UserRef {
   };
 }
 
-const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1'] as const;
+const METHODS = ['password', 'token', 'application_credential', 'totp', 'oauth1', 'mapped'] as const;
+
+/**
+ * The variables the web server set for this request (the gateway's trusted params: REMOTE_USER and
+ * whatever its auth module passed on), never the client's headers. Under a plain HTTP server there
+ * are none, and a mapped login finds no assertion.
+ */
+export function webServerParams(request: FastifyRequest): Readonly<Record<string, string>> | undefined {
+  return (request.raw.socket as { gatewayParams?: Readonly<Record<string, string>> } | null)?.gatewayParams;
+}
+
+/** The mapped method's object: a provider and protocol (a login), or a federated token's id. */
+function mappedClaim(
+  data: Json,
+  params: () => Readonly<Record<string, string>> | undefined,
+  settings: AssertionSettings,
+): Extract<IdentityClaim, { method: 'mapped' }> {
+  if ('id' in data) return { method: 'mapped', token: str(data.id, 'mapped/id', 1024) };
+  const identityProvider = str(expect(data, 'identity_provider', 'mapped'), 'mapped/identity_provider', 64);
+  const protocol = str(expect(data, 'protocol', 'mapped'), 'mapped/protocol', 64);
+  return { method: 'mapped', identityProvider, protocol, params: params(), settings };
+}
 
 /** The totp method's user and passcode (keystone/auth/plugins/core.py TOTPUserInfo). */
 function totpClaim(identity: Json): Extract<IdentityClaim, { method: 'totp' }> {
@@ -68,8 +122,9 @@ function parseIdentity(
   auth: Json,
   maxPassword: number,
   signed: () => SignedRequest,
+  mapped: (data: Json) => IdentityClaim,
 ): { claim: IdentityClaim; factors: Factors } {
-  const claim = parseClaim(auth, maxPassword, signed);
+  const claim = parseClaim(auth, maxPassword, signed, mapped);
   const identity = auth.identity as Json;
   const methods = identity.methods as string[];
   const also: NonNullable<Factors['also']> = [];
@@ -85,7 +140,12 @@ function parsePassword(data: Json, maxPassword: number): Extract<IdentityClaim, 
   return { method: 'password', user: userRef(user, 'password/user'), password };
 }
 
-function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest): IdentityClaim {
+function parseClaim(
+  auth: Json,
+  maxPassword: number,
+  signed: () => SignedRequest,
+  mapped: (data: Json) => IdentityClaim,
+): IdentityClaim {
   const identity = object(expect(auth, 'identity', 'auth'), 'identity');
   const methods = expect(identity, 'methods', 'identity');
   if (!Array.isArray(methods) || methods.length === 0 || !methods.every((m) => typeof m === 'string'))
@@ -99,6 +159,7 @@ function parseClaim(auth: Json, maxPassword: number, signed: () => SignedRequest
   if (method === 'oauth1') return { method, request: signed() };
   if (method === 'totp') return totpClaim(identity);
   const data = object(identity[method], method);
+  if (method === 'mapped') return mapped(data);
   if (method === 'password') return parsePassword(data, maxPassword);
   if (method === 'token') return { method, token: str(expect(data, 'id', 'token'), 'token/id', 1024) };
   const secret = str(
@@ -150,6 +211,10 @@ function parseScope(auth: Json): ScopeRequest {
 
 export async function authRoutes(app: FastifyInstance, { services, config }: PluginOptions): Promise<void> {
   const { tokens, catalog } = services;
+  const assertionSettings: AssertionSettings = {
+    prefix: config.federationAssertionPrefix,
+    remoteIdAttribute: config.federationRemoteIdAttribute,
+  };
   const withCatalog = async (request: FastifyRequest, context: TokenContext) =>
     present(request, 'nocatalog') || context.payload.scope.kind === 'unscoped'
       ? null
@@ -165,18 +230,133 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   app.post('/v3/auth/tokens', async (request, reply) => {
     const body = object(request.body, 'request body');
     const auth = object(expect(body, 'auth', 'request body'), 'auth');
-    const { claim, factors } = parseIdentity(auth, config.maxPasswordLength, () => ({
-      method: request.method,
-      // Keystone's base_url(path=request.path): the public endpoint, never the query string.
-      uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
-      authorization: request.headers.authorization,
-    }));
+    const { claim, factors } = parseIdentity(
+      auth,
+      config.maxPasswordLength,
+      () => ({
+        method: request.method,
+        // Keystone's base_url(path=request.path): the public endpoint, never the query string.
+        uri: `${baseUrl(request, config.publicEndpoint)}/v3/auth/tokens`,
+        authorization: request.headers.authorization,
+      }),
+      (data) => mappedClaim(data, () => webServerParams(request), assertionSettings),
+    );
     const receipt = request.headers['openstack-auth-receipt'];
     if (typeof receipt === 'string' && receipt !== '') factors.receipt = receipt;
     const issued = await authenticate(services, claim, parseScope(auth), clientGone(reply), factors);
     reply.code(201).header('x-subject-token', issued.token);
     return token(issued.context, request);
   });
+
+  /**
+   * Keystone's OSFederationAuthResource: a mapped login through the protocol named in the path
+   * (the protocol's id is the auth method, as Keystone builds the request), answered 201 with an
+   * unscoped federated token. Unenforced, as in Keystone: the web server's auth module guards it.
+   */
+  const federatedLogin = async (
+    request: FastifyRequest<{ Params: { idp_id: string; protocol_id: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const { idp_id: idpId, protocol_id: protocolId } = request.params;
+    if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
+    const issued = await authenticate(
+      services,
+      {
+        method: 'mapped',
+        identityProvider: idpId,
+        protocol: protocolId,
+        params: webServerParams(request),
+        settings: assertionSettings,
+      },
+      { kind: 'default' },
+      clientGone(reply),
+    );
+    reply.code(201).header('x-subject-token', issued.token);
+    return token(issued.context, request);
+  };
+  const federatedAuthPath = '/v3/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id/auth';
+  app.get(federatedAuthPath, federatedLogin);
+  app.post(federatedAuthPath, federatedLogin);
+
+  /**
+   * WebSSO (Keystone's AuthFederationWebSSOResource and …IDPsResource): a mapped login whose
+   * token is posted back to the dashboard named by ?origin=, which must be one of
+   * IDENTITY_FEDERATION_TRUSTED_DASHBOARD (400 without one, 401 for another), in Keystone's
+   * self-submitting form. Unenforced, as in Keystone.
+   */
+  const ssoOrigin = (request: FastifyRequest): string => {
+    const origin = (request.query as Record<string, unknown>).origin;
+    if (typeof origin !== 'string' || origin === '')
+      throw validation('Request must have an origin query parameter');
+    // Keystone unquotes the already decoded parameter once more (unquote_plus).
+    let host = origin.replaceAll('+', ' ');
+    try {
+      host = decodeURIComponent(host);
+    } catch {
+      // left as it is, as unquote_plus leaves a bad escape
+    }
+    if (!config.federationTrustedDashboards.includes(host))
+      throw unauthorized(`${host} is not a trusted dashboard host`);
+    return host;
+  };
+  const ssoForm = (reply: FastifyReply, host: string, token: string) =>
+    reply.code(200).type('text/html; charset=utf-8').send(ssoCallback(host, token));
+  const webSso = async (
+    request: FastifyRequest<{ Params: { protocol_id: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const { protocol_id: protocolId } = request.params;
+    const params = webServerParams(request);
+    const idpId = await services.federation.idpForWebSso(
+      protocolId,
+      params,
+      assertionSettings.remoteIdAttribute,
+    );
+    const host = ssoOrigin(request);
+    if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
+    const issued = await authenticate(
+      services,
+      {
+        method: 'mapped',
+        identityProvider: idpId,
+        protocol: protocolId,
+        params,
+        settings: assertionSettings,
+      },
+      { kind: 'default' },
+      clientGone(reply),
+    );
+    return ssoForm(reply, host, issued.token);
+  };
+  const webSsoIdp = async (
+    request: FastifyRequest<{ Params: { idp_id: string; protocol_id: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const { idp_id: idpId, protocol_id: protocolId } = request.params;
+    const host = ssoOrigin(request);
+    if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
+    const issued = await authenticate(
+      services,
+      {
+        method: 'mapped',
+        identityProvider: idpId,
+        protocol: protocolId,
+        params: webServerParams(request),
+        settings: assertionSettings,
+      },
+      { kind: 'default' },
+      clientGone(reply),
+    );
+    return ssoForm(reply, host, issued.token);
+  };
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({ method, url: '/v3/auth/OS-FEDERATION/websso/:protocol_id', handler: webSso });
+    app.route({
+      method,
+      url: '/v3/auth/OS-FEDERATION/identity_providers/:idp_id/protocols/:protocol_id/websso',
+      handler: webSsoIdp,
+    });
+  }
 
   /** The X-Subject-Token, validated; 404 when it is not a valid token. */
   const subject = async (request: FastifyRequest): Promise<TokenContext> => {
@@ -240,30 +420,36 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
       };
     },
   );
-  app.get(
-    '/v3/auth/projects',
-    { preHandler: enforce(services, 'identity:get_auth_projects') },
-    async (request) => {
+  // Keystone's AuthProjectsResource and AuthDomainsResource, also at OS-FEDERATION's paths: what
+  // the caller may scope to, through its own roles and its groups' (a federated token's too).
+  for (const path of ['/v3/auth/projects', '/v3/OS-FEDERATION/projects']) {
+    app.get(path, { preHandler: enforce(services, 'identity:get_auth_projects') }, async (request) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const projects = await services.assignment.projectsFor((request.caller as TokenContext).user.id);
+      const caller = request.caller as TokenContext;
+      const projects = await services.assignment.projectsFor(
+        caller.user.id,
+        caller.payload.federated?.groupIds,
+      );
       return {
         projects: projects.map((p) => renderProject(p, base)),
-        links: { self: `${base}/v3/auth/projects`, previous: null, next: null },
+        links: { self: `${base}${path}`, previous: null, next: null },
       };
-    },
-  );
-  app.get(
-    '/v3/auth/domains',
-    { preHandler: enforce(services, 'identity:get_auth_domains') },
-    async (request) => {
+    });
+  }
+  for (const path of ['/v3/auth/domains', '/v3/OS-FEDERATION/domains']) {
+    app.get(path, { preHandler: enforce(services, 'identity:get_auth_domains') }, async (request) => {
       const base = baseUrl(request, config.publicEndpoint);
-      const domains = await services.assignment.domainsFor((request.caller as TokenContext).user.id);
+      const caller = request.caller as TokenContext;
+      const domains = await services.assignment.domainsFor(
+        caller.user.id,
+        caller.payload.federated?.groupIds,
+      );
       return {
         domains: domains.map((d) => renderDomain(d, base)),
-        links: { self: `${base}/v3/auth/domains`, previous: null, next: null },
+        links: { self: `${base}${path}`, previous: null, next: null },
       };
-    },
-  );
+    });
+  }
   app.get(
     '/v3/auth/system',
     { preHandler: enforce(services, 'identity:get_auth_system') },

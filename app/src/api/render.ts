@@ -90,6 +90,8 @@ export function renderUser(user: UserListRow, base: string) {
     ? keystoneTime(user.password_expires_at.getTime())
     : null;
   out.options = user.options;
+  const federated = (user as { federated?: unknown[] }).federated;
+  if (federated) out.federated = federated;
   out.links = { self: `${base}/v3/users/${user.id}` };
   return out;
 }
@@ -153,6 +155,16 @@ export function renderToken(context: TokenContext, catalog: CatalogEntry[] | nul
         }))
       : context.roles.map((r) => ({ id: r.id, name: r.name }));
     if (catalog) token.catalog = catalog;
+  }
+  if (payload.federated) {
+    // Keystone's federated user: the provider, protocol and mapped groups; no password expiry.
+    const federatedUser = token.user as Record<string, unknown>;
+    delete federatedUser.password_expires_at;
+    federatedUser['OS-FEDERATION'] = {
+      groups: payload.federated.groupIds.map((id) => ({ id })),
+      identity_provider: { id: payload.federated.idpId },
+      protocol: { id: payload.federated.protocolId },
+    };
   }
   if (context.oauth1)
     token['OS-OAUTH1'] = {

@@ -80,7 +80,13 @@ export async function userRoutes(app: FastifyInstance, { services }: PluginOptio
     member: 'user',
     collection: 'users',
     body: { schema: userSchema },
-    load: (id) => identity.getUser(id),
+    // Keystone's get_user adds the user's federated objects (a shadow user's providers and ids).
+    load: async (id) => {
+      const user = await identity.getUser(id);
+      if (!user) return null;
+      const federated = await services.federation.federatedObjects(id);
+      return federated.length > 0 ? { ...user, federated } : user;
+    },
     render: renderUser,
     memberTarget: userTarget,
     listTarget: domainListTarget,

@@ -20,11 +20,21 @@ export type Actor = { type: 'user' | 'group'; id: string };
  * imply: they are left out at the end, as Keystone's _strip_domain_roles does, so a domain role
  * named `admin` grants nothing but the global roles it implies.
  */
-export async function effectiveRoles(db: Queryable, userId: string, target: Target): Promise<RoleRef[]> {
+/**
+ * `groupIds`: groups the user acts in without being a member (a federated token's, from its
+ * mapping): their roles count as the user's own groups' do.
+ */
+export async function effectiveRoles(
+  db: Queryable,
+  userId: string,
+  target: Target,
+  groupIds: readonly string[] = [],
+): Promise<RoleRef[]> {
   const { rows } = await db.query<RoleRef>(
     `WITH RECURSIVE
        actors AS (SELECT 'user'::text AS type, $1::text AS id
-                  UNION ALL SELECT 'group', group_id FROM group_member WHERE user_id = $1),
+                  UNION ALL SELECT 'group', group_id FROM group_member WHERE user_id = $1
+                  UNION ALL SELECT 'group', unnest($4::text[])),
        ancestors AS (SELECT parent_id AS id FROM project WHERE id = $3 AND $2 = 'project'
                      UNION SELECT p.parent_id FROM project p JOIN ancestors a ON p.id = a.id WHERE p.parent_id IS NOT NULL),
        granted AS (
@@ -39,7 +49,7 @@ export async function effectiveRoles(db: Queryable, userId: string, target: Targ
                    UNION SELECT i.implied_role_id FROM implied_role i JOIN closure c ON i.prior_role_id = c.role_id)
      SELECT r.id, r.name FROM role r JOIN closure c ON c.role_id = r.id WHERE r.domain_id IS NULL
       ORDER BY r.name`,
-    [userId, target.type, target.id],
+    [userId, target.type, target.id, groupIds],
   );
   return rows;
 }
@@ -48,22 +58,31 @@ const HAS_GRANT = (targetType: string, targetColumn: string) => `
   EXISTS (SELECT 1 FROM assignment a
            WHERE a.target_type = '${targetType}' AND a.target_id = ${targetColumn}
              AND ((a.actor_type = 'user' AND a.actor_id = $1)
-               OR (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM group_member WHERE user_id = $1))))`;
+               OR (a.actor_type = 'group' AND a.actor_id IN (SELECT group_id FROM group_member WHERE user_id = $1))
+               OR (a.actor_type = 'group' AND a.actor_id = ANY($2::text[]))))`;
 
 /** Enabled projects where the user (or one of the user's groups) holds a role. */
-export async function projectsWithRoles(db: Queryable, userId: string): Promise<ProjectRow[]> {
+export async function projectsWithRoles(
+  db: Queryable,
+  userId: string,
+  groupIds: readonly string[] = [],
+): Promise<ProjectRow[]> {
   const { rows } = await db.query<ProjectRow>(
     `${PROJECT_SELECT} WHERE p.enabled AND d.enabled AND ${HAS_GRANT('project', 'p.id')} ORDER BY p.name`,
-    [userId],
+    [userId, groupIds],
   );
   return rows;
 }
 
-export async function domainsWithRoles(db: Queryable, userId: string): Promise<DomainRow[]> {
+export async function domainsWithRoles(
+  db: Queryable,
+  userId: string,
+  groupIds: readonly string[] = [],
+): Promise<DomainRow[]> {
   const { rows } = await db.query<DomainRow>(
     `SELECT d.id, d.name, d.enabled, d.description FROM domain d
       WHERE d.enabled AND ${HAS_GRANT('domain', 'd.id')} ORDER BY d.name`,
-    [userId],
+    [userId, groupIds],
   );
   return rows;
 }

@@ -103,16 +103,17 @@ export class AssignmentService {
     return graph;
   }
 
-  effectiveRoles(userId: string, target: repo.Target): Promise<repo.RoleRef[]> {
-    return repo.effectiveRoles(this.#db, userId, target);
+  /** `groupIds`: a federated token's groups, whose roles the user holds while using it. */
+  effectiveRoles(userId: string, target: repo.Target, groupIds?: readonly string[]): Promise<repo.RoleRef[]> {
+    return repo.effectiveRoles(this.#db, userId, target, groupIds);
   }
 
-  projectsFor(userId: string): Promise<ProjectRow[]> {
-    return repo.projectsWithRoles(this.#db, userId);
+  projectsFor(userId: string, groupIds?: readonly string[]): Promise<ProjectRow[]> {
+    return repo.projectsWithRoles(this.#db, userId, groupIds);
   }
 
-  domainsFor(userId: string): Promise<DomainRow[]> {
-    return repo.domainsWithRoles(this.#db, userId);
+  domainsFor(userId: string, groupIds?: readonly string[]): Promise<DomainRow[]> {
+    return repo.domainsWithRoles(this.#db, userId, groupIds);
   }
 
   async hasSystemRole(userId: string): Promise<boolean> {

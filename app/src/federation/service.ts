@@ -5,11 +5,20 @@
  * against Keystone's schema) and service providers (the enabled ones listed in every token).
  */
 import { randomUUID } from 'node:crypto';
-import { type Db, transaction } from '../db.js';
-import { conflict, IdentityError, isUniqueViolation, notFound, validation } from '../errors.js';
+import { type Db, type Queryable, transaction } from '../db.js';
+import {
+  conflict,
+  forbidden,
+  IdentityError,
+  isUniqueViolation,
+  notFound,
+  unauthorized,
+  validation,
+} from '../errors.js';
 import type { Hint } from '../hints.js';
 import type { Invalidation } from '../invalidation.js';
 import * as resourceRepo from '../resource/repository.js';
+import type { Federation } from '../token/payload.js';
 import * as repo from './repository.js';
 import { validateMappingStructure } from './schema.js';
 
@@ -60,12 +69,24 @@ function duplicateValue(err: unknown): string {
 
 export class FederationService {
   readonly #db: Db;
+  readonly #invalidation: Invalidation;
+  readonly #clock: (() => number) | undefined;
   readonly #relayStatePrefix: string;
   /** The enabled service providers, as tokens list them; recomputed after any invalidation. */
   readonly enabledServiceProviders: () => Promise<TokenServiceProvider[]>;
 
-  constructor(db: Db, invalidation: Invalidation, options: { relayStatePrefix: string }) {
+  /**
+   * `clock`: what ending a protocol's tokens is stamped with (tests move it); by default the
+   * database's, the clock tokens are issued on.
+   */
+  constructor(
+    db: Db,
+    invalidation: Invalidation,
+    options: { relayStatePrefix: string; clock?: () => number },
+  ) {
     this.#db = db;
+    this.#clock = options.clock;
+    this.#invalidation = invalidation;
     this.#relayStatePrefix = options.relayStatePrefix;
     this.enabledServiceProviders = invalidation.memo(async () =>
       (await repo.listServiceProviders(this.#db, [{ kind: 'bool', field: 'enabled', value: true }])).map(
@@ -122,10 +143,12 @@ export class FederationService {
     return this.requireIdp(id);
   }
 
+  /** Disabling a provider ends the tokens issued through it; enabling it again does not revive them. */
   async updateIdp(id: string, patch: IdpUpdate): Promise<repo.IdpRow> {
     await transaction(this.#db, async (tx) => {
       const current = await repo.idp(tx, id);
       if (!current) throw notFound('Identity Provider', id);
+      if (current.enabled && patch.enabled === false) await this.#endTokens(tx, { idpId: id });
       await this.#idpConflicts(() =>
         repo.updateIdp(tx, id, {
           domain_id: current.domain_id,
@@ -137,6 +160,7 @@ export class FederationService {
         }),
       );
     });
+    this.#invalidation.invalidate();
     return this.requireIdp(id);
   }
 
@@ -157,6 +181,7 @@ export class FederationService {
   /** Deletes the provider with its protocols and remote ids. */
   async deleteIdp(id: string): Promise<void> {
     if (!(await repo.deleteIdp(this.#db, id))) throw notFound('Identity Provider', id);
+    this.#invalidation.invalidate();
   }
 
   // --- protocols -----------------------------------------------------------------------------
@@ -178,12 +203,11 @@ export class FederationService {
     await this.#requireMappingFor(mappingId);
     await this.requireIdp(idpId);
     try {
-      await repo.insertProtocol(this.#db, {
-        id,
-        idp_id: idpId,
-        mapping_id: mappingId,
-        remote_id_attribute: fields.remote_id_attribute ?? null,
-      });
+      await repo.insertProtocol(
+        this.#db,
+        { id, idp_id: idpId, mapping_id: mappingId, remote_id_attribute: fields.remote_id_attribute ?? null },
+        this.#clock ? new Date(this.#clock()) : null,
+      );
     } catch (err) {
       if (isUniqueViolation(err))
         throw conflict('federation_protocol', `Duplicate entry found with ID ${id}`);
@@ -194,20 +218,36 @@ export class FederationService {
     return this.requireProtocol(idpId, id);
   }
 
+  /** A protocol given another mapping (or remote id attribute) ends the tokens issued through it. */
   async updateProtocol(idpId: string, id: string, fields: ProtocolFields): Promise<repo.ProtocolRow> {
     if (fields.mapping_id !== undefined) await this.#requireMappingFor(fields.mapping_id);
     const current = await this.requireProtocol(idpId, id);
-    await repo.updateProtocol(this.#db, {
+    const next = {
       ...current,
       mapping_id: fields.mapping_id ?? current.mapping_id,
       remote_id_attribute:
         fields.remote_id_attribute === undefined ? current.remote_id_attribute : fields.remote_id_attribute,
+    };
+    await transaction(this.#db, async (tx) => {
+      await repo.updateProtocol(tx, next);
+      if (next.mapping_id !== current.mapping_id || next.remote_id_attribute !== current.remote_id_attribute)
+        await this.#endTokens(tx, { idpId, protocolId: id });
     });
+    this.#invalidation.invalidate();
     return this.requireProtocol(idpId, id);
+  }
+
+  /** Tokens issued through these protocols until now are no longer valid (every process hears of it). */
+  async #endTokens(
+    db: Queryable,
+    which: { idpId: string; protocolId?: string } | { mappingId: string },
+  ): Promise<void> {
+    await repo.endProtocolTokens(db, which, this.#clock ? new Date(this.#clock()) : null);
   }
 
   async deleteProtocol(idpId: string, id: string): Promise<void> {
     if (!(await repo.deleteProtocol(this.#db, idpId, id))) throw protocolNotFound(idpId, id);
+    this.#invalidation.invalidate();
   }
 
   async #requireMappingFor(mappingId: string): Promise<void> {
@@ -238,14 +278,106 @@ export class FederationService {
     return this.requireMapping(id);
   }
 
+  /** New rules end the tokens issued through every protocol that uses the mapping. */
   async updateMapping(id: string, body: Record<string, unknown>): Promise<repo.MappingRow> {
     validateMappingStructure(body);
-    if (!(await repo.updateMapping(this.#db, id, body.rules))) throw notFound('mapping', id);
+    await transaction(this.#db, async (tx) => {
+      if (!(await repo.updateMapping(tx, id, body.rules))) throw notFound('mapping', id);
+      await this.#endTokens(tx, { mappingId: id });
+    });
+    this.#invalidation.invalidate();
     return this.requireMapping(id);
   }
 
   async deleteMapping(id: string): Promise<void> {
-    if (!(await repo.deleteMapping(this.#db, id))) throw notFound('mapping', id);
+    await transaction(this.#db, async (tx) => {
+      if (!(await repo.deleteMapping(tx, id))) throw notFound('mapping', id);
+      await this.#endTokens(tx, { mappingId: id });
+    });
+    this.#invalidation.invalidate();
+  }
+
+  // --- federated logins ----------------------------------------------------------------------
+
+  /**
+   * Keystone's _shadow_federated_user: the user this identity logged in as before (its display
+   * name and email brought up to date), or a new one; its id either way. Two first logins at
+   * once: the one that loses the insert reads what the other made.
+   */
+  async shadowUser(u: repo.ShadowUser): Promise<string> {
+    for (let attempt = 0; ; attempt++) {
+      const existing = await repo.federatedUserId(this.#db, u.idpId, u.protocolId, u.uniqueId);
+      try {
+        await transaction(this.#db, async (tx) => {
+          if (existing) await repo.updateShadowUser(tx, existing, u);
+          else await repo.insertShadowUser(tx, u);
+        });
+        this.#invalidation.invalidate();
+        return existing ?? u.userId;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        // The same unique id through another provider of the domain: the same id (Keystone's too).
+        if (attempt > 0 || existing) throw conflict('user', `Duplicate ID, ${u.userId}`);
+      }
+    }
+  }
+
+  federatedObjects(userId: string): Promise<repo.FederatedObject[]> {
+    return repo.federatedObjects(this.#db, userId);
+  }
+
+  /**
+   * Keystone's handle_scoped_token checks before a federated token is re-scoped: the provider
+   * enabled (403), the protocol's mapping there (404), and every group of the token still
+   * there (MappedGroupNotFound, a 500).
+   */
+  async rescopable(f: Federation): Promise<Federation> {
+    const idp = await this.requireIdp(f.idpId);
+    if (!idp.enabled)
+      throw new IdentityError('IDN_ERR_FORBIDDEN', forbidden().message, {
+        detail: `Identity Provider ${f.idpId} is disabled`,
+      });
+    const protocol = await this.requireProtocol(f.idpId, f.protocolId);
+    await this.requireMapping(protocol.mapping_id);
+    const found = new Set(await repo.existingGroups(this.#db, f.groupIds));
+    const missing = f.groupIds.find((id) => !found.has(id));
+    if (missing !== undefined)
+      throw new IdentityError(
+        'IDN_ERR_INTERNAL',
+        'An unexpected error prevented the server from fulfilling your request.',
+        {
+          detail: `Group ${missing} returned by mapping ${protocol.mapping_id} was not found in the backend.`,
+        },
+      );
+    return f;
+  }
+
+  /**
+   * WebSSO without a provider in the path (Keystone's AuthFederationWebSSOResource): the first
+   * provider with the protocol whose remote id attribute (the protocol's, else `defaultAttribute`)
+   * the web server set, then the provider that remote id names (404 when none does); a 401 when
+   * no such variable is set at all.
+   */
+  async idpForWebSso(
+    protocolId: string,
+    params: Readonly<Record<string, string>> | undefined,
+    defaultAttribute: string | null,
+  ): Promise<string> {
+    let remoteId: string | undefined;
+    for (const p of await repo.providersOf(this.#db, protocolId)) {
+      const attribute = p.remote_id_attribute || defaultAttribute;
+      remoteId = attribute ? params?.[attribute] : undefined;
+      if (remoteId) break;
+    }
+    if (!remoteId) throw unauthorized('Missing entity ID from environment');
+    const idpId = await repo.idpByRemoteId(this.#db, remoteId);
+    if (!idpId) throw notFound('Identity Provider', remoteId);
+    return idpId;
+  }
+
+  /** What validating a federated token needs of its provider and protocol. */
+  tokenSource(idpId: string, protocolId: string) {
+    return repo.tokenSource(this.#db, idpId, protocolId);
   }
 
   // --- service providers ---------------------------------------------------------------------

@@ -50,20 +50,28 @@ export async function userByName(
   name: string,
   domain: { id?: string; name?: string },
 ): Promise<UserRow | null> {
+  // A name names a local user: shadow users' names are display names, unique nowhere.
   const { rows } = domain.id
-    ? await db.query<UserRow>(`${USER_SELECT} WHERE u.name = $1 AND u.domain_id = $2`, [name, domain.id])
-    : await db.query<UserRow>(`${USER_SELECT} WHERE u.name = $1 AND d.name = $2`, [name, domain.name]);
+    ? await db.query<UserRow>(`${USER_SELECT} WHERE u.name = $1 AND u.domain_id = $2 AND NOT u.federated`, [
+        name,
+        domain.id,
+      ])
+    : await db.query<UserRow>(`${USER_SELECT} WHERE u.name = $1 AND d.name = $2 AND NOT u.federated`, [
+        name,
+        domain.name,
+      ]);
   return rows[0] ?? null;
 }
 
 /** Creates the user unless one of that name exists in the domain; returns its id either way. */
 export async function ensureUser(db: Queryable, id: string, name: string, domainId: string): Promise<string> {
   await db.query(
-    `INSERT INTO "user" (id, name, domain_id) VALUES ($1, $2, $3) ON CONFLICT (domain_id, name) DO NOTHING`,
+    `INSERT INTO "user" (id, name, domain_id) VALUES ($1, $2, $3)
+     ON CONFLICT (domain_id, name) WHERE NOT federated DO NOTHING`,
     [id, name, domainId],
   );
   const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM "user" WHERE domain_id = $1 AND name = $2`,
+    `SELECT id FROM "user" WHERE domain_id = $1 AND name = $2 AND NOT federated`,
     [domainId, name],
   );
   return (rows[0] as { id: string }).id;

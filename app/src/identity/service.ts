@@ -284,6 +284,19 @@ export class IdentityService {
     return group;
   }
 
+  findGroup(id: string): Promise<repo.GroupRow | null> {
+    return repo.groupById(this.#db, id);
+  }
+
+  /** A group by its name in a domain (what a mapping's `group` by name names). */
+  async groupByName(name: string, domainId: string): Promise<repo.GroupRow | null> {
+    const [group] = await repo.listGroups(this.#db, [
+      { kind: 'exact', field: 'name', value: name },
+      { kind: 'exact', field: 'domain_id', value: domainId },
+    ]);
+    return group ?? null;
+  }
+
   listGroups(hints: Hint[], userId?: string): Promise<repo.GroupRow[]> {
     return repo.listGroups(this.#db, hints, userId);
   }

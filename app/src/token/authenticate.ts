@@ -6,12 +6,13 @@
  */
 import type { Target } from '../assignment/service.js';
 import { forbidden, forbiddenAction, IdentityError, unauthorized } from '../errors.js';
+import { type AssertionSettings, mappedLogin } from '../federation/login.js';
 import type { UserRef, UserRow } from '../identity/service.js';
 import type { SignedRequest } from '../oauth1/service.js';
 import type { Ref } from '../resource/service.js';
 import type { Services } from '../services.js';
 import { refused, type TrustRow } from '../trust/service.js';
-import type { Method, Scope } from './payload.js';
+import type { Federation, Method, Scope } from './payload.js';
 import { ACCESS_RULES_MIN_VERSION, type TokenContext } from './service.js';
 
 export type IdentityClaim =
@@ -23,7 +24,19 @@ export type IdentityClaim =
       credential: { id: string } | { name: string; user: UserRef };
       secret: string;
     }
-  | { method: 'oauth1'; request: SignedRequest };
+  | { method: 'oauth1'; request: SignedRequest }
+  /**
+   * A mapped login: the provider and protocol named, the variables the web server set (the
+   * assertion), and which of them count. With `token` instead: a federated token re-scoped.
+   */
+  | {
+      method: 'mapped';
+      identityProvider: string;
+      protocol: string;
+      params: Readonly<Record<string, string>> | undefined;
+      settings: AssertionSettings;
+    }
+  | { method: 'mapped'; token: string };
 
 export type ScopeRequest =
   | { kind: 'default' }
@@ -70,6 +83,7 @@ export async function authenticate(
   let notAfter: number | undefined;
   let parentAuditIds: string[] | undefined;
   let scope: Scope;
+  let federated: Federation | undefined;
   // A trust is looked up before the user is authenticated (Keystone's AuthInfo): a trust that
   // is gone, expired or used up is a 401.
   const trust = requested.kind === 'trust' ? await lookupTrust(s, requested.trustId) : null;
@@ -77,31 +91,65 @@ export async function authenticate(
     user = await userFactor(s, claim, signal);
     methods = [claim.method];
     scope = await resolveScope(s, user, requested);
-  } else if (claim.method === 'token') {
+  } else if (claim.method === 'mapped' && 'identityProvider' in claim) {
+    const login = await mappedLogin(s, claim.identityProvider, claim.protocol, claim.params, claim.settings);
+    user = login.user;
+    methods = ['mapped'];
+    if (login.kind === 'local') scope = await resolveScope(s, user, requested);
+    else {
+      // A federated login is unscoped unless a scope is asked for (Keystone skips default scoping).
+      federated = { groupIds: login.groupIds, idpId: login.idpId, protocolId: login.protocolId };
+      scope = await resolveScope(
+        s,
+        user,
+        requested.kind === 'default' ? { kind: 'unscoped' } : requested,
+        federated,
+      );
+    }
+  } else if ((claim.method === 'token' || claim.method === 'mapped') && 'token' in claim) {
     // An invalid token here is Keystone's 404 TokenNotFound, not a 401 (checked against Keystone 22).
     const parent = await s.tokens.validate(claim.token);
-    if (parent.trust)
-      throw refused(
-        'Using trust-scoped token to create another token. Create a new trust-scoped token instead',
+    if (parent.payload.federated) {
+      // Keystone's handle_scoped_token: the provider still enabled, the groups still there; the
+      // expiry stays, the audit chain does not (Keystone starts a new one), and the methods are
+      // the token's own after `token` (none added for `mapped`).
+      federated = await s.federation.rescopable(parent.payload.federated);
+      user = parent.user;
+      methods =
+        claim.method === 'token' ? [...new Set<Method>(['token', ...parent.payload.methods])] : ['mapped'];
+      expiresAt = parent.payload.expiresAt;
+      scope = await resolveScope(
+        s,
+        user,
+        requested.kind === 'default' ? { kind: 'unscoped' } : requested,
+        federated,
       );
-    if (parent.applicationCredential)
-      throw unauthorized('an application credential token cannot be rescoped');
-    if (parent.payload.scope.kind === 'oauth1')
-      throw forbiddenAction(
-        'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
-      );
-    // Keystone's token plugin: an EC2 token is never exchanged for another (its text, with the
-    // doubled full stop ForbiddenAction's format gives it).
-    if (parent.payload.methods.includes('ec2credential'))
-      throw forbiddenAction(
-        'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed..',
-      );
-    user = parent.user;
-    // Rescoping keeps the original expiry and the audit chain; the methods add up.
-    methods = [...new Set<Method>(['token', ...parent.payload.methods])];
-    expiresAt = parent.payload.expiresAt;
-    parentAuditIds = parent.payload.auditIds;
-    scope = await resolveScope(s, user, requested);
+    } else if (claim.method === 'mapped') {
+      throw unauthorized('the mapped method re-scopes federated tokens only');
+    } else {
+      if (parent.trust)
+        throw refused(
+          'Using trust-scoped token to create another token. Create a new trust-scoped token instead',
+        );
+      if (parent.applicationCredential)
+        throw unauthorized('an application credential token cannot be rescoped');
+      if (parent.payload.scope.kind === 'oauth1')
+        throw forbiddenAction(
+          'You are not authorized to perform the requested action: Using OAuth-scoped token to create another token. Create a new OAuth-scoped token instead.',
+        );
+      // Keystone's token plugin: an EC2 token is never exchanged for another (its text, with the
+      // doubled full stop ForbiddenAction's format gives it).
+      if (parent.payload.methods.includes('ec2credential'))
+        throw forbiddenAction(
+          'You are not authorized to perform the requested action: Using a delegated token to create another token is not allowed..',
+        );
+      user = parent.user;
+      // Rescoping keeps the original expiry and the audit chain; the methods add up.
+      methods = [...new Set<Method>(['token', ...parent.payload.methods])];
+      expiresAt = parent.payload.expiresAt;
+      parentAuditIds = parent.payload.auditIds;
+      scope = await resolveScope(s, user, requested);
+    }
   } else if (claim.method === 'oauth1') {
     // The access token's project, whatever scope the body names (Keystone's set_scope).
     const access = await s.oauth1.authenticate(claim.request);
@@ -155,6 +203,7 @@ export async function authenticate(
     ...(expiresAt === undefined ? {} : { expiresAt }),
     ...(notAfter === undefined ? {} : { notAfter }),
     ...(parentAuditIds ? { parentAuditIds } : {}),
+    ...(federated ? { federated } : {}),
   });
   let context: TokenContext;
   try {
@@ -186,8 +235,18 @@ async function lookupTrust(s: Services, id: string): Promise<TrustRow> {
   }
 }
 
-/** The scope asked for, checked against the user's roles; the default project when none is given. */
-async function resolveScope(s: Services, user: UserRow, requested: ScopeRequest): Promise<Scope> {
+/**
+ * The scope asked for, checked against the user's roles; the default project when none is given.
+ * A federated token's groups give roles too; it is unscoped, project or domain scoped only.
+ */
+async function resolveScope(
+  s: Services,
+  user: UserRow,
+  requested: ScopeRequest,
+  federated?: Federation,
+): Promise<Scope> {
+  if (federated && (requested.kind === 'system' || requested.kind === 'trust'))
+    throw unauthorized('a federated token is unscoped, project or domain scoped');
   let scope: Scope;
   let target: Target;
   switch (requested.kind) {
@@ -221,7 +280,7 @@ async function resolveScope(s: Services, user: UserRow, requested: ScopeRequest)
       target = { type: 'system', id: 'all' };
       break;
   }
-  const roles = await s.assignment.effectiveRoles(user.id, target);
+  const roles = await s.assignment.effectiveRoles(user.id, target, federated?.groupIds);
   if (roles.length === 0) throw unauthorized(`user ${user.id} has no role on the requested scope`);
   return scope;
 }

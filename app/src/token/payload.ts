@@ -35,6 +35,16 @@ export type Scope =
   | { kind: 'application_credential'; projectId: string; applicationCredentialId: string }
   | { kind: 'oauth1'; projectId: string; accessTokenId: string };
 
+/**
+ * What a federated token carries besides its scope (Keystone's Federated*Payload): the groups the
+ * mapping gave, and the identity provider and protocol the user came through.
+ */
+export interface Federation {
+  groupIds: string[];
+  idpId: string;
+  protocolId: string;
+}
+
 export interface TokenPayload {
   userId: string;
   methods: Method[];
@@ -42,6 +52,8 @@ export interface TokenPayload {
   /** Milliseconds since the epoch. */
   expiresAt: number;
   auditIds: string[];
+  /** Only on federated tokens (unscoped, project or domain scoped: payload versions 4, 5, 6). */
+  federated?: Federation;
 }
 
 /** Payload versions, as Keystone numbers them. */
@@ -50,6 +62,9 @@ const VERSION = {
   domain: 1,
   project: 2,
   trust: 3,
+  federatedUnscoped: 4,
+  federatedProject: 5,
+  federatedDomain: 6,
   oauth1: 7,
   system: 8,
   application_credential: 9,
@@ -86,7 +101,49 @@ export function intToMethods(mask: number): Method[] {
 const auditToBytes = (id: string) => Buffer.from(id, 'base64url');
 const bytesToAudit = (b: Packable) => Buffer.from(b as Uint8Array).toString('base64url');
 
+/**
+ * Keystone's FederatedUnscopedPayload (4) and FederatedScopedPayload (5 project, 6 domain): the
+ * group ids as [is_uuid, id] pairs, the provider's id likewise, the protocol id a plain string;
+ * a scoped one puts its project or domain id (as a pair, the domain's too) after the methods.
+ */
+function encodeFederated(p: TokenPayload, f: Federation): Buffer {
+  const user = packId(p.userId);
+  const methods = methodsToInt(p.methods);
+  const expires = new Float64(p.expiresAt / 1000);
+  const audits = p.auditIds.map(auditToBytes);
+  const rest = [f.groupIds.map(packId), packId(f.idpId), f.protocolId, expires, audits];
+  switch (p.scope.kind) {
+    case 'unscoped':
+      return pack([VERSION.federatedUnscoped, user, methods, ...rest]);
+    case 'project':
+      return pack([VERSION.federatedProject, user, methods, packId(p.scope.projectId), ...rest]);
+    case 'domain':
+      return pack([VERSION.federatedDomain, user, methods, packId(p.scope.domainId), ...rest]);
+    default:
+      throw payloadError(`a federated token cannot be ${p.scope.kind} scoped`);
+  }
+}
+
+function decodeFederated(value: Packable[], at: number): Federation {
+  const groups = value[at];
+  const protocol = value[at + 2];
+  if (!Array.isArray(groups)) throw payloadError('token payload group ids are not an array');
+  const protocolId =
+    typeof protocol === 'string'
+      ? protocol
+      : protocol instanceof Uint8Array
+        ? Buffer.from(protocol).toString('utf8')
+        : null;
+  if (protocolId === null) throw payloadError('token payload protocol id is not a string');
+  return {
+    groupIds: groups.map((g) => unpackId(g as Packable)),
+    idpId: unpackId(value[at + 1] as Packable),
+    protocolId,
+  };
+}
+
 export function encodePayload(p: TokenPayload): Buffer {
+  if (p.federated) return encodeFederated(p, p.federated);
   const user = packId(p.userId);
   const methods = methodsToInt(p.methods);
   const expires = new Float64(p.expiresAt / 1000);
@@ -177,6 +234,26 @@ export function decodePayload(buf: Buffer): TokenPayload {
       };
     case VERSION.system:
       return { ...common, scope: { kind: 'system' }, ...tail(value[4], value[5]) };
+    case VERSION.federatedUnscoped:
+      return {
+        ...common,
+        scope: { kind: 'unscoped' },
+        ...tail(value[6], value[7]),
+        federated: decodeFederated(value, 3),
+      };
+    case VERSION.federatedProject:
+    case VERSION.federatedDomain: {
+      const id = unpackId(value[3] as Packable);
+      return {
+        ...common,
+        scope:
+          version === VERSION.federatedProject
+            ? { kind: 'project', projectId: id }
+            : { kind: 'domain', domainId: id },
+        ...tail(value[7], value[8]),
+        federated: decodeFederated(value, 4),
+      };
+    }
     case VERSION.trust: {
       const trust = value[6];
       if (!(trust instanceof Uint8Array) || trust.length !== 16)

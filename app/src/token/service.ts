@@ -16,7 +16,14 @@ import type { TrustRow, TrustService } from '../trust/service.js';
 import { ValidationCache } from './cache.js';
 import type { TokenContext } from './context.js';
 import { decrypt, encrypt, type FernetKey } from './fernet.js';
-import { decodePayload, encodePayload, type Method, type Scope, type TokenPayload } from './payload.js';
+import {
+  decodePayload,
+  encodePayload,
+  type Federation,
+  type Method,
+  type Scope,
+  type TokenPayload,
+} from './payload.js';
 import type { RevocationService } from './revocation.js';
 
 // The context type has its own module (nothing below the token service needs the service for it).
@@ -52,6 +59,16 @@ export interface TokenServiceOptions {
   /** OS-OAUTH1's access tokens, which `oauth1` tokens are validated against. */
   oauth1?: OAuth1Tokens;
   trusts: TrustService;
+  /**
+   * A federated token's provider and protocol: gone, or the provider disabled, or the token
+   * issued before `tokens_valid_after` (the mapping changed), and the token is no longer valid.
+   */
+  federation?: {
+    tokenSource(
+      idpId: string,
+      protocolId: string,
+    ): Promise<{ enabled: boolean; tokens_valid_after: Date } | null>;
+  };
   /** The "identity state changed" signal; without it nothing is cached. */
   invalidation?: Invalidation;
   /** Milliseconds since the epoch (Date.now); tests move it instead of waiting for the wall clock. */
@@ -83,7 +100,13 @@ export class TokenService {
     userId: string,
     methods: Method[],
     scope: Scope,
-    options: { expiresAt?: number; notAfter?: number; parentAuditIds?: string[]; now?: number } = {},
+    options: {
+      expiresAt?: number;
+      notAfter?: number;
+      parentAuditIds?: string[];
+      now?: number;
+      federated?: Federation;
+    } = {},
   ): { token: string; payload: TokenPayload } {
     // Keystone mints tokens on whole seconds: issued_at is the Fernet timestamp, expires_at follows.
     const now = Math.floor((options.now ?? this.#clock()) / 1000) * 1000;
@@ -96,6 +119,7 @@ export class TokenService {
       auditIds: options.parentAuditIds?.length
         ? [newAuditId(), options.parentAuditIds.at(-1) as string]
         : [newAuditId()],
+      ...(options.federated ? { federated: options.federated } : {}),
     };
     const [primary] = this.#o.keys();
     if (!primary) throw new IdentityError('IDN_ERR_INTERNAL', 'No Fernet key is available.');
@@ -151,6 +175,12 @@ export class TokenService {
       }),
     ]);
     if (!user?.enabled || !user.domain_enabled || revoked) throw tokenNotFound();
+    const federated = payload.federated;
+    if (federated) {
+      const source = await this.#o.federation?.tokenSource(federated.idpId, federated.protocolId);
+      if (!source?.enabled || issuedAt < source.tokens_valid_after.getTime()) throw tokenNotFound();
+    }
+    const groupIds = federated?.groupIds;
     const context: TokenContext = {
       payload,
       issuedAt,
@@ -167,7 +197,7 @@ export class TokenService {
       const project = await resource.project({ id: scope.projectId });
       if (!project?.enabled || !project.domain_enabled) throw tokenNotFound();
       context.project = project;
-      context.roles = await assignment.effectiveRoles(user.id, { type: 'project', id: project.id });
+      context.roles = await assignment.effectiveRoles(user.id, { type: 'project', id: project.id }, groupIds);
       if (scope.kind === 'application_credential') {
         const credential = await this.#o.credential.applicationCredential(scope.applicationCredentialId);
         if (!credential || (credential.expires_at && credential.expires_at.getTime() <= this.#clock()))
@@ -196,7 +226,7 @@ export class TokenService {
       const domain = await resource.domain({ id: scope.domainId });
       if (!domain?.enabled) throw tokenNotFound();
       context.domain = domain;
-      context.roles = await assignment.effectiveRoles(user.id, { type: 'domain', id: domain.id });
+      context.roles = await assignment.effectiveRoles(user.id, { type: 'domain', id: domain.id }, groupIds);
     } else if (scope.kind === 'system') {
       context.roles = await assignment.effectiveRoles(user.id, { type: 'system', id: 'all' });
     }

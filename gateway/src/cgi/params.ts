@@ -23,6 +23,8 @@ export interface RequestHead {
   contentLength: number | null;
   /** Whether a body follows at all. */
   hasBody: boolean;
+  /** The meta-variables themselves, as they arrived (what `trustedParams` reads). */
+  params: CgiParams;
 }
 
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -232,7 +234,25 @@ export function buildRequestHead(params: CgiParams): RequestHead {
     encrypted: https.toLowerCase() === 'on' || https === '1',
     contentLength: length,
     hasBody: length === null || length > 0,
+    params,
   };
+}
+
+/**
+ * The meta-variables the web server set itself, by name: every one but the HTTP_* copies of
+ * the client's headers (which the client chose) and HTTP_PROXY's kind. REMOTE_USER, AUTH_TYPE and
+ * whatever `fastcgi_param` / `uwsgi_param` lines add (an auth module's results) are here; a client
+ * can put nothing here that nginx did not. The last of a repeated name wins, as in PHP-FPM and
+ * as buildRequestHead reads REMOTE_ADDR and the others.
+ */
+export function trustedParams(params: CgiParams): Readonly<Record<string, string>> {
+  const out: Record<string, string> = Object.create(null);
+  for (let i = 0; i + 1 < params.length; i += 2) {
+    const name = params[i] as string;
+    if (name.startsWith('HTTP_')) continue;
+    out[name] = params[i + 1] as string;
+  }
+  return Object.freeze(out);
 }
 
 // node:http keeps the first of these when a request repeats them (IncomingMessage._addHeaderLine).
@@ -274,3 +294,44 @@ export function headersOf(rawHeaders: readonly string[]): Record<string, string 
   }
   return headers;
 }
+
+/**
+ * The request params a CGI process gets as environment variables: RFC 3875's meta-variables (§4.1)
+ * and those web servers add (nginx's fastcgi_params, Apache's mod_cgi). Everything else a client
+ * of the gateway port sends (NODE_OPTIONS, LD_PRELOAD, PATH, PGHOST, IDENTITY_*…) would configure
+ * the process instead of describing the request, so it never becomes its environment.
+ */
+export const META_VARIABLES: ReadonlySet<string> = new Set([
+  'AUTH_TYPE',
+  'CONTENT_LENGTH',
+  'CONTENT_TYPE',
+  'GATEWAY_INTERFACE',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'QUERY_STRING',
+  'REMOTE_ADDR',
+  'REMOTE_HOST',
+  'REMOTE_IDENT',
+  'REMOTE_USER',
+  'REQUEST_METHOD',
+  'SCRIPT_NAME',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'SERVER_PROTOCOL',
+  'SERVER_SOFTWARE',
+  'DOCUMENT_ROOT',
+  'DOCUMENT_URI',
+  'HTTPS',
+  'REDIRECT_STATUS',
+  'REMOTE_PORT',
+  'REQUEST_SCHEME',
+  'REQUEST_URI',
+  'SCRIPT_FILENAME',
+  'SERVER_ADDR',
+]);
+
+/**
+ * What tells the CGI program which of its environment variables the web server set for the
+ * request (the rest came from the gateway's own environment): their names, comma-separated.
+ */
+export const PARAM_NAMES_VARIABLE = 'GATEWAY_PARAM_NAMES';

@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createNodeResponder } from '../http/adapter.js';
 import { createLogger } from '../log.js';
 import type { ResponseChannel } from '../session/types.js';
+import { META_VARIABLES, PARAM_NAMES_VARIABLE } from './params.js';
 
 export interface CgiIo {
   env?: NodeJS.ProcessEnv;
@@ -15,13 +16,28 @@ export interface CgiIo {
   stdout?: Writable;
 }
 
+/**
+ * The request's meta-variables out of the process environment: the headers (HTTP_*) and the
+ * names the gateway's runner lists in GATEWAY_PARAM_NAMES (what the web server set); under
+ * another CGI server, RFC 3875's meta-variables. The program's own variables (DATABASE_URL,
+ * PATH…) are never the request's, so an app reading the web server's params never sees them.
+ */
+export function requestParams(env: NodeJS.ProcessEnv): string[] {
+  const listed = env[PARAM_NAMES_VARIABLE];
+  const named: ReadonlySet<string> =
+    listed === undefined ? META_VARIABLES : new Set(listed.split(',').filter((n) => n !== ''));
+  const params: string[] = [];
+  for (const [name, value] of Object.entries(env))
+    if (value !== undefined && (name.startsWith('HTTP_') || named.has(name))) params.push(name, value);
+  return params;
+}
+
 /** Serves exactly one request; resolves when the response has been written. */
 export function serveCgiRequest(listener: RequestListener, io: CgiIo = {}): Promise<void> {
   const env = io.env ?? process.env;
   const stdin = io.stdin ?? process.stdin;
   const stdout = io.stdout ?? process.stdout;
-  const params: string[] = [];
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) params.push(name, value);
+  const params = requestParams(env);
 
   return new Promise<void>((resolve) => {
     let ended = false;

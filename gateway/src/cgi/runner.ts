@@ -10,52 +10,21 @@ import type { GatewayConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RequestHandle, Responder, ResponseChannel } from '../session/types.js';
-import type { CgiParams } from './params.js';
+import { type CgiParams, META_VARIABLES, PARAM_NAMES_VARIABLE } from './params.js';
 
 const MAX_HEAD = 64 * 1024;
 const HEAD_END = /\r?\n\r?\n/;
 
 export interface CgiRunnerOptions {
-  config: Pick<GatewayConfig, 'cgiCommand' | 'cgiEnv' | 'cgiMaxChildren' | 'cgiQueue' | 'cgiTimeoutMs'>;
+  config: Pick<
+    GatewayConfig,
+    'cgiCommand' | 'cgiEnv' | 'cgiParams' | 'cgiMaxChildren' | 'cgiQueue' | 'cgiTimeoutMs'
+  >;
   log: Logger;
   /** The gateway's own environment, from which `cgiEnv` picks; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
-/**
- * The request params a CGI process gets as environment variables: RFC 3875's meta-variables (§4.1)
- * and those web servers add (nginx's fastcgi_params, Apache's mod_cgi). Everything else a client
- * of the gateway port sends (NODE_OPTIONS, LD_PRELOAD, PATH, PGHOST, IDENTITY_*…) would configure
- * the process instead of describing the request, so it never becomes its environment.
- */
-const META_VARIABLES = new Set([
-  'AUTH_TYPE',
-  'CONTENT_LENGTH',
-  'CONTENT_TYPE',
-  'GATEWAY_INTERFACE',
-  'PATH_INFO',
-  'PATH_TRANSLATED',
-  'QUERY_STRING',
-  'REMOTE_ADDR',
-  'REMOTE_HOST',
-  'REMOTE_IDENT',
-  'REMOTE_USER',
-  'REQUEST_METHOD',
-  'SCRIPT_NAME',
-  'SERVER_NAME',
-  'SERVER_PORT',
-  'SERVER_PROTOCOL',
-  'SERVER_SOFTWARE',
-  'DOCUMENT_ROOT',
-  'DOCUMENT_URI',
-  'HTTPS',
-  'REDIRECT_STATUS',
-  'REMOTE_PORT',
-  'REQUEST_SCHEME',
-  'REQUEST_URI',
-  'SCRIPT_FILENAME',
-  'SERVER_ADDR',
-]);
 /** A header's meta-variable (nginx: upper case, `-` as `_`); HTTP_PROXY is httpoxy's way in. */
 const HEADER_VARIABLE = /^HTTP_[A-Z0-9_]+$/;
 
@@ -77,18 +46,38 @@ export function baseEnvironment(patterns: readonly string[], env: NodeJS.Process
   return base;
 }
 
-/** The base environment plus the request's meta-variables and headers, and nothing else of it. */
+const matchesPattern = (name: string, patterns: readonly string[]) =>
+  patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
+
+/**
+ * The base environment plus the request's meta-variables and headers, and the params `extra`
+ * names (GATEWAY_CGI_PARAMS: what the web server's auth module adds), and nothing else of it. A
+ * param never replaces a variable of the base environment, nor an HTTP_* name counts as `extra`.
+ */
 export function childEnvironment(
   base: Readonly<Record<string, string>>,
   params: CgiParams,
+  extra: readonly string[] = [],
 ): Record<string, string> {
   const env: Record<string, string> = { ...base };
+  const names: string[] = [];
   for (let i = 0; i + 1 < params.length; i += 2) {
     const name = params[i] as string;
-    if (META_VARIABLES.has(name) || (HEADER_VARIABLE.test(name) && name !== 'HTTP_PROXY'))
+    if (HEADER_VARIABLE.test(name)) {
+      if (name !== 'HTTP_PROXY') env[name] = params[i + 1] as string;
+    } else if (
+      META_VARIABLES.has(name) ||
+      (extra.length > 0 &&
+        !name.startsWith('HTTP_') &&
+        !Object.hasOwn(base, name) &&
+        matchesPattern(name, extra))
+    ) {
       env[name] = params[i + 1] as string;
+      names.push(name);
+    }
   }
   env.GATEWAY_INTERFACE = 'CGI/1.1';
+  env[PARAM_NAMES_VARIABLE] = [...new Set(names)].join(',');
   return env;
 }
 
@@ -160,7 +149,7 @@ export function createCgiResponder(options: CgiRunnerOptions): Responder {
         release();
         return;
       }
-      const env = childEnvironment(base, params);
+      const env = childEnvironment(base, params, config.cgiParams);
       let proc: ChildProcess;
       try {
         // Its own process group, so a timeout or an abort ends whatever the program started too.

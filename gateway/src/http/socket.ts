@@ -9,7 +9,7 @@
  */
 import { Duplex, type DuplexOptions } from 'node:stream';
 import { ChunkedBodyDecoder } from '../cgi/chunked.js';
-import type { RequestHead } from '../cgi/params.js';
+import { type CgiParams, type RequestHead, trustedParams } from '../cgi/params.js';
 import { type HeadFormat, rewriteResponseHead } from '../cgi/response.js';
 import type { ResponseChannel } from '../session/types.js';
 
@@ -43,6 +43,8 @@ export class ExchangeSocket extends Duplex {
 
   #channel: ResponseChannel;
   #format: HeadFormat;
+  #params: CgiParams = [];
+  #trusted: Readonly<Record<string, string>> | null = null;
   #pendingHead: Buffer | null = null;
   #headDone = false;
   #chunked: ChunkedBodyDecoder | null = null;
@@ -83,6 +85,19 @@ export class ExchangeSocket extends Duplex {
     this.localAddress = head.localAddress;
     this.localPort = head.localPort;
     this.encrypted = head.encrypted ? true : undefined;
+    this.#params = head.params;
+    this.#trusted = null;
+  }
+
+  /**
+   * The current request's meta-variables that the web server set (not the HTTP_* ones a client's
+   * headers become), frozen, by name: REMOTE_USER and what an auth module passed on with
+   * `fastcgi_param` / `uwsgi_param`. Apps read them as `req.socket.gatewayParams`; under a plain
+   * node:http server there is no such property, so an app knows it has none. Built on first read.
+   */
+  get gatewayParams(): Readonly<Record<string, string>> {
+    this.#trusted ??= trustedParams(this.#params);
+    return this.#trusted;
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {

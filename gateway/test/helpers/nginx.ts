@@ -24,6 +24,8 @@ export interface NginxOptions {
   clientMaxBodySize?: string;
   workers?: number;
   accessLog?: boolean;
+  /** More directives for the server block (locations of a test's own), placed at its end. */
+  serverConfig?: string;
 }
 
 export interface RunningNginx {
@@ -77,7 +79,11 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
     readFileSync(join(nginxDir, 'templates/gatehouse.conf.template'), 'utf8'),
     vars,
   );
-  writeFileSync(join(prefix, 'gatehouse.conf'), server);
+  const end = server.lastIndexOf('}');
+  writeFileSync(
+    join(prefix, 'gatehouse.conf'),
+    options.serverConfig ? `${server.slice(0, end)}${options.serverConfig}\n${server.slice(end)}` : server,
+  );
   const isRoot = process.getuid?.() === 0;
   writeFileSync(
     join(prefix, 'nginx.conf'),

@@ -10,6 +10,8 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { trustedParams } from '../../src/cgi/params.js';
+import { requestParams } from '../../src/cgi/program.js';
 import { FastcgiClient, parseCgiResponse } from '../helpers/fastcgi-client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -88,6 +90,9 @@ describe('cgi mode', () => {
         GATEWAY_CGI_QUEUE: '1',
         GATEWAY_CGI_TIMEOUT: '600ms',
         GATEWAY_FCGI_STDERR: 'true',
+        // What an auth module adds (nginx's fastcgi_param FED_GROUPS …); IDENTITY_REGION is named
+        // too, and still never replaces the gateway's own.
+        GATEWAY_CGI_PARAMS: 'FED_*,IDENTITY_REGION',
       },
     });
   });
@@ -209,6 +214,66 @@ describe('cgi mode', () => {
     assert.equal(env.has('HTTP_PROXY'), false);
     // Nothing else of the gateway's environment that the configuration does not name.
     assert.equal(env.has('GATEHOUSE_NOT_FOR_CHILDREN'), false);
+  });
+
+  test("GATEWAY_CGI_PARAMS passes the web server's own params on, named in GATEWAY_PARAM_NAMES", async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const r = await client.request({
+      params: params('/env', {
+        REMOTE_USER: 'alice',
+        FED_GROUPS: 'engineers;staff',
+        IDENTITY_REGION: 'EvilRegion',
+        OTHER_PARAM: 'not named',
+        HTTP_FED_FORGED: 'a header',
+      }),
+    });
+    client.close();
+    const res = parseCgiResponse(r.stdout);
+    assert.equal(res.status, 200);
+    const env = new Map(
+      res.body
+        .toString()
+        .split('\n')
+        .filter((line) => line.includes('='))
+        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)] as const),
+    );
+    assert.equal(env.get('FED_GROUPS'), 'engineers;staff');
+    assert.equal(env.get('REMOTE_USER'), 'alice');
+    assert.equal(env.get('IDENTITY_REGION'), 'RegionFromTheGateway');
+    assert.equal(env.has('OTHER_PARAM'), false);
+    assert.equal(env.get('HTTP_FED_FORGED'), 'a header');
+    const names = (env.get('GATEWAY_PARAM_NAMES') ?? '').split(',');
+    assert.ok(names.includes('FED_GROUPS') && names.includes('REMOTE_USER') && names.includes('REQUEST_URI'));
+    assert.ok(
+      !names.includes('IDENTITY_REGION') && !names.includes('HTTP_FED_FORGED') && !names.includes('PATH'),
+    );
+  });
+
+  test("the CGI program's request is the listed params and the headers, never its own environment", () => {
+    const env = {
+      DATABASE_URL: 'postgres://secret@db/identity',
+      PATH: '/usr/bin',
+      REQUEST_METHOD: 'GET',
+      REQUEST_URI: '/v3',
+      FED_GROUPS: 'staff',
+      HTTP_HOST: 'identity.test',
+      GATEWAY_PARAM_NAMES: 'REQUEST_METHOD,REQUEST_URI,FED_GROUPS',
+    };
+    const listed = requestParams(env);
+    assert.deepEqual(
+      { ...trustedParams(listed) },
+      {
+        REQUEST_METHOD: 'GET',
+        REQUEST_URI: '/v3',
+        FED_GROUPS: 'staff',
+      },
+    );
+    // Under another CGI server (no list): RFC 3875's meta-variables only.
+    const { GATEWAY_PARAM_NAMES: _, ...foreign } = env;
+    assert.deepEqual(
+      { ...trustedParams(requestParams(foreign)) },
+      { REQUEST_METHOD: 'GET', REQUEST_URI: '/v3' },
+    );
   });
 
   test('no zombie processes remain', async () => {

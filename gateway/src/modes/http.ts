@@ -79,7 +79,7 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
         if (res.writableFinished) stats.requestsTotal++;
         else stats.aborted++;
       });
-      runListener(listener, log, req, res);
+      runListener(listener, log, req, res, config.requestScope);
     },
   );
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -236,6 +236,13 @@ export const declarations = [
   },
   {
     section: 'Process manager',
+    name: 'GATEWAY_REQUEST_SCOPE',
+    kind: 'bool',
+    default: 'true',
+    help: "an exception thrown later from a request's callbacks fails that request only (an async scope per request); false: it replaces the worker instead (see Isolation)",
+  },
+  {
+    section: 'Process manager',
     name: 'GATEWAY_SLOWLOG_TIMEOUT',
     kind: 'duration',
     default: '0',
@@ -384,6 +391,8 @@ export interface GatewayConfig {
   pmMaxRequests: number;
   pmScheduling: 'shared' | 'round-robin';
   requestTerminateTimeoutMs: number;
+  /** Each request's listener runs in an AsyncLocalStorage scope (see http/adapter.ts). */
+  requestScope: boolean;
   slowlogTimeoutMs: number;
   slowlog: string | null;
   gracefulTimeoutMs: number;
@@ -580,6 +589,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     pmMaxRequests: int('GATEWAY_PM_MAX_REQUESTS'),
     pmScheduling: choice<'shared' | 'round-robin'>('GATEWAY_PM_SCHEDULING'),
     requestTerminateTimeoutMs: duration('GATEWAY_REQUEST_TERMINATE_TIMEOUT'),
+    requestScope: bool('GATEWAY_REQUEST_SCOPE'),
     slowlogTimeoutMs: duration('GATEWAY_SLOWLOG_TIMEOUT'),
     slowlog: raw('GATEWAY_SLOWLOG'),
     gracefulTimeoutMs: duration('GATEWAY_GRACEFUL_TIMEOUT'),

@@ -56,6 +56,8 @@ function setHeaders(req: IncomingMessage, rawHeaders: string[]): void {
 export interface NodeResponderOptions {
   listener: RequestListener;
   log: Logger;
+  /** Run each listener in the request scope (default), see `runListener`. */
+  requestScope?: boolean;
 }
 
 const noop = () => {};
@@ -227,18 +229,21 @@ function callListener(
  * Runs a listener so that nothing it does synchronously or through its promise escapes the
  * request; 'error' events of the response (a write after its end, a destroy with an error) are
  * logged instead of crashing the process, as they would under a bare node:http server. What it
- * throws later, from callbacks it scheduled, is caught by `containStrayErrors`.
+ * throws later, from callbacks it scheduled, is caught by `containStrayErrors`, which fails this
+ * request when `scoped` (the listener runs in the request scope), or else the worker.
  */
 export function runListener(
   listener: RequestListener,
   log: Logger,
   req: IncomingMessage,
   res: ServerResponse,
+  scoped = true,
 ): void {
   res.on('error', function onResponseError(this: ServerResponse, err: Error) {
     log.warn('response error', { err, method: req.method, url: req.url });
   });
-  requestScope.run({ log, req, res }, callListener, listener, log, req, res);
+  if (scoped) requestScope.run({ log, req, res }, callListener, listener, log, req, res);
+  else callListener(listener, log, req, res);
 }
 
 /**
@@ -271,6 +276,7 @@ function socketErrorLogger(log: Logger): (err: Error) => void {
 
 export function createNodeResponder(options: NodeResponderOptions): Responder {
   const { listener, log } = options;
+  const scoped = options.requestScope ?? true;
   /** Per connection, its ExchangeSocket while no request uses it. */
   const idle = new WeakMap<object, ExchangeSocket>();
   const onSocketError = socketErrorLogger(log);
@@ -323,7 +329,7 @@ export function createNodeResponder(options: NodeResponderOptions): Responder {
     res[kExchange] = exchange;
     res.on('finish', onResponseFinish);
 
-    runListener(listener, log, req, res);
+    runListener(listener, log, req, res, scoped);
     return exchange;
   };
 }

@@ -10,7 +10,6 @@ import { runListener } from '../http/adapter.js';
 import { createSessionServer, newStats, sweepInterval } from './session-server.js';
 import type { ProtocolServer, ProtocolServerOptions } from './types.js';
 
-const DRAIN_IDLE_GRACE_MS = 1000;
 const served = new WeakMap<Socket, number>();
 
 type WriteRaw = (data: string, encoding: BufferEncoding, callback?: () => void) => boolean;
@@ -80,7 +79,7 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
         if (res.writableFinished) stats.requestsTotal++;
         else stats.aborted++;
       });
-      runListener(listener, log, req, res);
+      runListener(listener, log, req, res, config.requestScope);
     },
   );
   http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -112,13 +111,12 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
         get busy() {
           return stats.requestsInFlight > 0;
         },
+        // Responses from now on say "Connection: close", so nginx closes each connection after
+        // its request. An idle one is not closed here: nginx may be writing a request (a POST it
+        // would not retry) to it; nginx's keepalive_timeout, the idle timeout or the worker's
+        // drain deadline closes it.
         drain() {
-          if (draining) return;
           draining = true;
-          setTimeout(
-            () => setInterval(() => http.closeIdleConnections(), 250).unref(),
-            DRAIN_IDLE_GRACE_MS,
-          ).unref();
         },
         destroy: () => socket.destroy(),
       };

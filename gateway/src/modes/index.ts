@@ -33,9 +33,15 @@ export function createProtocolServer(options: ProtocolServerOptions): ProtocolSe
   const { config, listener, log } = options;
   switch (config.protocol) {
     case 'fastcgi':
-      return createFastcgiServer(options, createNodeResponder({ listener, log }));
+      return createFastcgiServer(
+        options,
+        createNodeResponder({ listener, log, requestScope: config.requestScope }),
+      );
     case 'uwsgi':
-      return createUwsgiServer(options, createNodeResponder({ listener, log }));
+      return createUwsgiServer(
+        options,
+        createNodeResponder({ listener, log, requestScope: config.requestScope }),
+      );
     case 'http':
       return createHttpModeServer(options);
     case 'cgi':

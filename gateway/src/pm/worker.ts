@@ -303,8 +303,16 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
+    // Idle kept-alive connections stay open while draining (the web server may be sending a
+    // request on one): those nginx has not closed by the deadline are closed then, which is no
+    // news; requests still in flight at the deadline are.
     const deadline = setTimeout(() => {
-      log.warn('drain deadline passed, closing what is left', { inFlight: server?.stats().requestsInFlight });
+      const inFlight = server?.stats().requestsInFlight ?? 0;
+      if (inFlight > 0) log.warn('drain deadline passed, closing what is left', { inFlight });
+      else
+        log.info('drain deadline passed, closing idle connections', {
+          connections: server?.stats().connections,
+        });
       server?.destroy();
     }, config.gracefulTimeoutMs);
     deadline.unref();

@@ -53,8 +53,16 @@ export interface SessionOptions {
   stats: ServerStats;
 }
 
-/** How long a draining connection stays open for a request already on its way. */
-const DRAIN_IDLE_GRACE_MS = 1000;
+/**
+ * Sent right behind the END_REQUEST of the last response on a connection the web server asked to
+ * keep (FCGI_KEEP_CONN) but the worker closes, because it is draining. FastCGI has no
+ * "Connection: close": nginx caches a connection whose END_REQUEST ends exactly what it read, and
+ * the FIN that follows one event-loop turn later may come after nginx has handed the connection
+ * to its next request, a POST it will not retry elsewhere (a 502). Any byte past END_REQUEST makes
+ * nginx drop the connection itself instead; this one is a well-formed record, an empty
+ * FCGI_GET_VALUES_RESULT (a management record, which answers nothing a client asked).
+ */
+const CLOSE_NOTICE = encodeGetValuesResult([]);
 /** Padding of each length a record can need, shared by every record (never written to). */
 const PADDING = Array.from({ length: 8 }, (_, n) => Buffer.alloc(n));
 /** Stream data up to this size is copied into its record rather than queued as a view. */
@@ -151,7 +159,6 @@ export class FastcgiSession {
   #peerEnded = false;
   #closed = false;
   #pausedForInput = false;
-  #graceTimer: NodeJS.Timeout | null = null;
   /** PARAMS bytes buffered for every request of this connection still reading them. */
   #paramsBuffered = 0;
   /** Date.now() since when a record has been partly read; 0 between records. */
@@ -175,10 +182,15 @@ export class FastcgiSession {
     return this.#requests.size > 0;
   }
 
-  /** Close once idle: now if no request is in flight, else after the last one ends. */
+  /**
+   * Serve what is in flight or still arrives, closing the connection after the response that
+   * leaves it idle. An idle connection is not closed here: nginx keeps it in its upstream cache
+   * and may be writing a request to it right now (a POST it would not retry elsewhere), so it
+   * stays until nginx closes it (its keepalive_timeout), the idle timeout (longer than nginx's)
+   * or the worker's drain deadline does.
+   */
   drain(): void {
     this.#draining = true;
-    if (this.#requests.size === 0) this.#scheduleGraceClose();
   }
 
   destroy(): void {
@@ -304,7 +316,6 @@ export class FastcgiSession {
     }
     // The idle timer stays armed (its handler leaves a connection with requests alone): re-arming
     // it around every request costs more than the check.
-    this.#clearGrace();
     this.#requests.set(id, new FastcgiRequest(this, id, keepConn));
   }
 
@@ -504,6 +515,8 @@ export class FastcgiSession {
     this.#out.hold(records);
     if (this.#pausedForInput) this.resumeInput();
     if (!request.keepConn || this.#peerEnded || this.#draining) {
+      // Closing a connection the web server asked to keep: tell it first (see CLOSE_NOTICE).
+      if (request.keepConn && !this.#peerEnded) this.#out.hold(CLOSE_NOTICE);
       this.#endSocket();
     } else {
       this.#flush();
@@ -535,20 +548,7 @@ export class FastcgiSession {
   /** Flushes and half-closes; reading continues until the peer closes, so no RST loses the response. */
   #endSocket(): void {
     this.#flush();
-    this.#clearGrace();
     if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
-  }
-
-  #scheduleGraceClose(): void {
-    this.#clearGrace();
-    this.#graceTimer = setTimeout(() => {
-      if (this.#requests.size === 0) this.#endSocket();
-    }, DRAIN_IDLE_GRACE_MS);
-  }
-
-  #clearGrace(): void {
-    if (this.#graceTimer) clearTimeout(this.#graceTimer);
-    this.#graceTimer = null;
   }
 
   #onEnd(): void {
@@ -615,7 +615,6 @@ export class FastcgiSession {
 
   #onClose(): void {
     this.#closed = true;
-    this.#clearGrace();
     this.#abortAll();
   }
 }

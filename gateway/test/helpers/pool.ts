@@ -174,7 +174,15 @@ export interface LoadProgress {
  */
 export async function load(
   url: string,
-  options: { seconds: number; connections?: number; amount?: number; path?: string; untilDone?: boolean },
+  options: {
+    seconds: number;
+    connections?: number;
+    amount?: number;
+    path?: string;
+    untilDone?: boolean;
+    /** A request body: the load then sends POSTs, which nginx never retries on another connection. */
+    body?: string;
+  },
   during?: (progress: LoadProgress) => Promise<void> | void,
 ): Promise<LoadResult> {
   let instance: autocannon.Instance | undefined;
@@ -185,6 +193,13 @@ export async function load(
         connections: options.connections ?? 8,
         duration: options.seconds,
         ...(options.amount ? { amount: options.amount } : {}),
+        ...(options.body === undefined
+          ? {}
+          : {
+              method: 'POST' as const,
+              body: options.body,
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+            }),
       },
       (err, result) => (err ? reject(err) : resolve(result)),
     );

@@ -4,7 +4,8 @@
  * sent, a response cut short otherwise), is logged with its cause, and the worker (same pid)
  * serves its concurrent requests throughout, in every mode that runs a request listener. That
  * includes exceptions thrown later from timers, emitters and promises the listener started; one
- * that belongs to no request has the worker replaced after its requests finish.
+ * that belongs to no request has the worker replaced after its requests finish. With the request
+ * scope turned off (GATEWAY_REQUEST_SCOPE=false), a later throw belongs to no request either.
  *
  * A listener's rejected promise is caught where the protocol server gets the promise: those cases
  * run in the pool and against a protocol server alone.
@@ -179,6 +180,65 @@ for (const mode of modes) {
     });
   });
 }
+
+describe('fastcgi, GATEWAY_REQUEST_SCOPE=false: what turning the request scope off loses', () => {
+  let pool: RunningPool;
+  let nginx: Awaited<ReturnType<typeof startNginx>>;
+  before(async () => {
+    pool = await startPool('fastcgi', {
+      GATEWAY_APP: app,
+      GATEWAY_PM: 'static',
+      GATEWAY_PM_MAX_CHILDREN: '1',
+      GATEWAY_REQUEST_SCOPE: 'false',
+      GATEWAY_GRACEFUL_TIMEOUT: '2s',
+    });
+    nginx = await startNginx({ protocol: 'fastcgi', upstream: pool.upstream });
+  });
+  after(async () => {
+    await nginx?.stop();
+    pool?.kill();
+    await pool?.exited;
+  });
+
+  test('what a listener throws synchronously still fails its request only', async () => {
+    const [worker] = pool.workers();
+    assert.deepEqual(await get(`${nginx.url}/throw`), {
+      status: 500,
+      body: 'Internal Server Error',
+      complete: true,
+    });
+    assert.equal((await get(`${nginx.url}/hello`)).body, `hello from ${worker}`);
+  });
+
+  test('a throw from its timer belongs to no request: the worker is replaced, the request cut at the deadline', async () => {
+    const [worker] = pool.workers();
+    const outcome = get(`${nginx.url}/throw-in-timer`);
+    // Not the request's failure (the scoped worker answers it 500 at once): the process's.
+    const uncaught = await pool.waitFor(
+      (l) =>
+        l.code === 'GW_ERR_UNCAUGHT' && (l.err as { message?: string })?.message === 'thrown from a timer',
+    );
+    assert.equal(uncaught.pid, worker);
+    await pool.waitFor(
+      (l) =>
+        l.msg === 'replacing worker' && l.reason === 'an exception escaped every request' && l.pid === worker,
+    );
+    // Nobody answers the request: it stays in flight on the draining worker until the drain
+    // deadline closes its connection, and nginx answers 502 itself.
+    const deadline = await pool.waitFor(
+      (l) => l.msg === 'drain deadline passed, closing what is left',
+      10_000,
+    );
+    assert.equal(deadline.pid, worker);
+    assert.equal(deadline.inFlight, 1);
+    assert.equal((await outcome).status, 502);
+    assert.equal(pool.lines.filter((l) => l.msg === 'request listener failed').length, 1, 'only /throw');
+    await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker, 15_000);
+    const next = await get(`${nginx.url}/hello`);
+    assert.equal(next.status, 200);
+    assert.notEqual(next.body, `hello from ${worker}`);
+  });
+});
 
 for (const mode of modes) {
   describe(`${mode}: a listener's rejected promise ends its request`, () => {

@@ -135,7 +135,9 @@ class NodeExchange implements RequestHandle {
 
   body(chunk: Buffer): boolean {
     const req = this.#req;
-    if (req.destroyed || req.readableEnded) return true;
+    // Bytes past a body already ended (CONTENT_LENGTH 0, yet STDIN came) are dropped, as
+    // PHP-FPM reads no more than CONTENT_LENGTH: the app has seen its body end.
+    if (req.destroyed || req.complete) return true;
     if (req.push(chunk)) return true;
     const channel = this.#channel;
     req.onDemand = () => {

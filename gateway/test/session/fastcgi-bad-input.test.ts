@@ -129,6 +129,26 @@ describe('malformed FastCGI input', () => {
     assert.equal(gateway.server.stats().connections, 0);
   });
 
+  test('STDIN past a body declared empty is dropped, as PHP-FPM reads only CONTENT_LENGTH', {
+    timeout: 20_000,
+  }, async () => {
+    const client = await FastcgiClient.connect(gateway.address);
+    const before = gateway.logLines.length;
+    const params = { ...okParams, REQUEST_METHOD: 'POST', REQUEST_URI: '/echo', CONTENT_LENGTH: '0' };
+    const extra = await client.request({ requestId: 1, keepConn: true, params, stdin: Buffer.from('extra') });
+    const response = parseCgiResponse(extra.stdout);
+    assert.equal(response.status, 200);
+    assert.equal(response.body.length, 0);
+    const again = await client.request({ requestId: 1, keepConn: true, params: okParams });
+    assert.equal(parseCgiResponse(again.stdout).status, 200);
+    client.close();
+    const lines = gateway.logLines.slice(before).map((l) => JSON.parse(l) as { level: string });
+    assert.deepEqual(
+      lines.filter((l) => l.level !== 'debug'),
+      [],
+    );
+  });
+
   test('thousands of bad connections: memory stays flat, other connections keep serving', async () => {
     const client = await FastcgiClient.connect(gateway.address);
     const first = await client.request({ requestId: 1, keepConn: true, params: okParams });

@@ -10,6 +10,7 @@ import { runListener } from '../http/adapter.js';
 import { createSessionServer, newStats, sweepInterval } from './session-server.js';
 import type { ProtocolServer, ProtocolServerOptions } from './types.js';
 
+const DRAIN_IDLE_GRACE_MS = 1000;
 const served = new WeakMap<Socket, number>();
 
 type WriteRaw = (data: string, encoding: BufferEncoding, callback?: () => void) => boolean;
@@ -111,12 +112,13 @@ export function createHttpModeServer(options: ProtocolServerOptions): ProtocolSe
         get busy() {
           return stats.requestsInFlight > 0;
         },
-        // Responses from now on say "Connection: close", so nginx closes each connection after
-        // its request. An idle one is not closed here: nginx may be writing a request (a POST it
-        // would not retry) to it; nginx's keepalive_timeout, the idle timeout or the worker's
-        // drain deadline closes it.
         drain() {
+          if (draining) return;
           draining = true;
+          setTimeout(
+            () => setInterval(() => http.closeIdleConnections(), 250).unref(),
+            DRAIN_IDLE_GRACE_MS,
+          ).unref();
         },
         destroy: () => socket.destroy(),
       };

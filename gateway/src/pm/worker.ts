@@ -303,9 +303,8 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
-    // Idle kept-alive connections stay open while draining (the web server may be sending a
-    // request on one): those nginx has not closed by the deadline are closed then, which is no
-    // news; requests still in flight at the deadline are.
+    // Connections still open at the deadline with nothing in flight are no news; requests still
+    // in flight then are.
     const deadline = setTimeout(() => {
       const inFlight = server?.stats().requestsInFlight ?? 0;
       if (inFlight > 0) log.warn('drain deadline passed, closing what is left', { inFlight });

@@ -63,6 +63,8 @@ export interface SessionOptions {
  * FCGI_GET_VALUES_RESULT (a management record, which answers nothing a client asked).
  */
 const CLOSE_NOTICE = encodeGetValuesResult([]);
+/** How long a draining connection stays open for a request already on its way. */
+const DRAIN_IDLE_GRACE_MS = 1000;
 /** Padding of each length a record can need, shared by every record (never written to). */
 const PADDING = Array.from({ length: 8 }, (_, n) => Buffer.alloc(n));
 /** Stream data up to this size is copied into its record rather than queued as a view. */
@@ -159,6 +161,7 @@ export class FastcgiSession {
   #peerEnded = false;
   #closed = false;
   #pausedForInput = false;
+  #graceTimer: NodeJS.Timeout | null = null;
   /** PARAMS bytes buffered for every request of this connection still reading them. */
   #paramsBuffered = 0;
   /** Date.now() since when a record has been partly read; 0 between records. */
@@ -184,13 +187,12 @@ export class FastcgiSession {
 
   /**
    * Serve what is in flight or still arrives, closing the connection after the response that
-   * leaves it idle. An idle connection is not closed here: nginx keeps it in its upstream cache
-   * and may be writing a request to it right now (a POST it would not retry elsewhere), so it
-   * stays until nginx closes it (its keepalive_timeout), the idle timeout (longer than nginx's)
-   * or the worker's drain deadline does.
+   * leaves it idle (with CLOSE_NOTICE, so nginx does not reuse it); one idle from the start is
+   * closed after a grace for a request already on its way.
    */
   drain(): void {
     this.#draining = true;
+    if (this.#requests.size === 0) this.#scheduleGraceClose();
   }
 
   destroy(): void {
@@ -255,6 +257,7 @@ export class FastcgiSession {
       remote: this.#socket.remoteAddress,
     });
     this.#closed = true;
+    this.#clearGrace();
     this.#abortAll();
     this.#socket.destroy();
   }
@@ -316,6 +319,7 @@ export class FastcgiSession {
     }
     // The idle timer stays armed (its handler leaves a connection with requests alone): re-arming
     // it around every request costs more than the check.
+    this.#clearGrace();
     this.#requests.set(id, new FastcgiRequest(this, id, keepConn));
   }
 
@@ -548,7 +552,20 @@ export class FastcgiSession {
   /** Flushes and half-closes; reading continues until the peer closes, so no RST loses the response. */
   #endSocket(): void {
     this.#flush();
+    this.#clearGrace();
     if (!this.#closed && !this.#socket.writableEnded) this.#socket.end();
+  }
+
+  #scheduleGraceClose(): void {
+    this.#clearGrace();
+    this.#graceTimer = setTimeout(() => {
+      if (this.#requests.size === 0) this.#endSocket();
+    }, DRAIN_IDLE_GRACE_MS);
+  }
+
+  #clearGrace(): void {
+    if (this.#graceTimer) clearTimeout(this.#graceTimer);
+    this.#graceTimer = null;
   }
 
   #onEnd(): void {

@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Json } from './api.js';
 import { signed } from './ec2-sign.js';
-import { noStack, openstack, oscStack } from './osc.js';
+import { openstack, oscStack } from './osc.js';
 
-describe('openstack ec2 credentials and botocore-signed requests through nginx', { skip: noStack }, () => {
+describe('openstack ec2 credentials and botocore-signed requests through nginx', () => {
   const s = oscStack('osc-ec2', '--protocol', 'fastcgi');
 
   const os = s.run;

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { noStack, openstack, oscStack } from './osc.js';
+import { openstack, oscStack } from './osc.js';
 
-describe('openstack endpoint group and endpoint add project through nginx', { skip: noStack }, () => {
+describe('openstack endpoint group and endpoint add project through nginx', () => {
   const s = oscStack('osc-ep-filter', '--protocol', 'fastcgi');
 
   const os = s.run;

@@ -10,9 +10,9 @@ import { before, describe, test } from 'node:test';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db.js';
 import { createServices } from '../src/services.js';
-import { noStack, openstack, oscStack } from './osc.js';
+import { openstack, oscStack } from './osc.js';
 
-describe('openstack identity and resource commands through nginx', { skip: noStack }, () => {
+describe('openstack identity and resource commands through nginx', () => {
   const s = oscStack('osc-identity', '--protocol', 'fastcgi');
   before(() => assert.match(s.env.OS_AUTH_URL ?? '', /^http:\/\/127\.0\.0\.1:\d+\/v3$/));
 

@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { noStack, openstack, oscStack } from './osc.js';
+import { openstack, oscStack } from './osc.js';
 
 const enforceScript = fileURLToPath(new URL('../../test/oslo_limit_enforce.py', import.meta.url));
 
@@ -50,7 +50,7 @@ function enforce(
   });
 }
 
-describe('openstack registered limit / limit and oslo.limit through nginx', { skip: noStack }, () => {
+describe('openstack registered limit / limit and oslo.limit through nginx', () => {
   const s = oscStack('osc-limits', '--protocol', 'fastcgi');
 
   const os = s.run;

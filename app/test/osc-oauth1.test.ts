@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { noStack, openstack, oscStack } from './osc.js';
+import { openstack, oscStack } from './osc.js';
 
 /** The consumer's side, as keystoneclient.v3.contrib.oauth1 does it with oauthlib. */
 const FLOW = String.raw`
@@ -113,7 +113,7 @@ function python(
   });
 }
 
-describe('OS-OAUTH1 with openstack and oauthlib through nginx', { skip: noStack }, () => {
+describe('OS-OAUTH1 with openstack and oauthlib through nginx', () => {
   const s = oscStack('osc-oauth1', '--protocol', 'fastcgi');
 
   const os = s.run;

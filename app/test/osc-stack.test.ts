@@ -1,6 +1,6 @@
 /**
  * The real `openstack` client through the whole stack — nginx, the gateway in each mode, this
- * service and PostgreSQL — started by scripts/stack.sh (skipped when it is absent), over plain
+ * service and PostgreSQL — started by scripts/stack.sh, over plain
  * HTTP and over HTTPS (--tls, the client given the throwaway authority with --os-cacert).
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { noStack, openstack, openstackScenario, oscStack } from './osc.js';
+import { openstack, openstackScenario, oscStack } from './osc.js';
 
 /** GET /v3's self link, with a made-up X-Forwarded-Proto from the client. */
 function versionLink(url: string, forwardedProto: string, ...curlArgs: string[]): string {
@@ -89,7 +89,7 @@ async function bodyLimit(url: URL): Promise<void> {
   assert.match(answer, /\{"error":\{"code":413,"title":"Request Entity Too Large"/);
 }
 
-describe('the openstack client, through nginx, in every gateway mode', { skip: noStack }, () => {
+describe('the openstack client, through nginx, in every gateway mode', () => {
   const s = oscStack('osc-stack');
   for (const mode of ['fastcgi', 'uwsgi', 'http', 'cgi']) {
     test(`${mode}: token issue, catalog list, endpoint list, --os-token, token revoke`, async () => {

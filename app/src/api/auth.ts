@@ -253,13 +253,10 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
    * (the protocol's id is the auth method, as Keystone builds the request), answered 201 with an
    * unscoped federated token. Unenforced, as in Keystone: the web server's auth module guards it.
    */
-  const federatedLogin = async (
-    request: FastifyRequest<{ Params: { idp_id: string; protocol_id: string } }>,
-    reply: FastifyReply,
-  ) => {
-    const { idp_id: idpId, protocol_id: protocolId } = request.params;
+  /** A mapped login through a provider's protocol: the assertion is what the web server set. */
+  const mappedLogin = (request: FastifyRequest, reply: FastifyReply, idpId: string, protocolId: string) => {
     if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
-    const issued = await authenticate(
+    return authenticate(
       services,
       {
         method: 'mapped',
@@ -271,6 +268,14 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
       { kind: 'default' },
       clientGone(reply),
     );
+  };
+
+  const federatedLogin = async (
+    request: FastifyRequest<{ Params: { idp_id: string; protocol_id: string } }>,
+    reply: FastifyReply,
+  ) => {
+    const { idp_id: idpId, protocol_id: protocolId } = request.params;
+    const issued = await mappedLogin(request, reply, idpId, protocolId);
     reply.code(201).header('x-subject-token', issued.token);
     return token(issued.context, request);
   };
@@ -334,19 +339,7 @@ export async function authRoutes(app: FastifyInstance, { services, config }: Plu
   ) => {
     const { idp_id: idpId, protocol_id: protocolId } = request.params;
     const host = ssoOrigin(request);
-    if (protocolId !== 'mapped') throw unsupportedMethod([protocolId]);
-    const issued = await authenticate(
-      services,
-      {
-        method: 'mapped',
-        identityProvider: idpId,
-        protocol: protocolId,
-        params: webServerParams(request),
-        settings: assertionSettings,
-      },
-      { kind: 'default' },
-      clientGone(reply),
-    );
+    const issued = await mappedLogin(request, reply, idpId, protocolId);
     return ssoForm(reply, host, issued.token);
   };
   for (const method of ['GET', 'POST'] as const) {

@@ -9,6 +9,8 @@
  * - http: the same request as HTTP/1.1 bytes go into a node:http Server through a Duplex, which
  *   parses them (llhttp, from JavaScript: slightly dearer than its path from a real socket) and
  *   runs the same listener.
+ * - fastcgi-unscoped: the fastcgi side with the per-request AsyncLocalStorage scope off
+ *   (GATEWAY_REQUEST_SCOPE=false), so the scope's own cost is the ratio of two figures of one run.
  *
  * Each side runs in a process of its own, alternating, and the figure is CPU microseconds per
  * request (user + system, from process.cpuUsage): the lowest of the rounds, and their mean.
@@ -81,7 +83,7 @@ class SocketStandIn extends EventEmitter {
   }
 }
 
-function fastcgi(listener: RequestListener): Send {
+function fastcgi(listener: RequestListener, requestScope: boolean): Send {
   const log = createLogger({ level: 'error', write: () => {} });
   const socket = new SocketStandIn();
   const limits = {
@@ -106,7 +108,7 @@ function fastcgi(listener: RequestListener): Send {
     timedOut: 0,
     refusedConnections: 0,
   };
-  const responder = createNodeResponder({ listener, log });
+  const responder = createNodeResponder({ listener, log, requestScope });
   new FastcgiSession(socket as unknown as Socket, { responder, log, limits, stats });
   const request = Buffer.concat([
     encodeBeginRequest(1, Role.Responder, 1),
@@ -158,13 +160,17 @@ function http(listener: RequestListener): Send {
 
 async function measure(side: string, requests: number): Promise<number> {
   const listener = await createHello();
-  const send = side === 'fastcgi' ? fastcgi(listener) : http(listener);
+  const send = side === 'http' ? http(listener) : fastcgi(listener, side === 'fastcgi');
   for (let i = 0; i < WARM_UP; i++) await send();
   const start = process.cpuUsage();
   for (let i = 0; i < requests; i++) await send();
   const used = process.cpuUsage(start);
   return (used.user + used.system) / requests;
 }
+
+/** The request scope on (the default) and off, and node:http, alternating in every round. */
+const sides = ['fastcgi', 'fastcgi-unscoped', 'http'] as const;
+type Side = (typeof sides)[number];
 
 const [first, second, third] = process.argv.slice(2);
 if (first === '--side') {
@@ -175,22 +181,28 @@ if (first === '--side') {
 const rounds = Number(first ?? 5);
 const requests = Number(second ?? 200_000);
 const self = fileURLToPath(import.meta.url);
-const results: Record<string, number[]> = { fastcgi: [], http: [] };
+const results: Record<Side, number[]> = { fastcgi: [], 'fastcgi-unscoped': [], http: [] };
 for (let round = 0; round < rounds; round++) {
-  for (const side of ['fastcgi', 'http']) {
+  for (const side of sides) {
     const run = spawnSync(process.execPath, [self, '--side', side, String(requests)], { encoding: 'utf8' });
     if (run.status !== 0) throw new Error(`${side}: ${run.stderr}`);
-    results[side]?.push(Number(run.stdout));
+    results[side].push(Number(run.stdout));
   }
 }
 const summary = (values: number[]) => ({
   min: Math.min(...values),
   mean: values.reduce((a, b) => a + b, 0) / values.length,
 });
-const f = summary(results.fastcgi as number[]);
-const h = summary(results.http as number[]);
+const f = summary(results.fastcgi);
+const u = summary(results['fastcgi-unscoped']);
+const h = summary(results.http);
+console.log(`Node ${process.version}`);
 console.log(`| path | CPU µs/request, lowest of ${rounds} | mean |`);
 console.log('|---|---|---|');
 console.log(`| fastcgi session + adapter | ${f.min.toFixed(2)} | ${f.mean.toFixed(2)} |`);
+console.log(`| the same, GATEWAY_REQUEST_SCOPE=false | ${u.min.toFixed(2)} | ${u.mean.toFixed(2)} |`);
 console.log(`| node:http | ${h.min.toFixed(2)} | ${h.mean.toFixed(2)} |`);
-console.log(`| ratio | ${(f.min / h.min).toFixed(2)} | ${(f.mean / h.mean).toFixed(2)} |`);
+console.log(`| fastcgi / node:http | ${(f.min / h.min).toFixed(2)} | ${(f.mean / h.mean).toFixed(2)} |`);
+console.log(
+  `| request scope's cost (scoped / unscoped) | ${(f.min / u.min).toFixed(2)} | ${(f.mean / u.mean).toFixed(2)} |`,
+);

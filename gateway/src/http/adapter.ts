@@ -227,6 +227,14 @@ function callListener(
   }
 }
 
+const kLog = Symbol('log');
+type LoggedResponse = ServerResponse & { [kLog]: Logger };
+
+/** One function for every response (no closure per request): the request is `res.req`. */
+function onResponseError(this: LoggedResponse, err: Error): void {
+  this[kLog].warn('response error', { err, method: this.req.method, url: this.req.url });
+}
+
 /**
  * Runs a listener so that nothing it does synchronously or through its promise escapes the
  * request; 'error' events of the response (a write after its end, a destroy with an error) are
@@ -241,9 +249,8 @@ export function runListener(
   res: ServerResponse,
   scoped = true,
 ): void {
-  res.on('error', function onResponseError(this: ServerResponse, err: Error) {
-    log.warn('response error', { err, method: req.method, url: req.url });
-  });
+  (res as LoggedResponse)[kLog] = log;
+  res.on('error', onResponseError);
   if (scoped) requestScope.run({ log, req, res }, callListener, listener, log, req, res);
   else callListener(listener, log, req, res);
 }

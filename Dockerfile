@@ -5,7 +5,7 @@
 #   NODE_IMAGE        base image (a mirror's copy of the official Node LTS image, for example)
 #   EXTRA_CA_CERTS    PEM text of extra certificate authorities for npm during the build, for
 #                     builds behind a TLS-intercepting proxy; not kept in the runtime image
-ARG NODE_IMAGE=node:22.12.0-bookworm-slim
+ARG NODE_IMAGE=node:26.13.0-bookworm-slim
 
 # --- deps: every package, for the build ---------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps

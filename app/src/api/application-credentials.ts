@@ -11,7 +11,6 @@ import type { TokenContext } from '../token/service.js';
 import { id64, param } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegated } from './delegation.js';
-import { keystoneTime } from './render.js';
 import { type Of, pathParams, type Req, route } from './resource.js';
 
 const userParams = pathParams('user_id');

@@ -3,11 +3,11 @@
  * What is stored is what tokens carry (catalog/service.ts rebuilds the token catalog after any
  * change, through the invalidation triggers).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { EndpointRow, RegionRow, ServiceRow } from '../catalog/service.js';
 import { id64 } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { crud, envelope, type Of, object, route } from './resource.js';
+import { crud, envelope, noTarget, type Of, object, route } from './resource.js';
 
 const str = { type: 'string', maxLength: 255 } as const;
 const filter = <const P extends Record<string, typeof str>>(properties: P) =>
@@ -79,15 +79,8 @@ export function renderEndpoint(e: EndpointRow, base: string) {
   };
 }
 
-const links = (request: FastifyRequest) => ({
-  self: `${request.baseUrl}${request.url}`,
-  previous: null,
-  next: null,
-});
-
 export async function catalogRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { catalog } = services;
-  const noTarget = () => ({});
 
   // --- regions -------------------------------------------------------------------------------
   crud<RegionRow, RegionMember>(app, services, {
@@ -102,12 +95,7 @@ export async function catalogRoutes(app: FastifyInstance, { services }: PluginOp
     memberTarget: noTarget,
     createTarget: noTarget,
     render: renderRegion,
-    list: async (request) => ({
-      regions: (await catalog.listRegions(request.query as { parent_region_id?: string })).map((r) =>
-        renderRegion(r, request.baseUrl),
-      ),
-      links: links(request),
-    }),
+    rows: (request) => catalog.listRegions(request.query as { parent_region_id?: string }),
     create: (r) =>
       catalog.createRegion({
         ...(r.id === undefined ? {} : { id: r.id }),
@@ -152,12 +140,7 @@ export async function catalogRoutes(app: FastifyInstance, { services }: PluginOp
     memberTarget: noTarget,
     createTarget: noTarget,
     render: renderService,
-    list: async (request) => ({
-      services: (await catalog.listServices(request.query as { type?: string; name?: string })).map((s) =>
-        renderService(s, request.baseUrl),
-      ),
-      links: links(request),
-    }),
+    rows: (request) => catalog.listServices(request.query as { type?: string; name?: string }),
     create: (s) =>
       catalog.createService({
         type: s.type,
@@ -181,14 +164,8 @@ export async function catalogRoutes(app: FastifyInstance, { services }: PluginOp
     memberTarget: noTarget,
     createTarget: noTarget,
     render: renderEndpoint,
-    list: async (request) => ({
-      endpoints: (
-        await catalog.listEndpoints(
-          request.query as { interface?: string; service_id?: string; region_id?: string },
-        )
-      ).map((e) => renderEndpoint(e, request.baseUrl)),
-      links: links(request),
-    }),
+    rows: (request) =>
+      catalog.listEndpoints(request.query as { interface?: string; service_id?: string; region_id?: string }),
     create: (e) =>
       catalog.createEndpoint(
         {

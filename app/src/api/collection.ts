@@ -11,6 +11,22 @@ export function collection<T>(key: string, items: T[], request: FastifyRequest, 
   return { [key]: items, links: { self: `${base}${request.url}`, previous: null, next: null } };
 }
 
+/** Rows rendered against the request's base URL, in Keystone's list envelope. */
+export function renderedCollection<Row>(
+  key: string,
+  rows: Row[],
+  render: (row: Row, base: string) => unknown,
+  request: FastifyRequest,
+) {
+  const base = request.baseUrl;
+  return collection(
+    key,
+    rows.map((row) => render(row, base)),
+    request,
+    base,
+  );
+}
+
 /** Keystone's names: at least one non-blank character, at most `max` (64 for projects, domains, groups). */
 export const name = (max: number) =>
   ({ type: 'string', minLength: 1, maxLength: max, pattern: '\\S' }) as const;

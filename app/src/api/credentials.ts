@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Credential } from '../credential/service.js';
 import { expectedAttribute, forbiddenAction } from '../errors.js';
-import { credentialsOf, type TokenContext } from '../token/service.js';
+import { credentialsOf } from '../token/service.js';
 import { id64, param } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegated } from './delegation.js';

@@ -1,9 +1,8 @@
 /** /v3/domains: create, list (name, enabled and the name__* filters), show, update, delete. */
 import type { FastifyInstance } from 'fastify';
 import { validation as validationError } from '../errors.js';
-import { buildHints } from '../hints.js';
 import type { DomainFields, DomainRecord } from '../resource/service.js';
-import { collection, description, extraOf, name, resourceOptions, tagList } from './collection.js';
+import { description, extraOf, name, resourceOptions, tagList } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderDomain } from './render.js';
 import { crud, type Of, object } from './resource.js';
@@ -35,20 +34,8 @@ export async function domainRoutes(app: FastifyInstance, { services }: PluginOpt
     body: { schema: domainSchema },
     load: (id) => resource.getDomain(id),
     render: renderDomain,
-    list: async (request) => {
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['name'],
-        bool: ['enabled'],
-        inexact: ['name'],
-      });
-      const rows = await resource.listDomains(hints);
-      return collection(
-        'domains',
-        rows.map((d) => renderDomain(d, request.baseUrl)),
-        request,
-        request.baseUrl,
-      );
-    },
+    filters: { exact: ['name'], bool: ['enabled'], inexact: ['name'] },
+    rows: (_request, hints) => resource.listDomains(hints),
     create: (domain) => {
       const fields = fieldsOf(domain);
       return resource.createDomain({ ...fields, name: fields.name as string });

@@ -6,10 +6,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EndpointGroupRow } from '../catalog/service.js';
 import { renderEndpoint } from './catalog.js';
-import { description, name, param } from './collection.js';
+import { collection, description, name, param, renderedCollection } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderProject } from './render.js';
-import { crud, type Of, object, pathParams, relation, route } from './resource.js';
+import { crud, noTarget, type Of, object, pathParams, relation, route } from './resource.js';
 
 const PREFIX = '/v3/OS-EP-FILTER';
 const groupSchema = object({ name: name(255), description, filters: { type: 'object' } }, [
@@ -28,21 +28,12 @@ export function renderEndpointGroup(g: EndpointGroupRow, base: string) {
   };
 }
 
-const links = (request: FastifyRequest) => ({
-  self: `${request.baseUrl}${request.url}`,
-  previous: null,
-  next: null,
-});
-
 export async function endpointFilterRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { catalog, resource } = services;
-  const noTarget = () => ({});
   const projects = async (request: FastifyRequest, ids: string[]) => {
     const rows = await Promise.all(ids.map((id) => resource.project({ id })));
-    return {
-      projects: rows.flatMap((p) => (p ? [renderProject(p, request.baseUrl)] : [])),
-      links: links(request),
-    };
+    const rendered = rows.flatMap((p) => (p ? [renderProject(p, request.baseUrl)] : []));
+    return collection('projects', rendered, request, request.baseUrl);
   };
 
   crud<EndpointGroupRow, GroupMember>(app, services, {
@@ -56,12 +47,7 @@ export async function endpointFilterRoutes(app: FastifyInstance, { services }: P
     memberTarget: noTarget,
     createTarget: noTarget,
     render: renderEndpointGroup,
-    list: async (request) => ({
-      endpoint_groups: (await catalog.listEndpointGroups((request.query as { name?: string }).name)).map(
-        (g) => renderEndpointGroup(g, request.baseUrl),
-      ),
-      links: links(request),
-    }),
+    rows: (request) => catalog.listEndpointGroups((request.query as { name?: string }).name),
     create: (g) =>
       catalog.createEndpointGroup({ name: g.name, description: g.description ?? null, filters: g.filters }),
     update: (current, g) =>
@@ -78,12 +64,13 @@ export async function endpointFilterRoutes(app: FastifyInstance, { services }: P
     path: `${PREFIX}/endpoint_groups/:endpoint_group_id/endpoints`,
     action: 'identity:list_endpoints_associated_with_endpoint_group',
     params: pathParams('endpoint_group_id'),
-    handle: async (request) => ({
-      endpoints: (await catalog.endpointsInGroup(request.params.endpoint_group_id)).map((e) =>
-        renderEndpoint(e, request.baseUrl),
+    handle: async (request) =>
+      renderedCollection(
+        'endpoints',
+        await catalog.endpointsInGroup(request.params.endpoint_group_id),
+        renderEndpoint,
+        request,
       ),
-      links: links(request),
-    }),
   });
   route(app, services, {
     method: 'GET',
@@ -142,12 +129,12 @@ export async function endpointFilterRoutes(app: FastifyInstance, { services }: P
     params: pathParams('project_id'),
     handle: async (request) => {
       const project = await resource.requireProject(request.params.project_id);
-      return {
-        endpoint_groups: (await catalog.endpointGroupsOfProject(project.id)).map((g) =>
-          renderEndpointGroup(g, request.baseUrl),
-        ),
-        links: links(request),
-      };
+      return renderedCollection(
+        'endpoint_groups',
+        await catalog.endpointGroupsOfProject(project.id),
+        renderEndpointGroup,
+        request,
+      );
     },
   });
 
@@ -180,12 +167,12 @@ export async function endpointFilterRoutes(app: FastifyInstance, { services }: P
     params: pathParams('project_id'),
     handle: async (request) => {
       const project = await resource.requireProject(request.params.project_id);
-      return {
-        endpoints: (await catalog.endpointsOfProject(project.id)).map((e) =>
-          renderEndpoint(e, request.baseUrl),
-        ),
-        links: links(request),
-      };
+      return renderedCollection(
+        'endpoints',
+        await catalog.endpointsOfProject(project.id),
+        renderEndpoint,
+        request,
+      );
     },
   });
   route(app, services, {

@@ -14,10 +14,9 @@ import type {
   ProtocolRow,
   ServiceProviderRow,
 } from '../federation/service.js';
-import { buildHints } from '../hints.js';
-import { collection, id64, nullableId } from './collection.js';
+import { id64, nullableId, renderedCollection } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { crud, type Of, route } from './resource.js';
+import { crud, noTarget, type Of, route } from './resource.js';
 
 const PREFIX = '/v3/OS-FEDERATION';
 
@@ -153,10 +152,9 @@ export async function federationRoutes(app: FastifyInstance, { services }: Plugi
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null) request.body = {};
   });
-  // Keystone's federation policies read nothing of the target.
-  const noTarget = () => ({});
-  const filters = (query: unknown) =>
-    buildHints(query as Record<string, unknown>, { exact: ['id'], bool: ['enabled'], inexact: ['id'] });
+  // Keystone's federation policies read nothing of the target (noTarget); providers are listed by
+  // id and enabled.
+  const filters = { exact: ['id'], bool: ['enabled'], inexact: ['id'] };
 
   // --- identity providers ---------------------------------------------------------------------
   crud<IdpRow, IdpCreate>(app, services, {
@@ -169,13 +167,8 @@ export async function federationRoutes(app: FastifyInstance, { services }: Plugi
     require: (id) => federation.requireIdp(id),
     memberTarget: noTarget,
     render: renderIdp,
-    list: async (request) =>
-      collection(
-        'identity_providers',
-        (await federation.listIdps(filters(request.query))).map((i) => renderIdp(i, request.baseUrl)),
-        request,
-        request.baseUrl,
-      ),
+    filters,
+    rows: (_request, hints) => federation.listIdps(hints),
     update: (current, idp) => federation.updateIdp(current.id, idp),
     remove: (id) => federation.deleteIdp(id),
   });
@@ -206,13 +199,11 @@ export async function federationRoutes(app: FastifyInstance, { services }: Plugi
     action: 'identity:list_protocols',
     params: { type: 'object', properties: { idp_id: id64 }, required: ['idp_id'] },
     handle: async (request) =>
-      collection(
+      renderedCollection(
         'protocols',
-        (await federation.listProtocols(request.params.idp_id)).map((p) =>
-          renderListedProtocol(p, request.baseUrl),
-        ),
+        await federation.listProtocols(request.params.idp_id),
+        renderListedProtocol,
         request,
-        request.baseUrl,
       ),
   });
   route(app, services, {
@@ -284,13 +275,7 @@ export async function federationRoutes(app: FastifyInstance, { services }: Plugi
     require: (id) => federation.requireMapping(id),
     memberTarget: noTarget,
     render: renderMapping,
-    list: async (request) =>
-      collection(
-        'mappings',
-        (await federation.listMappings()).map((m) => renderMapping(m, request.baseUrl)),
-        request,
-        request.baseUrl,
-      ),
+    rows: () => federation.listMappings(),
     update: (current, mapping) => federation.updateMapping(current.id, mapping),
     remove: (id) => federation.deleteMapping(id),
   });
@@ -319,15 +304,8 @@ export async function federationRoutes(app: FastifyInstance, { services }: Plugi
     require: (id) => federation.requireServiceProvider(id),
     memberTarget: noTarget,
     render: renderServiceProvider,
-    list: async (request) =>
-      collection(
-        'service_providers',
-        (await federation.listServiceProviders(filters(request.query))).map((sp) =>
-          renderServiceProvider(sp, request.baseUrl),
-        ),
-        request,
-        request.baseUrl,
-      ),
+    filters,
+    rows: (_request, hints) => federation.listServiceProviders(hints),
     update: (current, sp) => federation.updateServiceProvider(current.id, sp),
     remove: (id) => federation.deleteServiceProvider(id),
   });

@@ -9,13 +9,13 @@ import type { GroupRow } from '../identity/service.js';
 import {
   bodyId,
   callerDomain,
-  collection,
   defaultDomain,
   description,
   domainListTarget,
   extraOf,
   name,
   param,
+  renderedCollection,
 } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { renderGroup, renderUser } from './render.js';
@@ -43,20 +43,11 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
       const scoped = callerDomain(request);
       return { ...domainListTarget(request), ...(scoped ? { group: { domain_id: scoped } } : {}) };
     },
-    list: async (request) => {
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['name', 'domain_id'],
-        inexact: ['name'],
-      });
+    filters: { exact: ['name', 'domain_id'], inexact: ['name'] },
+    rows: (request, hints) => {
       const scoped = callerDomain(request);
-      const rows = await identity.listGroups(
+      return identity.listGroups(
         scoped ? [...hints, { kind: 'exact', field: 'domain_id', value: scoped }] : hints,
-      );
-      return collection(
-        'groups',
-        rows.map((g) => renderGroup(g, request.baseUrl)),
-        request,
-        request.baseUrl,
       );
     },
     createTarget: (group, request) => ({
@@ -90,13 +81,7 @@ export async function groupRoutes(app: FastifyInstance, { services }: PluginOpti
     handle: async (request) => {
       const group = await identity.requireGroup(request.params.group_id);
       const hints = buildHints(request.query as Record<string, unknown>, USER_LIST_FILTERS);
-      const rows = await identity.listUsers(hints, group.id);
-      return collection(
-        'users',
-        rows.map((u) => renderUser(u, request.baseUrl)),
-        request,
-        request.baseUrl,
-      );
+      return renderedCollection('users', await identity.listUsers(hints, group.id), renderUser, request);
     },
   });
 

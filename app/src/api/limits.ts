@@ -3,13 +3,12 @@
  * updated and deleted one by one) and /v3/limits/model, as Keystone 22's api/registered_limits.py
  * and api/limits.py serve them. A limit list is narrowed to what the caller's token reaches.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { buildHints } from '../hints.js';
+import type { FastifyInstance } from 'fastify';
 import type { LimitFields, LimitRow, RegisteredLimitFields, RegisteredLimitRow } from '../limit/service.js';
 import type { PolicyTarget } from '../policy/enforcer.js';
 import { description } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { crud, type Of, object, type Req, route } from './resource.js';
+import { crud, noTarget, type Of, object, type Req, route } from './resource.js';
 
 /** Keystone's id_string: the service and the project or domain a limit names. */
 const idString = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-zA-Z0-9-]+$' } as const;
@@ -68,15 +67,8 @@ export function renderLimit(l: LimitRow, base: string) {
   return { ...l, links: { self: `${base}/v3/limits/${l.id}` } };
 }
 
-const links = (request: FastifyRequest) => ({
-  self: `${request.baseUrl}${request.url}`,
-  previous: null,
-  next: null,
-});
-
 export async function limitRoutes(app: FastifyInstance, { services }: PluginOptions): Promise<void> {
   const { limit, resource } = services;
-  const noTarget = () => ({});
 
   // --- registered limits ---------------------------------------------------------------------
   route(app, services, {
@@ -101,17 +93,8 @@ export async function limitRoutes(app: FastifyInstance, { services }: PluginOpti
     require: (id) => limit.registeredLimit(id),
     memberTarget: noTarget,
     render: renderRegisteredLimit,
-    list: async (request) => {
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['service_id', 'region_id', 'resource_name'],
-      });
-      return {
-        registered_limits: (await limit.listRegisteredLimits(hints)).map((r) =>
-          renderRegisteredLimit(r, request.baseUrl),
-        ),
-        links: links(request),
-      };
-    },
+    filters: { exact: ['service_id', 'region_id', 'resource_name'] },
+    rows: (_request, hints) => limit.listRegisteredLimits(hints),
     update: (current, fields) => limit.updateRegisteredLimit(current.id, fields),
     remove: (id) => limit.deleteRegisteredLimit(id),
   });
@@ -158,13 +141,11 @@ export async function limitRoutes(app: FastifyInstance, { services }: PluginOpti
     require: (id) => limit.limit(id),
     memberTarget: limitPolicyTarget,
     render: renderLimit,
-    list: async (request) => {
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['service_id', 'region_id', 'resource_name', 'project_id', 'domain_id'],
-      });
-      const caller = (request as Req).caller;
+    filters: { exact: ['service_id', 'region_id', 'resource_name', 'project_id', 'domain_id'] },
+    rows: (request, hints) => {
+      const { caller } = request;
       const scope = caller.payload.scope;
-      const rows = await limit.listLimits(
+      return limit.listLimits(
         hints,
         scope.kind === 'system'
           ? { system: true }
@@ -174,7 +155,6 @@ export async function limitRoutes(app: FastifyInstance, { services }: PluginOpti
               ? { projectId: caller.project.id }
               : null,
       );
-      return { limits: rows.map((l) => renderLimit(l, request.baseUrl)), links: links(request) };
     },
     update: (current, fields) => limit.updateLimit(current.id, fields),
     remove: (id) => limit.deleteLimit(id),

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { IdentityError, notFound, unauthorized } from '../errors.js';
 import type { AccessTokenRow, ConsumerFields, ConsumerRow, SignedRequest } from '../oauth1/service.js';
 import type { TokenContext } from '../token/service.js';
-import { collection, description, id64, roleRefs } from './collection.js';
+import { collection, description, id64, renderedCollection, roleRefs } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegated } from './delegation.js';
 import { crud, pathParams, route } from './resource.js';
@@ -85,13 +85,7 @@ export async function oauth1Routes(app: FastifyInstance, { services }: PluginOpt
     memberTarget: () => ({}),
     require: (id) => oauth1.consumer(id),
     render: renderConsumer,
-    list: async (request) =>
-      collection(
-        'consumers',
-        (await oauth1.listConsumers()).map((c) => renderConsumer(c, request.baseUrl)),
-        request,
-        request.baseUrl,
-      ),
+    rows: () => oauth1.listConsumers(),
     create: async (fields) => ({ ...(await oauth1.createConsumer(fields ?? {})), reveal: true }),
     update: (current, fields) => oauth1.updateConsumer(current.id, fields),
     remove: (id) => oauth1.deleteConsumer(id),
@@ -192,12 +186,7 @@ export async function oauth1Routes(app: FastifyInstance, { services }: PluginOpt
     handle: async (request) => {
       refuseDelegated(request.caller);
       const tokens = await oauth1.accessTokensOf(request.params.user_id);
-      return collection(
-        'access_tokens',
-        tokens.map((t) => renderAccessToken(t, request.baseUrl)),
-        request,
-        request.baseUrl,
-      );
+      return renderedCollection('access_tokens', tokens, renderAccessToken, request);
     },
   });
   route(app, services, {

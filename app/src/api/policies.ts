@@ -4,11 +4,10 @@
  * region; the endpoints a policy reaches; the policy in effect for an endpoint.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { buildHints } from '../hints.js';
 import type { AssociationTarget, PolicyRow } from '../policies/service.js';
 import type { Action } from '../policy/rules.js';
 import { renderEndpoint } from './catalog.js';
-import { collection, param } from './collection.js';
+import { param, renderedCollection } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { crud, object, pathParams, relation, route } from './resource.js';
 
@@ -49,19 +48,8 @@ export async function policyRoutes(app: FastifyInstance, { services }: PluginOpt
     createTarget: () => ({}),
     require: (id) => policies.policy(id),
     render: (p, base) => renderPolicy(p, base),
-    list: async (request: FastifyRequest) => {
-      const hints = buildHints(request.query as Record<string, unknown>, {
-        exact: ['type'],
-        inexact: ['type'],
-      });
-      const rows = await policies.listPolicies(hints);
-      return collection(
-        'policies',
-        rows.map((p) => renderPolicy(p, request.baseUrl)),
-        request,
-        request.baseUrl,
-      );
-    },
+    filters: { exact: ['type'], inexact: ['type'] },
+    rows: (_request, hints) => policies.listPolicies(hints),
     create: (fields) => policies.createPolicy(fields),
     update: (current, fields) => policies.updatePolicy(current.id, fields),
     remove: (id) => policies.deletePolicy(id),
@@ -118,13 +106,11 @@ export async function policyRoutes(app: FastifyInstance, { services }: PluginOpt
     action: 'identity:list_endpoints_for_policy',
     params: pathParams('policy_id'),
     handle: async (request) =>
-      collection(
+      renderedCollection(
         'endpoints',
-        (await policies.endpointsForPolicy(request.params.policy_id)).map((e) =>
-          renderEndpoint(e, request.baseUrl),
-        ),
+        await policies.endpointsForPolicy(request.params.policy_id),
+        renderEndpoint,
         request,
-        request.baseUrl,
       ),
   });
 

@@ -19,6 +19,7 @@ import {
   name,
   nullableId,
   param,
+  renderedCollection,
   resourceOptions,
   tagList,
 } from './collection.js';
@@ -106,12 +107,7 @@ export async function projectRoutes(app: FastifyInstance, { services }: PluginOp
       ...optional('notTags', tagsOf(query['not-tags'])),
       ...optional('notTagsAny', tagsOf(query['not-tags-any'])),
     });
-    return collection(
-      'projects',
-      rows.map((p) => renderProject(p, base)),
-      request,
-      base,
-    );
+    return renderedCollection('projects', rows, renderProject, request);
   };
 
   route(app, services, {

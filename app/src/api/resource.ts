@@ -19,11 +19,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { notFound } from '../errors.js';
+import { buildHints, type Hint } from '../hints.js';
 import type { PolicyTarget } from '../policy/enforcer.js';
 import { type Action, defaults } from '../policy/rules.js';
 import type { Services } from '../services.js';
 import { credentialsOf, type TokenContext } from '../token/service.js';
-import { id64 } from './collection.js';
+import { id64, renderedCollection } from './collection.js';
 import { authenticateCaller, type TargetOf } from './context.js';
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
@@ -164,7 +165,14 @@ export interface Crud<Row, F> {
   memberTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
   listTarget?: (request: Req) => PolicyTarget | Promise<PolicyTarget>;
   createTarget?: (fields: F, request: Req) => PolicyTarget;
-  /** The list's body (already an envelope), so a family can cache or filter it. */
+  /**
+   * The list's rows: GET on the collection answers them rendered, in Keystone's envelope.
+   * `hints` are the query parameters named in `filters`.
+   */
+  rows?: (request: Req, hints: Hint[]) => Promise<Row[]>;
+  /** The query parameters the list filters on, by kind (see buildHints). */
+  filters?: Parameters<typeof buildHints>[1];
+  /** The list's whole body instead of `rows` (already an envelope), so a family can cache it. */
   list?: (request: Req) => Promise<unknown>;
   create?: (fields: F, request: Req) => Promise<Row>;
   update?: (current: Row, fields: Partial<F>, request: Req) => Promise<Row>;
@@ -206,8 +214,8 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
     delete: given.delete ?? named('delete', spec.member),
   };
 
-  if (spec.list) {
-    const list = spec.list;
+  const list = spec.list ?? (spec.rows ? renderedList(spec, spec.rows) : undefined);
+  if (list) {
     untyped(app, services, {
       method: 'GET',
       path: spec.path,
@@ -277,6 +285,21 @@ export function crud<Row, F>(app: FastifyInstance, services: Services, spec: Cru
       handle: (request) => remove(idOf(request), request as Req),
     });
   }
+}
+
+/** A policy target with nothing in it: for rules about the caller alone. */
+export const noTarget = (): PolicyTarget => ({});
+
+/** The list route of a family that gives its rows: filtered by its hints, rendered, enveloped. */
+function renderedList<Row, F>(
+  spec: Crud<Row, F>,
+  rows: (request: Req, hints: Hint[]) => Promise<Row[]>,
+): (request: Req) => Promise<unknown> {
+  const { filters } = spec;
+  return async (request) => {
+    const hints = filters ? buildHints(request.query as Record<string, unknown>, filters) : [];
+    return renderedCollection(spec.collection, await rows(request, hints), spec.render, request);
+  };
 }
 
 export interface Relation {

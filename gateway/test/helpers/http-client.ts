@@ -43,7 +43,11 @@ export function send(
  * the request has reached it (nginx may hold the first bytes of the response back, so waiting
  * for data would not do).
  */
-export async function disconnectMidRequest(port: number, path: string, inApp: Promise<unknown>): Promise<void> {
+export async function disconnectMidRequest(
+  port: number,
+  path: string,
+  inApp: Promise<unknown>,
+): Promise<void> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);

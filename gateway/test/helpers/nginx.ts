@@ -144,7 +144,8 @@ http {
     child.once('exit', exited);
     if (existsSync(pidFile)) settle();
   });
-  if (!(await accepts(port))) throw new Error(`nginx wrote its pid file but refuses connections: ${errorLog()}`);
+  if (!(await accepts(port)))
+    throw new Error(`nginx wrote its pid file but refuses connections: ${errorLog()}`);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -15,8 +15,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$root/gateway/dist/src/bin/gateway.js" ] || { echo "build first: npm ci && npm run build" >&2; exit 1; }
 case " $* " in
-  *" --compare "*) exec node "$root/scripts/bench/run.mjs" "$@" ;;
+  *" --compare "* | *" --help "* | *" -h "*) exec node "$root/scripts/bench/run.mjs" "$@" ;;
 esac
+# The command line is checked before the lock: a usage error is said at once, not after waiting
+# for another load run to end.
+node "$root/scripts/bench/check-options.mjs" "$@" || exit
 # shellcheck source=lib/bench-lock.sh
 . "$root/scripts/lib/bench-lock.sh"
 hold_bench_lock

@@ -146,6 +146,12 @@ export class Master {
       GATEWAY_WORKER_REPORT_FD: '4',
     });
     const slot = this.#slots.add(worker, this.#generation);
+    // As PHP-FPM's "child N started" / "child N exited": the pool's membership, line by line.
+    this.#log.info('worker started', {
+      worker: worker.id,
+      workerPid: worker.process.pid,
+      generation: this.#generation,
+    });
     const report = worker.process.stdio[4] as NodeJS.ReadableStream | null | undefined;
     let rest = '';
     report?.on('data', (chunk: Buffer) => {
@@ -246,6 +252,12 @@ export class Master {
 
   #exited(slot: Slot, code: number | null, signal: NodeJS.Signals | null): void {
     this.#slots.remove(slot);
+    this.#log.info('worker exited', {
+      worker: slot.worker.id,
+      workerPid: slot.worker.process.pid,
+      exit: code,
+      signal,
+    });
     if (this.#stopping) {
       if (this.#slots.size === 0) process.exit(0);
       return;

@@ -36,8 +36,6 @@ function healthcheck(env: Record<string, string>, args: string[] = []): Promise<
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('gatehouse-healthcheck', () => {
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
@@ -56,14 +54,21 @@ describe('gatehouse-healthcheck', () => {
         GATEWAY_PM_MAX_CHILDREN: '1',
         GATEWAY_ACCESS_LOG: 'false',
       },
-      stdio: ['ignore', 'ignore', 'ignore'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     });
     children.push(child);
-    for (let i = 0; i < 100; i++) {
-      if ((await healthcheck(env, ['--timeout', '1'])).code === 0) return env;
-      await sleep(100);
-    }
-    throw new Error(`the gateway (${protocol} on ${listen}) never answered its ping`);
+    // The master says when its first worker listens; an exit before that is the failure.
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes('"msg":"gateway ready"')) resolve();
+      });
+      child.once('exit', () =>
+        reject(new Error(`the gateway (${protocol} on ${listen}) exited before it was ready: ${log}`)),
+      );
+    });
+    return env;
   }
 
   const cases: Array<[Protocol, boolean]> = [

@@ -3,9 +3,10 @@
  * buffering on and off: the same requests must come out the same.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { aborts, abortsSeen, BIG, fastifyApp, plain } from '../helpers/apps.js';
+import { aborts, abortsSeen, BIG, fastifyApp, plain, waits } from '../helpers/apps.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { disconnectMidRequest, send } from '../helpers/http-client.js';
 import { startNginx } from '../helpers/nginx.js';
@@ -108,7 +109,8 @@ for (const variant of variants) {
 
     test('a client that disconnects mid-response aborts the request in the app', async () => {
       aborts.length = 0;
-      await disconnectMidRequest(nginx.port, '/wait', () => gateway.server.stats().requestsInFlight);
+      // The app says when it has begun its response.
+      await disconnectMidRequest(nginx.port, '/wait', once(waits, 'started'));
       await abortsSeen(['plain']);
       assert.deepEqual(aborts, ['plain']);
       assert.equal(gateway.server.stats().requestsInFlight, 0);

@@ -47,6 +47,7 @@ export class FastcgiClient {
   readonly #decoder = new FastcgiDecoder();
   readonly #pending = new Map<number, Pending>();
   #valueWaiters: Array<(pairs: Map<string, string>) => void> = [];
+  readonly #recordWaiters = new Set<() => void>();
 
   private constructor(socket: Socket) {
     this.#socket = socket;
@@ -92,6 +93,20 @@ export class FastcgiClient {
     return result;
   }
 
+  /** Resolves with the first record received (already, or as records arrive) that `match` accepts. */
+  record(match: (record: FastcgiRecord) => boolean): Promise<FastcgiRecord> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const found = this.records.find(match);
+        if (!found) return;
+        this.#recordWaiters.delete(check);
+        resolve(found);
+      };
+      this.#recordWaiters.add(check);
+      check();
+    });
+  }
+
   sendRaw(bytes: Buffer): void {
     this.#socket.write(bytes);
   }
@@ -102,6 +117,7 @@ export class FastcgiClient {
 
   #onRecord(record: FastcgiRecord): void {
     this.records.push(record);
+    for (const check of this.#recordWaiters) check();
     if (record.kind === 'get-values-result') {
       this.#valueWaiters.shift()?.(new Map(record.pairs));
       return;

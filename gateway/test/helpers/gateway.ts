@@ -2,6 +2,7 @@
  * Runs one protocol server in the test process on 127.0.0.1 (or a unix socket in a temp dir),
  * the same server a pool worker runs.
  */
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,8 @@ export interface TestGateway {
   address: { host: string; port: number } | { path: string };
   server: ProtocolServer;
   logLines: string[];
+  /** Resolves with the first log line from index `from` on that `match` accepts, as lines are written. */
+  logged(match: (line: Record<string, unknown>) => boolean, from?: number): Promise<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -29,7 +32,28 @@ export async function startGateway(options: {
 }): Promise<TestGateway> {
   const config: GatewayConfig = loadConfig({ GATEWAY_PROTOCOL: options.protocol, ...options.env });
   const logLines: string[] = [];
-  const log: Logger = createLogger({ level: 'debug', write: (line) => logLines.push(line) });
+  const written = new EventEmitter();
+  const log: Logger = createLogger({
+    level: 'debug',
+    write: (line) => {
+      logLines.push(line);
+      written.emit('line');
+    },
+  });
+  const logged = (match: (line: Record<string, unknown>) => boolean, from = 0) =>
+    new Promise<Record<string, unknown>>((resolve) => {
+      const check = () => {
+        const found = logLines
+          .slice(from)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+          .find(match);
+        if (!found) return;
+        written.off('line', check);
+        resolve(found);
+      };
+      written.on('line', check);
+      check();
+    });
   const server = createProtocolServer({ config, listener: options.listener ?? (() => {}), log });
   const dir = options.unix ? mkdtempSync(join(tmpdir(), 'gw-')) : null;
   await new Promise<void>((resolve, reject) => {
@@ -47,6 +71,7 @@ export async function startGateway(options: {
     address,
     server,
     logLines,
+    logged,
     async close() {
       server.destroy();
       await server.close();

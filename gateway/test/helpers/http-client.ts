@@ -39,18 +39,18 @@ export function send(
 }
 
 /**
- * Sends GET `path` on a raw connection and closes it once the request is in the app (nginx
- * may hold the first bytes of the response back, so waiting for data would not do).
+ * Sends GET `path` on a raw connection and closes it once `inApp` resolves: the app's word that
+ * the request has reached it (nginx may hold the first bytes of the response back, so waiting
+ * for data would not do).
  */
 export async function disconnectMidRequest(
   port: number,
   path: string,
-  inFlight: () => number,
+  inApp: Promise<unknown>,
 ): Promise<void> {
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => {});
   socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
-  for (let i = 0; i < 100 && inFlight() === 0; i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 50));
+  await inApp;
   socket.destroy();
 }

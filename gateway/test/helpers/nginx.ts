@@ -3,7 +3,16 @@
  * containers and scripts/stack.sh use. Listens on 127.0.0.1 at a free port, in a temp prefix.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,14 +127,25 @@ http {
       return '';
     }
   };
-  // Ready when it accepts connections.
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}${errorLog()}`);
-    if (await accepts(port)) break;
-    if (Date.now() > deadline) throw new Error(`nginx did not start: ${stderr}${errorLog()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  // Ready once its pid file is there: nginx writes it after it has bound and listens on its
+  // sockets, so connections queue from then on. An exit before that is the failure.
+  const pidFile = join(prefix, 'nginx.pid');
+  await new Promise<void>((resolve, reject) => {
+    const watcher = watch(prefix, () => {
+      if (existsSync(pidFile)) settle();
+    });
+    const exited = () => settle(new Error(`nginx exited: ${stderr}${errorLog()}`));
+    const settle = (err?: Error) => {
+      watcher.close();
+      child.off('exit', exited);
+      if (err) reject(err);
+      else resolve();
+    };
+    child.once('exit', exited);
+    if (existsSync(pidFile)) settle();
+  });
+  if (!(await accepts(port)))
+    throw new Error(`nginx wrote its pid file but refuses connections: ${errorLog()}`);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -21,22 +21,22 @@ export interface RunningPool {
   /** Parsed JSON log lines, as they arrive. */
   lines: Array<Record<string, unknown>>;
   exited: Promise<number | null>;
-  /** Resolves with the first log line that matches. */
-  waitFor(
-    match: (line: Record<string, unknown>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Record<string, unknown>>;
-  /** Resolves once `count` log lines match (checked as lines arrive). */
-  waitForCount(
-    match: (line: Record<string, unknown>) => boolean,
-    count: number,
-    timeoutMs?: number,
-  ): Promise<void>;
+  /**
+   * Resolves with the first log line that matches. No deadline of its own: the test's timeout
+   * bounds it; it fails at once if the gateway's log ends (the gateway and its workers gone).
+   */
+  waitFor(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** Resolves once `count` log lines match (checked as lines arrive), as `waitFor`. */
+  waitForCount(match: (line: Record<string, unknown>) => boolean, count: number): Promise<void>;
+  /**
+   * Resolves once `check` holds for the workers the master reports ('worker started' and
+   * 'worker exited' lines, the pids of the pool as the master sees it), checked as lines arrive.
+   */
+  waitForWorkers(check: (pids: number[]) => boolean, what: string): Promise<void>;
+  /** The workers in the process table now. */
   workers(): number[];
   kill(): void;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startPool(protocol: Protocol, env: Record<string, string> = {}): Promise<RunningPool> {
   const port = await freePort();
@@ -54,61 +54,70 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
+  // The pool's membership as the master logs it: every fork and every exit it sees.
+  const live = new Set<number>();
+  const waiters = new Set<(ended: boolean) => void>();
+  let ended = false;
   let rest = '';
+  const take = (part: string) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(part) as Record<string, unknown>;
+    } catch {
+      line = { msg: part };
+    }
+    lines.push(line);
+    if (line.role === 'master' && typeof line.workerPid === 'number') {
+      if (line.msg === 'worker started') live.add(line.workerPid);
+      else if (line.msg === 'worker exited') live.delete(line.workerPid);
+    }
+  };
   child.stderr?.on('data', (chunk: Buffer) => {
     rest += chunk.toString();
     const parts = rest.split('\n');
     rest = parts.pop() ?? '';
-    for (const part of parts) {
-      try {
-        lines.push(JSON.parse(part) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: part });
-      }
-    }
-    for (const w of waiters) w();
+    for (const part of parts) take(part);
+    for (const w of waiters) w(false);
+  });
+  // The log's end: every process that wrote to it has gone, so no line can come any more.
+  child.once('close', () => {
+    if (rest) take(rest);
+    ended = true;
+    for (const w of waiters) w(true);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitFor = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 5000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find(match);
-        if (!found) return;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(found);
+  const log = () => lines.map((l) => JSON.stringify(l)).join('\n');
+  /** Resolves with `found()` once it gives a value, re-checked on each line; fails when the log ends. */
+  const whenever = <T>(found: () => T | undefined, what: () => string) =>
+    new Promise<T>((resolve, reject) => {
+      const check = (end: boolean) => {
+        const value = found();
+        if (value !== undefined) {
+          waiters.delete(check);
+          resolve(value);
+        } else if (end) {
+          waiters.delete(check);
+          reject(new Error(`${what()}, and the gateway's log has ended; log:\n${log()}`));
+        }
       };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(
-          new Error(
-            `no such log line within ${timeoutMs} ms; log:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`,
-          ),
-        );
-      }, timeoutMs);
       waiters.add(check);
-      check();
+      check(ended);
     });
-  const waitForCount = (
-    match: (line: Record<string, unknown>) => boolean,
-    count: number,
-    timeoutMs = 10_000,
-  ) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (lines.filter(match).length < count) return;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`fewer than ${count} such log lines within ${timeoutMs} ms`));
-      }, timeoutMs);
-      waiters.add(check);
-      check();
-    });
+  const waitFor = (match: (line: Record<string, unknown>) => boolean) =>
+    whenever(
+      () => lines.find(match),
+      () => 'no such log line',
+    );
+  const waitForCount = (match: (line: Record<string, unknown>) => boolean, count: number) =>
+    whenever(
+      () => (lines.filter(match).length >= count ? true : undefined),
+      () => `${lines.filter(match).length} of ${count} such log lines`,
+    ).then(() => undefined);
+  const waitForWorkers = (check: (pids: number[]) => boolean, what: string) =>
+    whenever(
+      () => (check([...live]) ? true : undefined),
+      () => `${what}: not so (workers ${[...live].join(', ')})`,
+    ).then(() => undefined);
   const pool: RunningPool = {
     child,
     pid: child.pid as number,
@@ -118,13 +127,14 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
     exited,
     waitFor,
     waitForCount,
+    waitForWorkers,
     workers: () => childrenOf(child.pid as number),
     kill: () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     },
   };
   try {
-    await waitFor((l) => l.msg === 'gateway ready', 10_000);
+    await waitFor((l) => l.msg === 'gateway ready');
   } catch (err) {
     pool.kill();
     throw err;
@@ -144,14 +154,16 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-/** Waits until `check` holds, polling; returns how long it took, or throws after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const started = Date.now();
+/**
+ * Waits until `check` holds, polling every 20 ms: only for state that tells nobody when it
+ * changes (a counter inside this process that no event reports). No deadline of its own: it
+ * stops when `signal` (the test's) aborts, so the test's timeout bounds it.
+ */
+export async function poll(check: () => boolean, what: () => string, signal: AbortSignal): Promise<void> {
   while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(20);
+    if (signal.aborted) throw new Error(`${what()}: the test ended first`);
+    await new Promise((r) => setTimeout(r, 20));
   }
-  return Date.now() - started;
 }
 
 export interface LoadResult {

@@ -172,7 +172,7 @@ for (const mode of modes) {
       );
       // The request in flight on the old worker completes; then the old worker is gone.
       assert.deepEqual(await slow, { status: 200, body: 'slow', complete: true });
-      await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker, 15_000);
+      await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker);
       const next = await get(`${nginx.url}/hello`);
       assert.equal(next.status, 200);
       assert.notEqual(next.body, `hello from ${worker}`);
@@ -225,15 +225,12 @@ describe('fastcgi, GATEWAY_REQUEST_SCOPE=false: what turning the request scope o
     );
     // Nobody answers the request: it stays in flight on the draining worker until the drain
     // deadline closes its connection, and nginx answers 502 itself.
-    const deadline = await pool.waitFor(
-      (l) => l.msg === 'drain deadline passed, closing what is left',
-      10_000,
-    );
+    const deadline = await pool.waitFor((l) => l.msg === 'drain deadline passed, closing what is left');
     assert.equal(deadline.pid, worker);
     assert.equal(deadline.inFlight, 1);
     assert.equal((await outcome).status, 502);
     assert.equal(pool.lines.filter((l) => l.msg === 'request listener failed').length, 1, 'only /throw');
-    await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker, 15_000);
+    await pool.waitFor((l) => l.msg === 'worker stopped' && l.pid === worker);
     const next = await get(`${nginx.url}/hello`);
     assert.equal(next.status, 200);
     assert.notEqual(next.body, `hello from ${worker}`);

@@ -50,9 +50,9 @@ for (const mode of modes) {
             await progress.served(200);
             const before = stopped();
             gw.child.kill('SIGHUP');
-            await gw.waitForCount((l) => l.msg === 'reloading', i, 20_000);
+            await gw.waitForCount((l) => l.msg === 'reloading', i);
             // Both workers of the old generation have drained and exited, under the load.
-            await gw.waitForCount((l) => l.msg === 'worker stopped', before + 2, 20_000);
+            await gw.waitForCount((l) => l.msg === 'worker stopped', before + 2);
           }
           await progress.served(200);
         },
@@ -72,7 +72,7 @@ for (const mode of modes) {
         { seconds: 120, connections: 8, path: '/hello', body: BODY, untilDone: true },
         async (progress) => {
           // Several workers have reached their maximum, drained and exited under the load.
-          await recycling.gw.waitForCount((l) => l.msg === 'worker stopped', 6, 60_000);
+          await recycling.gw.waitForCount((l) => l.msg === 'worker stopped', 6);
           assert.ok(stopped() >= 6);
           await progress.served(200);
         },

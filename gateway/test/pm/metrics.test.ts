@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import parse from 'parse-prometheus-text-format';
 import { escapeLabel } from '../../src/pm/status.js';
-import { load, type RunningPool, startPool, until } from '../helpers/pool.js';
+import { load, type RunningPool, startPool } from '../helpers/pool.js';
 
 // A pool name with every character OpenMetrics escapes in a label value.
 const POOL = 'w"w\\w';
@@ -91,7 +91,7 @@ test('every counter only grows across a kill, a reload and max_requests recyclin
   const events: string[] = [];
   const result = await load(base(), { seconds: 8, connections: 8, path: '/slow?ms=2' }, async () => {
     // Wait on the pool's own lines: first a recycle at max_requests.
-    await pool.waitFor((l) => l.msg === 'replacing worker', 15_000);
+    await pool.waitFor((l) => l.msg === 'replacing worker');
     events.push('recycle');
     await check();
     // A worker killed outright: its requests since its last beat are gone with it.
@@ -103,14 +103,14 @@ test('every counter only grows across a kill, a reload and max_requests recyclin
     assert.ok(victim);
     process.kill(victim, 'SIGKILL');
     // Gone (as an unexpected exit, or a recycle it was already in: the counters must hold either way).
-    await until(() => !pool.workers().includes(victim), 10_000, 'the killed worker gone');
+    await pool.waitForWorkers((pids) => !pids.includes(victim), 'the killed worker gone');
     events.push('kill');
     await check();
     // A reload: a new generation replaces every worker.
     const old = pool.workers();
     process.kill(pool.pid, 'SIGHUP');
-    await pool.waitFor((l) => l.msg === 'reloading', 10_000);
-    await until(() => !pool.workers().some((pid) => old.includes(pid)), 15_000, 'the old generation gone');
+    await pool.waitFor((l) => l.msg === 'reloading');
+    await pool.waitForWorkers((pids) => !pids.some((pid) => old.includes(pid)), 'the old generation gone');
     events.push('reload');
     await check();
   });

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { send } from '../helpers/http-client.js';
 import { type RunningNginx, startNginx } from '../helpers/nginx.js';
-import { checkSlowCountLogged, load, type RunningPool, startPool, until } from '../helpers/pool.js';
+import { checkSlowCountLogged, load, type RunningPool, startPool } from '../helpers/pool.js';
 
 const modes = ['fastcgi', 'uwsgi', 'http'] as const;
 
@@ -60,7 +60,7 @@ for (const mode of modes) {
       assert.equal(slow.blocked, true);
       assert.match(String((slow.stack as string[])[0]), /^blockTheEventLoop \(/);
       await gw.waitFor((l) => l.code === 'GW_ERR_WORKER_STUCK');
-      await until(() => gw.workers().length === 2, 15_000, 'pool back to size');
+      await gw.waitForWorkers((pids) => pids.length === 2, 'pool back to size');
       assert.equal(gw.workers().filter((p) => !before.includes(p)).length, 1, 'one worker replaced');
       assert.equal((await send(`${nginx.url}/hello`)).body.toString(), 'hello');
       const status = JSON.parse((await send(`${nginx.url}/gateway/status?json`)).body.toString());
@@ -76,11 +76,7 @@ for (const mode of modes) {
         process.kill(victim as number, 'SIGKILL');
         await gw.waitForCount((l) => l.code === 'GW_ERR_WORKER_EXIT', exits + 1);
         // How fast is the benchmarks' business; here: it comes back, and serves.
-        await until(
-          () => gw.workers().length === 2 && !gw.workers().includes(victim as number),
-          15_000,
-          'respawn',
-        );
+        await gw.waitForWorkers((pids) => pids.length === 2 && !pids.includes(victim as number), 'respawn');
         await progress.served(50);
       });
       // At most one request per load connection was in flight on the killed worker.
@@ -97,9 +93,8 @@ for (const mode of modes) {
           gw.child.kill('SIGHUP');
           await gw.waitForCount((l) => l.msg === 'reloading', reloads + i);
         }
-        await until(
-          () => gw.workers().length === 2 && gw.workers().every((p) => !before.includes(p)),
-          15_000,
+        await gw.waitForWorkers(
+          (pids) => pids.length === 2 && pids.every((p) => !before.includes(p)),
           'old generations gone',
         );
         await progress.served(30);
@@ -207,9 +202,8 @@ describe('pool behind nginx, cgi', () => {
         await gw.waitForCount((l) => l.msg === 'reloading', reloads + i);
       }
       // The reloads happened: the workers that run the CGI children are a new generation.
-      await until(
-        () => gw.workers().length === 2 && gw.workers().every((p) => !before.includes(p)),
-        15_000,
+      await gw.waitForWorkers(
+        (pids) => pids.length === 2 && pids.every((p) => !before.includes(p)),
         'new generation',
       );
       await progress.served(2);

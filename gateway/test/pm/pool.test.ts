@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { send } from '../helpers/http-client.js';
-import { checkSlowCountLogged, load, type RunningPool, startPool, until } from '../helpers/pool.js';
+import { checkSlowCountLogged, load, type RunningPool, startPool } from '../helpers/pool.js';
 
 describe('process manager', () => {
   const started: RunningPool[] = [];
@@ -62,7 +62,7 @@ describe('process manager', () => {
     const killed = await gw.waitFor((l) => l.code === 'GW_ERR_WORKER_STUCK');
     assert.equal(killed.workerPid, stuck);
     // The pool is freed: a fresh worker answers.
-    await until(() => gw.workers().length === 1 && gw.workers()[0] !== stuck, 15_000, 'replacement');
+    await gw.waitForWorkers((pids) => pids.length === 1 && pids[0] !== stuck, 'replacement');
     assert.equal((await send(`${gw.url}/hello`)).body.toString(), 'hello');
     const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
     assert.ok(status['slow requests'] >= 1, 'counted, though its worker has gone');
@@ -76,7 +76,7 @@ describe('process manager', () => {
       answered = true;
       return r;
     });
-    const slow = await gw.waitFor((l) => l.msg === 'slow request', 10_000);
+    const slow = await gw.waitFor((l) => l.msg === 'slow request');
     // Logged at the slow-log timeout, while the request still waits on its timer.
     assert.equal(answered, false, 'logged before the answer');
     assert.equal(slow.uri, '/slow?ms=5000');
@@ -114,10 +114,10 @@ describe('process manager', () => {
     // Every request blocks its worker for 50 ms: utilisation near 1, so the pool forks.
     const busy = { seconds: 60, connections: 4, path: '/block?ms=50', untilDone: true };
     const result = await load(gw.url, busy, async () => {
-      await until(() => gw.workers().length >= 2, 30_000, 'dynamic growth');
+      await gw.waitForWorkers((pids) => pids.length >= 2, 'dynamic growth');
     });
     assert.equal(result.errors + result.non2xx, 0, JSON.stringify(result));
-    await until(() => gw.workers().length === 1, 30_000, 'dynamic shrink to max spare');
+    await gw.waitForWorkers((pids) => pids.length === 1, 'dynamic shrink to max spare');
     const status = JSON.parse((await send(`${gw.url}/gateway/status?json`)).body.toString());
     assert.equal(status['process manager'], 'dynamic');
     assert.equal(status['total processes'], 1);
@@ -129,7 +129,7 @@ describe('process manager', () => {
     const res = await send(`${gw.url}/hello`);
     assert.equal(res.body.toString(), 'hello');
     assert.equal(gw.workers().length, 1);
-    await until(() => gw.workers().length === 0, 15_000, 'idle worker stopped');
+    await gw.waitForWorkers((pids) => pids.length === 0, 'idle worker stopped');
     // The socket stays with the master: the next connection starts a worker again.
     assert.equal((await send(`${gw.url}/slow?ms=10`)).body.toString(), 'slow');
     const result = await load(gw.url, { seconds: 60, untilDone: true }, async (progress) => {
@@ -158,7 +158,7 @@ describe('process manager', () => {
       unblocked = true;
       return r;
     });
-    await gw.waitFor((l) => l.msg === 'slow request' && l.blocked === true, 10_000);
+    await gw.waitFor((l) => l.msg === 'slow request' && l.blocked === true);
     const res = await send(`${gw.url}/hello`);
     // Answered by the second worker while the first was still blocked.
     assert.equal(unblocked, false, 'answered while the first worker was blocked');

@@ -119,8 +119,15 @@ describe('malformed FastCGI input', () => {
 
   test('a record truncated by the peer closing is cleaned up and logged', async () => {
     const before = gateway.logLines.length;
+    // The server's own end of the connection, closed: its 'close' listeners run in the order
+    // added, so the server's count of connections has been updated when this one runs.
+    const serverClosed = new Promise<void>((resolve) =>
+      gateway.server.server.once('connection', (socket) => socket.once('close', () => resolve())),
+    );
     await openAndSend(port, encodeBeginRequest(1, 1, 1).subarray(0, 11), true);
-    await new Promise((r) => setTimeout(r, 50));
+    // Logged as the server sees the peer's close.
+    await gateway.logged((l) => l.code === 'GW_ERR_FCGI_TRUNCATED', before);
+    await serverClosed;
     const lines = gateway.logLines.slice(before).map((l) => JSON.parse(l) as { code?: string });
     assert.ok(
       lines.some((l) => l.code === 'GW_ERR_FCGI_TRUNCATED'),

@@ -8,7 +8,7 @@ import type { RequestListener } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { encodeRecord, ProtocolStatus, RecordType, Role } from '../../src/protocol/fastcgi/index.js';
-import { aborts, plain } from '../helpers/apps.js';
+import { aborts, abortsSeen, plain } from '../helpers/apps.js';
 import { FastcgiClient, parseCgiResponse } from '../helpers/fastcgi-client.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -76,7 +76,7 @@ describe('FastCGI session', () => {
   test('an unknown management record is answered with UNKNOWN_TYPE', async () => {
     const client = await FastcgiClient.connect(gateway.address);
     client.sendRaw(encodeRecord(42, 0, Buffer.alloc(0)));
-    await waitFor(() => client.records.some((r) => r.kind === 'unknown-type'));
+    await client.record((r) => r.kind === 'unknown-type');
     const record = client.records.find((r) => r.kind === 'unknown-type');
     assert.deepEqual(record, { kind: 'unknown-type', unknownType: 42 });
     client.close();
@@ -159,6 +159,11 @@ describe('FastCGI session', () => {
       closed: boolean;
     }> = [];
     const sockets = new Set<unknown>();
+    let closes = 0;
+    let allClosed: () => void = () => {};
+    const threeClosed = new Promise<void>((resolve) => {
+      allClosed = resolve;
+    });
     const recorder = await startGateway({
       protocol: 'fastcgi',
       listener: (req, res) => {
@@ -172,6 +177,7 @@ describe('FastCGI session', () => {
         sockets.add(req.socket);
         res.on('close', () => {
           entry.closed = res.writableFinished;
+          if (++closes === 3) allClosed();
         });
         res.end(`${entry.ip} ${entry.port}`);
       },
@@ -189,7 +195,12 @@ describe('FastCGI session', () => {
         `${extra['REMOTE_ADDR']} ${extra['REMOTE_PORT']}`,
       );
     }
-    await waitFor(() => seen.length === 3 && seen.every((entry) => entry.closed));
+    await threeClosed;
+    assert.equal(seen.length, 3);
+    assert.ok(
+      seen.every((entry) => entry.closed),
+      'each response finished before its close',
+    );
     assert.deepEqual(
       seen.map(({ ip, port, encrypted }) => ({ ip, port, encrypted })),
       clients.map((c) => ({
@@ -206,11 +217,11 @@ describe('FastCGI session', () => {
     aborts.length = 0;
     const client = await FastcgiClient.connect(gateway.address);
     const pending = client.request({ requestId: 7, keepConn: true, params: params('/wait') });
-    await waitFor(() => client.records.some((r) => r.kind === 'stream' && r.type === RecordType.Stdout));
+    await client.record((r) => r.kind === 'stream' && r.type === RecordType.Stdout);
     client.sendRaw(encodeRecord(RecordType.AbortRequest, 7, Buffer.alloc(0)));
     const r = await pending;
     assert.equal(r.protocolStatus, ProtocolStatus.RequestComplete);
-    await waitFor(() => aborts.includes('plain'));
+    await abortsSeen(['plain']);
     const next = await client.request({ requestId: 7, keepConn: true, params: params('/info') });
     assert.equal(parseCgiResponse(next.stdout).status, 200, 'the connection lives on');
     client.close();
@@ -243,11 +254,3 @@ describe('FastCGI session', () => {
     assert.equal(JSON.parse(res.body.toString()).url, '/info?from=cgi-fcgi');
   });
 });
-
-async function waitFor(check: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

@@ -58,7 +58,7 @@ say "$loaders CPU-bound load generators (pids ${load_pids[*]}), $runs runs of $#
 started=$(date +%s)
 for run in $(seq 1 "$runs"); do
   t0=$(date +%s)
-  if timeout --kill-after=30 "$limit" node --test --test-concurrency=1 "$@" >"$out/run-$run.log" 2>&1; then
+  if timeout --kill-after=30 "$limit" node --test --test-concurrency=1 --test-timeout=1200000 "$@" >"$out/run-$run.log" 2>&1; then
     status=pass
   else
     status=FAIL

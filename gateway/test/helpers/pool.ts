@@ -124,7 +124,9 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
     },
   };
   try {
-    await waitFor((l) => l.msg === 'gateway ready', 10_000);
+    // Only a failure bound: on a busy machine an app's workers (the identity app's imports and
+    // build) take well over 10 s to be ready.
+    await waitFor((l) => l.msg === 'gateway ready', 60_000);
   } catch (err) {
     pool.kill();
     throw err;

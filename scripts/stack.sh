@@ -4,11 +4,14 @@
 #
 #   scripts/stack.sh start [--protocol fastcgi|uwsgi|http|cgi] [--port N] [--app MODULE] [--unix]
 #                          [--workers N] [--cgi-command CMD] [--upstream ADDR] [--tls]
+#                          [--keep-postgres]
 #       --upstream ADDR: put nginx in front of another server (host:port or unix:/path) speaking
 #       the protocol instead of starting the gateway, e.g. uWSGI or PHP-FPM for comparisons.
 #       --tls: HTTPS at --port, as in the containers (nginx/snippets/tls-on.conf), with a
 #       certificate from a throwaway certificate authority made at each start (.stack/tls/ca.pem),
 #       and a second, plain-HTTP port that redirects to it.
+#       --keep-postgres: a PostgreSQL the stack already runs goes on running (the gateway and nginx
+#       are restarted, the database migrated and bootstrapped again): no cluster restart.
 #   scripts/stack.sh stop | status | reload
 #
 # `start` prints GATEHOUSE_URL=… and GATEWAY_LISTEN=… on stdout (with --tls also
@@ -40,6 +43,7 @@ accepts() {
 }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# stop_stack [keep-postgres]: with an argument, PostgreSQL goes on running.
 stop_stack() {
   if alive "$state/nginx/nginx.pid"; then
     kill -QUIT "$(cat "$state/nginx/nginx.pid")" 2>/dev/null || true
@@ -52,7 +56,7 @@ stop_stack() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$state/gateway.pid"
-  [ -d "$state/pg" ] && "$root/scripts/pg.sh" stop "$state/pg"
+  [ -z "${1:-}" ] && [ -d "$state/pg" ] && "$root/scripts/pg.sh" stop "$state/pg"
   return 0
 }
 
@@ -98,7 +102,7 @@ status_stack() {
 
 start_stack() {
   local ready=0 protocol=${GATEWAY_PROTOCOL:-fastcgi} port="" app="" unix=0 workers="${GATEWAY_PM_MAX_CHILDREN:-}"
-  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" tls=0 app_role=gatehouse_app
+  local cgi_command="${GATEWAY_CGI_COMMAND:-}" upstream="" tls=0 app_role=gatehouse_app keep_postgres=
   while [ $# -gt 0 ]; do
     case "$1" in
       --protocol) protocol=$2; shift 2 ;;
@@ -109,6 +113,7 @@ start_stack() {
       --cgi-command) cgi_command=$2; shift 2 ;;
       --upstream) upstream=$2; shift 2 ;;
       --tls) tls=1; shift ;;
+      --keep-postgres) keep_postgres=keep-postgres; shift ;;
       *) die "unknown option $1 (see the header of $0)" ;;
     esac
   done
@@ -118,7 +123,7 @@ start_stack() {
   [ "$tls" = 0 ] || command -v openssl >/dev/null || die "openssl is not installed (apt-get install openssl)"
   [ -f "$root/gateway/dist/src/bin/gateway.js" ] || die "the gateway is not built: run npm ci && npm run build"
 
-  stop_stack
+  stop_stack "$keep_postgres"
   starting=1
   mkdir -p "$logs" "$state/nginx/tmp" "$state/keys"
   chmod 755 "$state"

@@ -50,7 +50,7 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger;
   /** false: no validation cache and no LISTEN connection (one request per process, as in CGI). */
   cache?: boolean;
-  /** When tokens are issued and revocations stamped (default Date.now); tests move it. */
+  /** When tokens are issued, revocations stamped and lockouts timed (default the database's); tests move it. */
   clock?: () => number;
 }
 

@@ -50,8 +50,8 @@ export interface Services {
 }
 
 /**
- * `clock`: when tokens are issued and revocations stamped; by default the database's (one clock
- * for every host), a function when tests move it instead of waiting.
+ * `clock`: when tokens are issued, revocations stamped and lockouts timed; by default the
+ * database's (one clock for every host), a function when tests move it instead of waiting.
  */
 export function createServices(
   db: Db,
@@ -80,6 +80,7 @@ export function createServices(
     },
     revocation,
     invalidation,
+    clock,
   );
   const limitModel = enforcementModels[config.limitEnforcementModel];
   const resource = new ResourceService(db, revocation, invalidation, limitModel.maxProjectTreeDepth);

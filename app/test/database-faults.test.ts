@@ -10,12 +10,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -23,6 +24,7 @@ import { build } from '../src/app.js';
 import { createPool } from '../src/db.js';
 import { LISTEN_APPLICATION_NAME } from '../src/invalidation.js';
 import { tokenValidations } from '../src/metrics.js';
+import { until } from './events.js';
 import { ADMIN_PASSWORD, type TestDatabase, testDatabase } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -39,12 +41,16 @@ interface RunningPool {
 }
 type StartPool = (protocol: 'http', env: Record<string, string>) => Promise<RunningPool>;
 
-/** Waits until `ready()` holds, checking every 20 ms; fails after 30 s. */
-async function until(what: string, ready: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 30_000;
+/**
+ * Checks `ready()` again and again (each check once the previous one ended, 50 ms apart) until it
+ * holds, for what no event reaches this process: the healthcheck is an external command, and what
+ * it reports (each worker's LISTEN connection) lives in the gateway's worker processes, as do the
+ * LISTEN connections pg_stat_activity shows. The bound is the test's own timeout (`signal`).
+ */
+async function polled(what: string, signal: AbortSignal, ready: () => Promise<boolean>): Promise<void> {
   while (!(await ready())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    if (signal.aborted) assert.fail(`the test timed out waiting for ${what}`);
+    await sleep(50, undefined, { signal }).catch(() => {});
   }
 }
 
@@ -175,7 +181,9 @@ describe('PostgreSQL stopped and started under the service', () => {
     cluster.remove();
   });
 
-  test('through the gateway: 503 while down, the healthcheck fails, then the pool and LISTEN come back', async () => {
+  test('through the gateway: 503 while down, the healthcheck fails, then the pool and LISTEN come back', {
+    timeout: 180_000,
+  }, async ({ signal }) => {
     const { startPool } = (await import(new URL('pool.js', helpers).href)) as { startPool: StartPool };
     const env = {
       GATEWAY_APP: handlerModule,
@@ -208,15 +216,16 @@ describe('PostgreSQL stopped and started under the service', () => {
       return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null, text };
     };
     try {
-      await until('the healthcheck to pass', async () => (await check()).code === 0);
+      await polled('the healthcheck to pass', signal, async () => (await check()).code === 0);
       const login = await call('POST', '/v3/auth/tokens', {}, systemLogin);
       assert.equal(login.status, 201, login.text);
       const admin = login.headers.get('x-subject-token') as string;
       const validate = (token: string) =>
         call('GET', '/v3/auth/tokens', { 'x-auth-token': admin, 'x-subject-token': token });
 
-      // A steady load for the whole outage: every answer is kept, with when it came.
+      // A steady load for the whole outage: every answer is kept, with when it came, and reported.
       const outcomes: Array<{ status: number; text: string; at: number } | { hang: string; at: number }> = [];
+      const answered = new EventEmitter();
       let loading = true;
       const loop = async () => {
         while (loading) {
@@ -226,13 +235,14 @@ describe('PostgreSQL stopped and started under the service', () => {
           } catch (err) {
             outcomes.push({ hang: String(err), at: Date.now() });
           }
+          answered.emit('change');
         }
       };
       const loops = [loop(), loop(), loop()];
-      await until('answers under load', () => outcomes.length > 20);
+      await until('answers under load', answered, 'change', () => outcomes.length > 20, 60_000);
 
       cluster.stop();
-      await until('the healthcheck to fail', async () => {
+      await polled('the healthcheck to fail', signal, async () => {
         const h = await check();
         return h.code === 1 && /answered 503 "unhealthy: database unreachable/.test(h.stderr);
       });
@@ -244,11 +254,19 @@ describe('PostgreSQL stopped and started under the service', () => {
 
       cluster.start();
       const restartedAt = Date.now();
-      await until('the healthcheck to pass again', async () => (await check()).code === 0);
+      await polled('the healthcheck to pass again', signal, async () => (await check()).code === 0);
       const database = new URL(t.url).pathname.slice(1);
-      await until('LISTEN on both workers', async () => (await listeners(cluster.url, database)) === 2);
-      await until('a 200 under load', () =>
-        outcomes.some((o) => 'status' in o && o.status === 200 && o.at > restartedAt),
+      await polled(
+        'LISTEN on both workers',
+        signal,
+        async () => (await listeners(cluster.url, database)) === 2,
+      );
+      await until(
+        'a 200 under load',
+        answered,
+        'change',
+        () => outcomes.some((o) => 'status' in o && o.status === 200 && o.at > restartedAt),
+        60_000,
       );
       loading = false;
       await Promise.all(loops);
@@ -306,8 +324,16 @@ describe('PostgreSQL stopped and started under the service', () => {
           headers: { 'x-auth-token': admin, 'x-subject-token': token },
         });
       await until(
-        'LISTEN to be up',
-        () => a.services.invalidation.enabled && b.services.invalidation.enabled,
+        'LISTEN to be up in A',
+        a.services.invalidation.changes,
+        'change',
+        () => a.services.invalidation.enabled,
+      );
+      await until(
+        'LISTEN to be up in B',
+        b.services.invalidation.changes,
+        'change',
+        () => b.services.invalidation.enabled,
       );
       assert.equal((await validate(a)).statusCode, 200);
       const hits = await cacheHits();
@@ -316,31 +342,42 @@ describe('PostgreSQL stopped and started under the service', () => {
 
       relay.refuse(true);
       cluster.stop();
-      await until("A's LISTEN to be lost", () => !a.services.invalidation.enabled);
+      await until(
+        "A's LISTEN to be lost",
+        a.services.invalidation.changes,
+        'change',
+        () => !a.services.invalidation.enabled,
+      );
       const down = await validate(a);
       assertUnavailable(down.statusCode, down.json(), 'A while down');
 
       cluster.start();
       const before = await cacheHits();
-      await until("A's pool to reconnect", async () => (await validate(a)).statusCode === 200);
+      // pg.sh start returns once the cluster accepts connections, and the connections the stop
+      // ended have left the pools (their 'error'), so the first query connects anew.
+      const back = await validate(a);
+      assert.equal(back.statusCode, 200, `A's pool reconnects by itself: ${back.body}`);
       assert.equal((await validate(a)).statusCode, 200);
       assert.equal(await cacheHits(), before, 'the cache is off while LISTEN is not back');
       assert.equal(a.services.invalidation.enabled, false);
 
       // B revokes the token; A cannot hear it.
-      await until("B's pool to reconnect", async () => {
-        const r = await b.inject({
-          method: 'DELETE',
-          url: '/v3/auth/tokens',
-          headers: { 'x-auth-token': admin, 'x-subject-token': token },
-        });
-        return r.statusCode === 204;
+      const revoked = await b.inject({
+        method: 'DELETE',
+        url: '/v3/auth/tokens',
+        headers: { 'x-auth-token': admin, 'x-subject-token': token },
       });
+      assert.equal(revoked.statusCode, 204, `B's pool reconnects by itself: ${revoked.body}`);
       assert.equal((await validate(a)).statusCode, 404, 'the revoked token is refused by A');
       assert.equal(a.services.invalidation.enabled, false, 'and A was still not listening');
 
       relay.refuse(false);
-      await until("A's LISTEN to be back", () => a.services.invalidation.enabled);
+      await until(
+        "A's LISTEN to be back",
+        a.services.invalidation.changes,
+        'change',
+        () => a.services.invalidation.enabled,
+      );
       assert.equal((await validate(a)).statusCode, 404);
       assert.equal((await validate(a)).statusCode, 404);
     } finally {

@@ -22,6 +22,20 @@ describe('security compliance, password changes, application credentials, revoca
   let projectId: string;
   let memberRole: string;
 
+  /**
+   * Both instances' clock (tokens issued, revocations stamped, lockouts timed): the wall clock
+   * plus what the tests moved it by, so a test moves time on instead of waiting for it to pass.
+   */
+  let ahead = 0;
+  const clock = () => Date.now() + ahead;
+  /**
+   * Moves the clock to its next whole second. Revocation events compare with issue times at
+   * Keystone's one-second resolution: a token issued in the second of an event is revoked by it.
+   */
+  const nextSecond = () => {
+    ahead += 1000 - (clock() % 1000);
+  };
+
   before(async () => {
     t = await testDatabase({
       env: {
@@ -31,9 +45,9 @@ describe('security compliance, password changes, application credentials, revoca
         IDENTITY_PASSWORD_EXPIRES_DAYS: '90',
       },
     });
-    app = await build({ config: t.config, db: t.db });
+    app = await build({ config: t.config, db: t.db, clock });
     otherDb = createPool(t.url, 2);
-    other = await build({ config: t.config, db: otherDb });
+    other = await build({ config: t.config, db: otherDb, clock });
     const s = app.services;
     await s.identity.ensureUser(USER_ID, 'alice', 'default');
     await s.identity.setPassword(USER_ID, PASSWORD);
@@ -108,7 +122,7 @@ describe('security compliance, password changes, application credentials, revoca
     const locked = await login(PASSWORD);
     assert.equal(locked.statusCode, 401);
     assert.equal(locked.json().error.message, `The account is locked for user: ${USER_ID}.`);
-    await new Promise((r) => setTimeout(r, 1100));
+    ahead += 1100; // past IDENTITY_LOCKOUT_DURATION (1 s)
     assert.equal((await login(PASSWORD)).statusCode, 201, 'unlocked after the duration');
     const { rows } = await t.db.query('SELECT failed_auth_count FROM "user" WHERE id = $1', [USER_ID]);
     assert.equal(rows[0].failed_auth_count, 0, 'a success resets the counter');
@@ -193,7 +207,7 @@ describe('security compliance, password changes, application credentials, revoca
   test('changing the password revokes the old tokens in the other instance within a second', async () => {
     // Tokens minted in an earlier second than the change (events match whole seconds).
     const token = await warmToken('second password');
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     const res = await app.inject({
       method: 'POST',
       url: `/v3/users/${USER_ID}/password`,
@@ -207,7 +221,7 @@ describe('security compliance, password changes, application credentials, revoca
   test('disabling the user revokes its tokens in the other instance within a second', async () => {
     const token = (await login('third password')).headers['x-subject-token'] as string;
     assert.equal((await validate(token, other)).statusCode, 200);
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     await app.services.identity.setUserEnabled(USER_ID, false);
     await refusedWithinOneSecond(token);
     await app.services.identity.setUserEnabled(USER_ID, true);
@@ -215,10 +229,10 @@ describe('security compliance, password changes, application credentials, revoca
   });
 
   test('removing the role assignment revokes the project tokens in the other instance', async () => {
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     const token = (await login('third password')).headers['x-subject-token'] as string;
     assert.equal((await validate(token, other)).statusCode, 200);
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     const grant = {
       actor: { type: 'user', id: USER_ID },
       target: { type: 'project', id: projectId },
@@ -231,7 +245,7 @@ describe('security compliance, password changes, application credentials, revoca
   });
 
   test('disabling the project revokes its tokens in the other instance', async () => {
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     const token = (await login('third password')).headers['x-subject-token'] as string;
     assert.equal((await validate(token, other)).statusCode, 200);
     await app.services.resource.setProjectEnabled(projectId, false);
@@ -240,7 +254,7 @@ describe('security compliance, password changes, application credentials, revoca
   });
 
   test('application credential: by id or by name + user, project-scoped, its roles only', async () => {
-    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    nextSecond();
     const readerRole = await app.services.assignment.ensureGlobalRole('unused', 'reader');
     await app.services.credential.createApplicationCredential({
       id: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',

@@ -100,10 +100,12 @@ export async function addPassword(
   ]);
 }
 
-export async function recordFailedAuth(db: Queryable, userId: string): Promise<void> {
+/** `at`: when it failed (null: the database's now(), one clock for every host). */
+export async function recordFailedAuth(db: Queryable, userId: string, at: Date | null): Promise<void> {
   await db.query(
-    'UPDATE "user" SET failed_auth_count = failed_auth_count + 1, failed_auth_at = now() WHERE id = $1',
-    [userId],
+    `UPDATE "user" SET failed_auth_count = failed_auth_count + 1,
+                       failed_auth_at = coalesce($2::timestamptz, now()) WHERE id = $1`,
+    [userId, at],
   );
 }
 
@@ -112,21 +114,22 @@ export async function recordFailedAuth(db: Queryable, userId: string): Promise<v
  * one atomic statement, so parallel guesses cannot all pass the check before any is counted. A
  * lock whose duration has passed starts the count again. `ignoreLock`: the user's
  * ignore_lockout_failure_attempts option (attempts still count, as in Keystone). False when the
- * account is locked (or gone).
+ * account is locked (or gone). `at`: the time of the attempt (null: the database's now(), one clock
+ * for every host).
  */
 export async function reserveAttempt(
   db: Queryable,
   userId: string,
-  lock: { attempts: number; durationSeconds: number; ignore: boolean },
+  lock: { attempts: number; durationSeconds: number; ignore: boolean; at: Date | null },
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE "user"
         SET failed_auth_count = CASE WHEN failed_auth_count >= $2 AND NOT $4 THEN 1 ELSE failed_auth_count + 1 END,
-            failed_auth_at = now()
+            failed_auth_at = coalesce($5::timestamptz, now())
       WHERE id = $1
         AND ($4 OR failed_auth_count < $2
-             OR ($3 > 0 AND failed_auth_at + make_interval(secs => $3) <= now()))`,
-    [userId, lock.attempts, lock.durationSeconds, lock.ignore],
+             OR ($3 > 0 AND failed_auth_at + make_interval(secs => $3) <= coalesce($5::timestamptz, now())))`,
+    [userId, lock.attempts, lock.durationSeconds, lock.ignore, lock.at],
   );
   return (rowCount ?? 0) > 0;
 }

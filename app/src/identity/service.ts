@@ -63,17 +63,33 @@ export class IdentityService {
   readonly #rules: PasswordRules;
   readonly #revocation: RevocationService;
   readonly #invalidation: Invalidation | undefined;
+  /** What failed logins and a lockout's end are timed by; by default the database's. */
+  readonly #clock: (() => number) | undefined;
 
   /**
    * `invalidation`: this process's "identity state changed" signal; writes that end no session
    * (a new user, a renamed group, a new member) invalidate at once, before their NOTIFY comes
    * back, so that this process never answers from what it cached before its own write.
+   * `clock`: milliseconds since the epoch for the lockout (tests move it instead of waiting); by
+   * default the database's now(), one clock for every host.
    */
-  constructor(db: Db, rules: PasswordRules, revocation: RevocationService, invalidation?: Invalidation) {
+  constructor(
+    db: Db,
+    rules: PasswordRules,
+    revocation: RevocationService,
+    invalidation?: Invalidation,
+    clock?: () => number,
+  ) {
     this.#db = db;
     this.#rules = rules;
     this.#revocation = revocation;
     this.#invalidation = invalidation;
+    this.#clock = clock;
+  }
+
+  /** The lockout's time: the clock's, or null for the database's now(). */
+  #lockoutNow(): Date | null {
+    return this.#clock ? new Date(this.#clock()) : null;
   }
 
   getUser(id: string): Promise<repo.UserRow | null> {
@@ -112,6 +128,7 @@ export class IdentityService {
         attempts: max,
         durationSeconds: this.#rules.lockoutDuration,
         ignore: user.options.ignore_lockout_failure_attempts === true,
+        at: this.#lockoutNow(),
       }));
     if (max !== null && !reserved) throw accountLocked(user.id);
     const release = () => (reserved ? repo.releaseAttempt(this.#db, user.id) : Promise.resolve());
@@ -123,7 +140,7 @@ export class IdentityService {
       throw err;
     }
     if (!matches) {
-      if (!reserved) await repo.recordFailedAuth(this.#db, user.id);
+      if (!reserved) await repo.recordFailedAuth(this.#db, user.id, this.#lockoutNow());
       throw unauthorized(`wrong password for user ${user.id}`);
     }
     if (!user.enabled || !user.domain_enabled) {

@@ -2,7 +2,8 @@
 # Builds and runs the Docker Compose stack exactly as a user would, on this machine only, and checks
 # it through the published port. No image is pulled from any registry: the three base images the
 # stack names (node, nginx, postgres) are replaced by stand-ins built from a debootstrapped Debian
-# bookworm (scripts/standin/), passed as the NODE_IMAGE / NGINX_IMAGE / POSTGRES_IMAGE variables.
+# bookworm (scripts/standin/, built by scripts/lib/docker-check.sh, which scripts/swarm-check.sh
+# shares), passed as the NODE_IMAGE / NGINX_IMAGE / POSTGRES_IMAGE variables.
 #
 #   scripts/compose-check.sh
 #
@@ -27,21 +28,16 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-cache=${GATEHOUSE_CACHE_DIR:-/var/cache/gatehouse}
-budget=${COMPOSE_CHECK_TIMEOUT:-1200}
-started_at=$SECONDS
-work=$(mktemp -d /tmp/gatehouse-compose-check.XXXXXX)
-chmod 755 "$work"
-engine_pid=""
+# shellcheck source=lib/docker-check.sh
+. "$root/scripts/lib/docker-check.sh"
+begin_check compose "${COMPOSE_CHECK_TIMEOUT:-1200}"
 project="gatehouse-check-$$"
 # GATEHOUSE_KEEP_IMAGES=1 keeps the images it built (gatehouse-check-*, the stand-ins) under
 # GATEHOUSE_CHECK_TAG for scripts/swarm-check.sh, which runs next and removes them.
 tag="${GATEHOUSE_CHECK_TAG:-check-$$}"
 keep_images=${GATEHOUSE_KEEP_IMAGES:-0}
-standin="gatehouse-standin"
 up=0
 
-say() { printf '[compose-check] %s (%ss)\n' "$*" "$((SECONDS - started_at))" >&2; }
 fail() {
   printf '[compose-check] FAILED: %s\n' "$*" >&2
   if [ "$up" = 1 ]; then
@@ -50,13 +46,6 @@ fail() {
   fi
   exit 1
 }
-skip() {
-  if [ "${CI:-}" = true ]; then fail "no Docker engine: $* (CI=true: the compose check must run)"; fi
-  printf '[compose-check] SKIP: no Docker engine (%s); the compose stack was not checked\n' "$*" >&2
-  exit 0
-}
-left() { echo $((budget - (SECONDS - started_at))); }
-in_time() { [ "$(left)" -gt 0 ] || fail "over the ${budget}s budget"; }
 
 cleanup() {
   local code=$?
@@ -71,127 +60,30 @@ cleanup() {
   if [ "$keep_images" = 1 ] && [ "$code" = 0 ]; then
     :
   elif docker info >/dev/null 2>&1; then
-    for image in "$standin/node:$tag" "$standin/nginx:$tag" "$standin/postgres:$tag"; do
-      docker image rm -f "$image" >/dev/null 2>&1
-    done
-    # The build stages' images (deps, prod-deps, build) are left untagged by the build.
-    docker image prune -f --filter "label=org.gatehouse.build-stage" >/dev/null 2>&1
+    remove_standin_images
   fi
-  if [ -n "$engine_pid" ]; then
-    say "stopping the Docker engine it started (pid $engine_pid)"
-    kill -TERM "$engine_pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$engine_pid" 2>/dev/null || break; sleep 0.2; done
-  fi
-  rm -rf "$work"
-  exit "$code"
+  finish_check "$code"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- 1. a Docker engine ---------------------------------------------------------------------------
-need_packages() {
-  local missing=() p
-  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  [ "$(id -u)" = 0 ] || return 1
-  say "installing Debian packages: ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
-      "${missing[@]}" >/dev/null
-}
-
-if ! docker info >/dev/null 2>&1; then
-  [ "$(id -u)" = 0 ] || skip "none is running, and starting one needs root"
-  if ! command -v dockerd >/dev/null; then
-    need_packages docker.io || skip "dockerd is not installed and could not be installed"
-  fi
-  say "starting a Docker engine"
-  # In a session of its own: a stop signal to this script's process group (timeout(1) sends one)
-  # must leave the engine up until the cleanup has run.
-  setsid dockerd --host unix:///var/run/docker.sock >"$work/dockerd.log" 2>&1 &
-  engine_pid=$!
-  for _ in $(seq 1 150); do
-    docker info >/dev/null 2>&1 && break
-    kill -0 "$engine_pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if ! docker info >/dev/null 2>&1; then
-    tail -n 5 "$work/dockerd.log" | sed 's/^/[compose-check]   /' >&2
-    engine_pid=""
-    skip "dockerd did not start"
-  fi
-fi
-need_packages docker-compose debootstrap curl || fail "docker-compose, debootstrap and curl are needed"
+start_docker_engine
 command -v openstack >/dev/null || fail "the openstack client is needed (apt-get install python3-openstackclient)"
 say "Docker engine $(docker version -f '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null || echo compose)"
 
 # --- 2. stand-in base images ----------------------------------------------------------------------
-# One root filesystem carries what the three stand-ins need; it is cached under a key made of the
-# package list, and checked against its recorded checksum before use.
-packages="ca-certificates,curl,gettext-base,gosu,nginx,openssl,postgresql-15,procps"
-key=$(printf 'bookworm minbase %s 1' "$packages" | sha256sum | cut -c1-16)
-rootfs="$cache/bookworm-$key.tar"
-base="$standin/bookworm:$key"
-if docker image inspect "$base" >/dev/null 2>&1; then
-  say "stand-in root filesystem: imported before ($base)"
-else
-  if [ -f "$rootfs" ] && [ -f "$rootfs.sha256" ] && (cd "$cache" && sha256sum -c --status "$rootfs.sha256"); then
-    say "debootstrap root filesystem: cached ($rootfs)"
-  else
-    mkdir -p "$cache/debs"
-    say "debootstrap bookworm ($packages)"
-    rm -f "$rootfs" "$rootfs.sha256"
-    target="$work/rootfs"
-    debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" bookworm "$target" \
-      http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1 ||
-      { tail -n 20 "$work/debootstrap.log" >&2; fail "debootstrap failed"; }
-    rm -rf "$target"/var/cache/apt/archives/*.deb "$target"/var/lib/apt/lists/* "$target"/usr/share/doc/* \
-      "$target"/usr/share/man/* "$target"/usr/share/locale/*
-    tar -C "$target" --numeric-owner -cf "$rootfs.tmp" .
-    mv "$rootfs.tmp" "$rootfs"
-    (cd "$cache" && sha256sum "$(basename "$rootfs")" >"$rootfs.sha256")
-    rm -rf "$target"
-  fi
-  # Imported once from the checked archive, the image is the cache's other half: it is kept.
-  docker import "$rootfs" "$base" >/dev/null
-fi
-in_time
-
-# One build context per stand-in, so that only the node image is sent the Node installation.
-ctx="$work/standin"
-mkdir -p "$ctx/node/node/bin" "$ctx/node/node/lib/node_modules" "$ctx/nginx" "$ctx/postgres"
-cp scripts/standin/node.Dockerfile "$ctx/node/"
-cp scripts/standin/nginx.Dockerfile scripts/standin/nginx-entrypoint.sh scripts/standin/20-envsubst-on-templates.sh "$ctx/nginx/"
-cp scripts/standin/postgres.Dockerfile scripts/standin/postgres-entrypoint.sh "$ctx/postgres/"
-# The host's Node installation (Debian bookworm's nodejs is v18, too old): binary and npm.
-node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
-cp "$node_prefix/bin/node" "$ctx/node/node/bin/node"
-cp -r "$node_prefix/lib/node_modules/npm" "$ctx/node/node/lib/node_modules/npm"
-if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -r "$NODE_EXTRA_CA_CERTS" ]; then
-  cp "$NODE_EXTRA_CA_CERTS" "$ctx/node/extra-ca.pem"
-else
-  : >"$ctx/node/extra-ca.pem"
-fi
-for image in node nginx postgres; do
-  say "building the stand-in $image image"
-  docker build -q --force-rm --build-arg BASE_IMAGE="$base" -t "$standin/$image:$tag" -f "$ctx/$image/$image.Dockerfile" \
-    "$ctx/$image" >"$work/standin-$image.log" 2>&1 || { cat "$work/standin-$image.log" >&2; fail "stand-in $image image"; }
-done
-in_time
+build_standin_images
 
 # --- 3. the stack ---------------------------------------------------------------------------------
-free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 port=$(free_port)
 http_port=$(free_port)
 url="https://127.0.0.1:$port"
 http_url="http://127.0.0.1:$http_port"
 # nginx's self-signed certificate (for localhost, 127.0.0.1 and ::1), copied out once it is made.
 cacert="$work/nginx-certificate.pem"
-# Only what this script sets reaches the stack: the caller's DATABASE_URL, GATEWAY_* and the like
-# (scripts/test.sh exports its own DATABASE_URL) would otherwise be interpolated into it.
-for name in $(grep -o '\${[A-Z][A-Z0-9_]*' docker-compose.yml | cut -c3- | sort -u); do unset "$name"; done
+stack_environment docker-compose.yml
 export COMPOSE_PROJECT_NAME="$project"
-export NODE_IMAGE="$standin/node:$tag" NGINX_IMAGE="$standin/nginx:$tag" POSTGRES_IMAGE="$standin/postgres:$tag"
 export GATEHOUSE_IMAGE_PREFIX="gatehouse-check" GATEHOUSE_IMAGE_TAG="$tag"
 # No IDENTITY_PUBLIC_ENDPOINT: the defaults (bootstrap registers https://localhost:PORT, links
 # follow each request) are what is checked. The certificate watcher looks every 2 s here.

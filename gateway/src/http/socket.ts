@@ -17,6 +17,14 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 
 type WriteCallback = (error?: Error | null) => void;
 
+/**
+ * What a request's IncomingMessage buffers of its body before it tells the session it is full
+ * (node:http gives a request its socket's readable high-water mark). 16 KiB whatever the Node
+ * version: Node 22 raised the default to 64 KiB, which would let every request of a multiplexed
+ * FastCGI connection hold that much outside GATEWAY_MAX_BUFFERED_BODY's count.
+ */
+const REQUEST_BODY_BUFFER = 16 * 1024;
+
 const flushChannel = (channel: ResponseChannel) => channel.flush();
 const asBuffer = (view: Uint8Array) => Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 
@@ -59,7 +67,12 @@ export class ExchangeSocket extends Duplex {
     // The request body reaches the app through IncomingMessage, never through this socket's readable
     // side; that side stays open while the request lives because libraries (on-finished, used by
     // express's body parsers) read `socket.readable` as "the request is still in flight".
-    super({ allowHalfOpen: true, decodeStrings: false, emitClose: true } as DuplexOptions);
+    super({
+      allowHalfOpen: true,
+      decodeStrings: false,
+      emitClose: true,
+      readableHighWaterMark: REQUEST_BODY_BUFFER,
+    } as DuplexOptions);
     this.#channel = channel;
     this.#format = format;
     this.#assign(head);

@@ -178,6 +178,18 @@ describe('adapter edge cases', () => {
     assert.deepEqual(ours, oracle);
   });
 
+  test('a request buffers 16 KiB of its body before it says it is full, in every Node version', async () => {
+    // Node 22 raised streams' default high-water mark to 64 KiB; the gateway's bound on the body
+    // a multiplexed FastCGI connection buffers counts from the point a request says it is full.
+    let seen = -1;
+    const listener: RequestListener = (req, res) => {
+      seen = req.readableHighWaterMark;
+      res.end();
+    };
+    await runExchange(createNodeResponder({ listener, log }), { params: nginxParams('GET', '/') });
+    assert.equal(seen, 16 * 1024);
+  });
+
   test('an app that throws gets a 500, not a crash', async () => {
     const res = await runExchange(createNodeResponder({ listener: plain, log }), {
       params: nginxParams('GET', '/throw'),

@@ -15,7 +15,8 @@
 # On a fresh Debian bookworm machine with Node 20 (as root) it installs nginx, PostgreSQL,
 # libfcgi-bin (cgi-fcgi), python3-openstackclient, python3-tempest, keystone-tempest-plugin,
 # python3-keystone (its default policies, which app/src/policy/keystone.ts is checked against),
-# procps, openssl, testssl.sh and chromium from Debian, and the npm packages with `npm ci`. Every
+# procps, openssl, testssl.sh, chromium and libatomic1 from Debian, and the npm packages with `npm ci`.
+# scripts/image-node.sh then runs the gateway's protocol tests under the Node the image runs. Every
 # server it starts listens on 127.0.0.1 only and is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ log() { printf '[test] %s\n' "$*" >&2; }
 # --- Debian packages ------------------------------------------------------------------------
 packages=(nginx postgresql libfcgi-bin python3-openstackclient python3-tempest keystone-tempest-plugin
   python3-keystone python3-botocore python3-oslo.limit python3-pyotp python3-oauthlib
-  gettext-base curl procps openssl testssl.sh chromium)
+  gettext-base curl procps openssl testssl.sh chromium libatomic1)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -82,7 +83,10 @@ swarm_check=0
 case "swarm-check" in *"$filter"*) swarm_check=1 ;; esac
 tempest=0
 case "tempest" in *"$filter"*) tempest=1 ;; esac
-if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ] && [ "$swarm_check" = 0 ] && [ "$tempest" = 0 ]; then
+image_node=0
+case "image-node" in *"$filter"*) image_node=1 ;; esac
+if [ "${#files[@]}" -eq 0 ] && [ "$compose_check" = 0 ] && [ "$swarm_check" = 0 ] && [ "$tempest" = 0 ] &&
+  [ "$image_node" = 0 ]; then
   log "no test files match '$filter'"
   exit 1
 fi
@@ -91,6 +95,12 @@ if [ "${#files[@]}" -gt 0 ]; then
   # A test or suite that waits on an event that never comes fails after 20 minutes instead of
   # holding the run (the longest suite, the openstack client in every mode, takes 3-8).
   node --test --test-concurrency=1 --test-timeout=1200000 "${files[@]}"
+fi
+
+# --- the image's Node ------------------------------------------------------------------------
+if [ "$image_node" = 1 ]; then
+  log "the gateway's protocol tests under the image's Node (scripts/image-node.sh)"
+  scripts/image-node.sh
 fi
 
 # --- Keystone's conformance suites ---------------------------------------------------------

@@ -77,7 +77,7 @@ build_standin_images
 
 # --- 3. the stack ---------------------------------------------------------------------------------
 port=$(free_port)
-http_port=$(free_port)
+http_port=$(free_port "$port")
 url="https://127.0.0.1:$port"
 http_url="http://127.0.0.1:$http_port"
 # nginx's self-signed certificate (for localhost, 127.0.0.1 and ::1), copied out once it is made.

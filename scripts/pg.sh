@@ -23,9 +23,8 @@ as_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
-}
+# shellcheck source=lib/free-port.sh
+. "$(dirname "$0")/lib/free-port.sh"
 
 case "$command" in
   start)

@@ -36,7 +36,8 @@ die() {
   if [ "$starting" = 1 ]; then stop_stack; fi
   exit 1
 }
-free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+# shellcheck source=lib/free-port.sh
+. "$root/scripts/lib/free-port.sh"
 # Whether host:port or unix:/path accepts a connection.
 accepts() {
   node -e "const a=process.argv[1];const s=a.startsWith('unix:')?require('net').connect(a.slice(5)):require('net').connect(+a.split(':').pop(),a.slice(0,a.lastIndexOf(':')));s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(1))" "$1"
@@ -158,7 +159,7 @@ start_stack() {
   local url="http://127.0.0.1:$port" http_url=""
   if [ "$tls" = 1 ]; then
     url="https://127.0.0.1:$port"
-    http_url="http://127.0.0.1:$(free_port)"
+    http_url="http://127.0.0.1:$(free_port "$port")"
     make_certificates
   fi
   if [ "$identity" = 1 ]; then
@@ -194,7 +195,7 @@ start_stack() {
     echo "$protocol" >"$state/protocol"
     echo "$listen (external)" >"$state/listen"
   else
-    if [ "$unix" = 1 ]; then listen="unix:$state/gateway.sock"; else listen="127.0.0.1:$(free_port)"; fi
+    if [ "$unix" = 1 ]; then listen="unix:$state/gateway.sock"; else listen="127.0.0.1:$(free_port "$port" "${http_url##*:}")"; fi
     [ -n "$app" ] && export GATEWAY_APP="$app"
     [ -n "$workers" ] && export GATEWAY_PM_MAX_CHILDREN="$workers"
     [ -n "$cgi_command" ] && export GATEWAY_CGI_COMMAND="$cgi_command"

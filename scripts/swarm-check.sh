@@ -125,7 +125,7 @@ if [ -n "$reuse_tag" ] && docker image inspect "gatehouse-check-gateway:$reuse_t
   say "using the images compose-check built and kept ($prefix-gateway:$tag, $prefix-nginx:$tag, $standin/postgres:$tag)"
 fi
 port=$(free_port)
-http_port=$(free_port)
+http_port=$(free_port "$port")
 url="https://127.0.0.1:$port"
 cacert="$work/nginx-certificate.pem"
 stack_environment docker-compose.yml docker-stack.yml

@@ -29,7 +29,8 @@ skip() {
 }
 left() { echo $((budget - (SECONDS - started_at))); }
 in_time() { [ "$(left)" -gt 0 ] || fail "over the ${budget}s budget"; }
-free_port() { node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+# shellcheck source=free-port.sh
+. "$(dirname "${BASH_SOURCE[0]}")/free-port.sh"
 
 need_packages() {
   local missing=() p

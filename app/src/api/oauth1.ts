@@ -12,7 +12,7 @@ import type { TokenContext } from '../token/service.js';
 import { collection, description, id64, renderedCollection, roleRefs } from './collection.js';
 import type { PluginOptions } from './context.js';
 import { delegated } from './delegation.js';
-import { crud, pathParams, route } from './resource.js';
+import { crud, noTarget, pathParams, route } from './resource.js';
 
 const consumerSchema = {
   type: 'object',
@@ -82,7 +82,7 @@ export async function oauth1Routes(app: FastifyInstance, { services }: PluginOpt
     body: { schema: consumerSchema },
     updateSchema: consumerUpdateSchema,
     // The rules look at nothing of the consumer.
-    memberTarget: () => ({}),
+    memberTarget: noTarget,
     require: (id) => oauth1.consumer(id),
     render: renderConsumer,
     rows: () => oauth1.listConsumers(),

@@ -9,7 +9,7 @@ import type { Action } from '../policy/rules.js';
 import { renderEndpoint } from './catalog.js';
 import { param, renderedCollection } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { crud, object, pathParams, relation, route } from './resource.js';
+import { crud, noTarget, object, pathParams, relation, route } from './resource.js';
 
 const properties = { blob: { type: 'string' }, type: { type: 'string', maxLength: 255 } } as const;
 const createSchema = { ...object(properties, ['blob', 'type']), additionalProperties: true } as const;
@@ -44,8 +44,8 @@ export async function policyRoutes(app: FastifyInstance, { services }: PluginOpt
     body: { schema: createSchema },
     updateSchema,
     // No target: every rule is about the caller's roles and scope.
-    memberTarget: () => ({}),
-    createTarget: () => ({}),
+    memberTarget: noTarget,
+    createTarget: noTarget,
     require: (id) => policies.policy(id),
     render: (p, base) => renderPolicy(p, base),
     filters: { exact: ['type'], inexact: ['type'] },
@@ -93,7 +93,7 @@ export async function policyRoutes(app: FastifyInstance, { services }: PluginOpt
         delete: action('delete'),
       },
       params: pathParams(...kind.params),
-      target: () => ({}),
+      target: noTarget,
       put: async (r) => policies.associate(policyId(r), kind.target(r)),
       check: async (r) => policies.checkAssociation(policyId(r), kind.target(r)),
       remove: async (r) => policies.dissociate(policyId(r), kind.target(r)),

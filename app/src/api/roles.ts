@@ -9,7 +9,7 @@ import { validation } from '../errors.js';
 import type { Action } from '../policy/rules.js';
 import { param } from './collection.js';
 import type { PluginOptions } from './context.js';
-import { envelope, type Of, object, pathParams, relation, route } from './resource.js';
+import { envelope, noTarget, type Of, object, pathParams, relation, route } from './resource.js';
 
 const nullableId = { type: ['string', 'null'], minLength: 1, maxLength: 64 } as const;
 const roleOptions = {
@@ -166,7 +166,7 @@ export async function roleRoutes(app: FastifyInstance, { services }: PluginOptio
       delete: 'identity:delete_implied_role',
     },
     params: pairParams,
-    target: () => ({}),
+    target: noTarget,
     putStatus: 201,
     put: async (request) =>
       inferenceBody(request.baseUrl, await assignment.createInference(...pairOf(request))),

@@ -189,6 +189,12 @@ export class Master {
           }
           this.#logReady(this.#slots.staying().length);
         }
+        // Its app loaded and it listens: from here it may be handed connections.
+        this.#log.info('worker ready', {
+          worker: worker.id,
+          workerPid: worker.process.pid,
+          generation: slot.generation,
+        });
         this.#slots.ready(slot);
         this.#handover?.flush();
         break;

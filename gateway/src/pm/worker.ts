@@ -138,6 +138,14 @@ function wrapListener(
 }
 
 export async function runWorker(config: GatewayConfig, log: Logger): Promise<void> {
+  // A message with no listener is lost, and the app may take a while to load: a 'shutdown' sent
+  // meanwhile (the next reload's generation was ready first) would leave this worker serving until
+  // the master's deadline killed it, requests and all. It is kept until the worker can act on it.
+  let stopRequested = false;
+  const earlyStop = (message: MasterMessage) => {
+    if (message?.type === 'shutdown') stopRequested = true;
+  };
+  process.on('message', earlyStop);
   let app: Awaited<ReturnType<typeof loadApp>> | null = null;
   if (config.protocol !== 'cgi') {
     try {
@@ -243,6 +251,7 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     };
   };
 
+  process.off('message', earlyStop);
   process.on('message', (message: MasterMessage, handle?: unknown) => {
     if (message?.type === 'collect') {
       const { id } = message;
@@ -266,38 +275,6 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
       }
     } else if (message?.type === 'shutdown') void shutdown();
   });
-
-  const onReady = () => {
-    send({ type: 'ready' });
-    setInterval(() => {
-      if (process.connected) send(heartbeat());
-    }, HEARTBEAT_MS).unref();
-  };
-  if (config.pm === 'ondemand') {
-    // The master owns the listening socket and hands connections over.
-    onReady();
-  } else {
-    protocolServer.server.once('error', (err: NodeJS.ErrnoException) => {
-      send({ type: 'listen-error', message: err.message, code: err.code });
-      process.exit(1);
-    });
-    const { listen } = config;
-    if (listen.kind === 'unix')
-      protocolServer.server.listen({ path: listen.path, backlog: config.backlog }, () => {
-        // Each time the socket is created (a lone worker's respawn creates it anew).
-        const denied = applyListenPermissions(config);
-        if (denied) {
-          send({ type: 'listen-error', message: denied.message, code: denied.code });
-          process.exit(1);
-        }
-        onReady();
-      });
-    else
-      protocolServer.server.listen(
-        { port: listen.port, host: listen.host, backlog: config.backlog },
-        onReady,
-      );
-  }
 
   let stopping = false;
   const shutdown = async () => {
@@ -328,6 +305,41 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
   // The master owns signals; a worker ignores the terminal's SIGINT and is told over IPC.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => void shutdown());
+  const onReady = () => {
+    send({ type: 'ready' });
+    setInterval(() => {
+      if (process.connected) send(heartbeat());
+    }, HEARTBEAT_MS).unref();
+  };
+  if (stopRequested) {
+    // Told to stop while the app was loading (a reload right after a reload): never listen.
+    log.info('stopping before serving: the master said stop while the application loaded');
+    void shutdown();
+  } else if (config.pm === 'ondemand') {
+    // The master owns the listening socket and hands connections over.
+    onReady();
+  } else {
+    protocolServer.server.once('error', (err: NodeJS.ErrnoException) => {
+      send({ type: 'listen-error', message: err.message, code: err.code });
+      process.exit(1);
+    });
+    const { listen } = config;
+    if (listen.kind === 'unix')
+      protocolServer.server.listen({ path: listen.path, backlog: config.backlog }, () => {
+        // Each time the socket is created (a lone worker's respawn creates it anew).
+        const denied = applyListenPermissions(config);
+        if (denied) {
+          send({ type: 'listen-error', message: denied.message, code: denied.code });
+          process.exit(1);
+        }
+        onReady();
+      });
+    else
+      protocolServer.server.listen(
+        { port: listen.port, host: listen.host, backlog: config.backlog },
+        onReady,
+      );
+  }
 }
 
 function workerId(): number | undefined {

@@ -2,8 +2,13 @@
  * A test app for the pool: /hello answers at once, /slow?ms=N later, /hang never, /block?ms=N
  * blocks its event loop for N ms (in a function the slow log must name) before answering; any
  * of them with ?announce logs "app request started" first.
+ *
+ * POOL_APP_LOAD_GATE=DIR holds the app's loading while DIR/armed exists: it logs "app loading held"
+ * and loads once DIR/release-PID appears, so a test decides when a worker's app has loaded.
  */
+import { existsSync, watch } from 'node:fs';
 import type { RequestListener } from 'node:http';
+import { join } from 'node:path';
 
 function blockTheEventLoop(ms: number): void {
   const end = Date.now() + ms;
@@ -32,4 +37,21 @@ const listener: RequestListener = (req, res) => {
   }
 };
 
-export default async () => listener;
+function loadGate(dir: string): Promise<void> {
+  if (!existsSync(join(dir, 'armed'))) return Promise.resolve();
+  const release = join(dir, `release-${process.pid}`);
+  return new Promise((resolve) => {
+    const watcher = watch(dir, () => {
+      if (!existsSync(release)) return;
+      watcher.close();
+      resolve();
+    });
+    process.stderr.write(`${JSON.stringify({ msg: 'app loading held', pid: process.pid })}\n`);
+  });
+}
+
+export default async () => {
+  const gate = process.env.POOL_APP_LOAD_GATE;
+  if (gate) await loadGate(gate);
+  return listener;
+};

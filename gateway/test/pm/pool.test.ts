@@ -3,10 +3,14 @@
  * worker, max requests and SIGTERM under load are checked through nginx, per protocol, in
  * nginx-pool.test.ts): the status page agrees with the load sent; the terminate timeout answers
  * 504; a blocked event loop gets its stack in the slow log and its worker replaced; the listen
- * queue shows connections the kernel holds; dynamic and ondemand pools grow and shrink.
+ * queue shows connections the kernel holds; dynamic and ondemand pools grow and shrink; workers
+ * told to stop while their app still loads (a reload upon a reload) stop without ever serving.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { send } from '../helpers/http-client.js';
 import { checkSlowCountLogged, load, type RunningPool, startPool } from '../helpers/pool.js';
@@ -33,6 +37,37 @@ describe('process manager', () => {
     // Every load request; the status request itself is still in flight.
     assert.equal(requests, result.total);
     assert.ok(status['accepted conn'] >= 8);
+  });
+
+  test('a reload while the last one still loads: its workers stop before they listen, exit 0', async () => {
+    const gate = mkdtempSync(join(tmpdir(), 'gw-load-gate-'));
+    try {
+      const gw = await start({ POOL_APP_LOAD_GATE: gate });
+      await gw.waitForCount((l) => l.msg === 'worker ready', 2);
+      const first = gw.workers();
+      writeFileSync(join(gate, 'armed'), '');
+      gw.child.kill('SIGHUP');
+      await gw.waitForCount((l) => l.msg === 'app loading held', 2);
+      const held = gw.lines.filter((l) => l.msg === 'app loading held').map((l) => l.pid as number);
+      // The next generation loads at once; once it is ready, the master tells the first generation
+      // and the held one to stop.
+      rmSync(join(gate, 'armed'));
+      gw.child.kill('SIGHUP');
+      await gw.waitForWorkers((pids) => first.every((p) => !pids.includes(p)), 'first generation gone');
+      for (const pid of held) writeFileSync(join(gate, `release-${pid}`), '');
+      await gw.waitForWorkers((pids) => held.every((p) => !pids.includes(p)), 'held workers gone');
+      for (const pid of held) {
+        const exit = gw.lines.find((l) => l.msg === 'worker exited' && l.workerPid === pid);
+        // Not killed at the drain deadline: told to stop, it stopped.
+        assert.deepEqual([exit?.exit, exit?.signal], [0, null], JSON.stringify(exit));
+        const stopped = gw.lines.find((l) => l.msg === 'worker stopped' && l.pid === pid);
+        assert.equal(stopped?.requests, 0, 'it never served');
+      }
+      assert.equal((await send(`${gw.url}/hello`)).body.toString(), 'hello');
+      assert.equal(gw.workers().length, 2);
+    } finally {
+      rmSync(gate, { recursive: true, force: true });
+    }
   });
 
   test('the terminate timeout answers 504 and frees the worker', async () => {

@@ -11,7 +11,9 @@
 #
 # The load generators are this script's own children, stopped by their PIDs when it exits. Test
 # files that need PostgreSQL get DATABASE_URL if set, else a throwaway cluster (scripts/pg.sh).
-# Each run's output goes to $SOAK_DIR (default a new directory under /tmp), one file a run.
+# Each run's output goes to $SOAK_DIR (default a new directory under /tmp), one file a run, and the
+# logs of the gateways and nginx the gateway's tests start to run-N-logs/ (GATEWAY_TEST_LOG_DIR),
+# kept for a failing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +23,11 @@ while getopts 'n:l:t:' opt; do
     n) runs=$OPTARG ;;
     l) loaders=$OPTARG ;;
     t) limit=$OPTARG ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,17p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { sed -n '2,15p' "$0" >&2; exit 2; }
+[ $# -gt 0 ] || { sed -n '2,17p' "$0" >&2; exit 2; }
 for f in "$@"; do [ -f "$f" ] || { echo "soak: no such file: $f (built?)" >&2; exit 2; }; done
 
 out=${SOAK_DIR:-$(mktemp -d /tmp/soak.XXXXXX)}
@@ -58,8 +60,10 @@ say "$loaders CPU-bound load generators (pids ${load_pids[*]}), $runs runs of $#
 started=$(date +%s)
 for run in $(seq 1 "$runs"); do
   t0=$(date +%s)
-  if timeout --kill-after=30 "$limit" node --test --test-concurrency=1 --test-timeout=1200000 "$@" >"$out/run-$run.log" 2>&1; then
+  mkdir -p "$out/run-$run-logs"
+  if GATEWAY_TEST_LOG_DIR="$out/run-$run-logs" timeout --kill-after=30 "$limit" node --test --test-concurrency=1 --test-timeout=1200000 "$@" >"$out/run-$run.log" 2>&1; then
     status=pass
+    rm -rf "$out/run-$run-logs"
   else
     status=FAIL
   fi

@@ -158,6 +158,9 @@ http {
         child.kill('SIGTERM');
         await exited;
       }
+      // GATEWAY_TEST_LOG_DIR (scripts/soak.sh sets it): the error log outlives the prefix.
+      const keep = process.env.GATEWAY_TEST_LOG_DIR;
+      if (keep) writeFileSync(join(keep, `nginx-${port}-error.log`), errorLog());
       rmSync(prefix, { recursive: true, force: true });
     },
   };

@@ -4,6 +4,8 @@
  * table, and a bounded autocannon load.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { Protocol } from '../../src/config.js';
@@ -72,6 +74,10 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
       else if (line.msg === 'worker exited') live.delete(line.workerPid);
     }
   };
+  // GATEWAY_TEST_LOG_DIR (scripts/soak.sh sets it): every pool's log kept there, for a failure
+  // that shows once in many runs.
+  const keep = process.env.GATEWAY_TEST_LOG_DIR;
+  if (keep) child.stderr?.pipe(createWriteStream(join(keep, `gateway-${child.pid}.log`)));
   child.stderr?.on('data', (chunk: Buffer) => {
     rest += chunk.toString();
     const parts = rest.split('\n');

@@ -150,6 +150,7 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
       : listenForInvalidations(config.databaseUrl, services.invalidation, {
           heartbeatMs: config.invalidationHeartbeat * 1000,
           connectTimeoutMs: config.databaseConnectTimeout * 1000,
+          log: app.log,
         });
   app.decorate('services', services);
   app.decorateRequest('caller', null);

@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
 import pg from 'pg';
 
 export const INVALIDATE_CHANNEL = 'identity_invalidate';
@@ -65,6 +66,8 @@ export interface ListenOptions {
   heartbeatMs?: number;
   /** Milliseconds a (re)connection may take before it counts as failed and is tried again. */
   connectTimeoutMs?: number;
+  /** Where the connection's ups and downs are told (one line each way, not one per retry). */
+  log?: Pick<FastifyBaseLogger, 'info' | 'warn'>;
 }
 
 /** The listening connection's application_name, as pg_stat_activity shows it. */
@@ -86,7 +89,10 @@ export function listenForInvalidations(
   options: ListenOptions = {},
 ): () => Promise<void> {
   const heartbeatMs = options.heartbeatMs ?? 5000;
+  const log = options.log;
   let stopped = false;
+  // Whether the current outage has been told: the first failure is, the retries after it are not.
+  let down = false;
   let retry: NodeJS.Timeout | null = null;
   let stopCurrent: (() => Promise<void>) | null = null;
 
@@ -111,10 +117,14 @@ export function listenForInvalidations(
     let heard = 0;
     let timer: NodeJS.Timeout | null = null;
     let lost = false;
-    const lose = () => {
+    const lose = (err: unknown) => {
       if (lost) return;
       lost = true;
       invalidation.enable(false);
+      if (!down && !stopped) {
+        down = true;
+        log?.warn({ err }, 'not listening for invalidations: caches off until it is back');
+      }
       if (timer) clearInterval(timer);
       socket?.destroy();
       void client.end().catch(() => {});
@@ -125,7 +135,7 @@ export function listenForInvalidations(
       else invalidation.invalidate();
     });
     client.on('error', lose);
-    client.on('end', lose);
+    client.on('end', () => lose(new Error('the connection ended')));
     stopCurrent = async () => {
       lost = true;
       if (timer) clearInterval(timer);
@@ -135,14 +145,17 @@ export function listenForInvalidations(
       await client.connect();
       await client.query(`LISTEN ${INVALIDATE_CHANNEL}`);
       await client.query(`LISTEN ${beats}`);
-    } catch {
-      lose();
+    } catch (err) {
+      lose(err);
       return;
     }
     if (lost || stopped) return;
     invalidation.enable(true);
+    down = false;
+    log?.info({ heartbeatMs }, 'listening for invalidations: caches on');
     timer = setInterval(() => {
-      if (heard < sent) return lose();
+      if (heard < sent)
+        return lose(new Error(`heartbeat ${sent} did not come back within ${heartbeatMs} ms`));
       sent++;
       client.query(`NOTIFY ${beats}, '${sent}'`).catch(lose);
     }, heartbeatMs);

@@ -16,7 +16,6 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -36,22 +35,29 @@ const helpers = new URL('../../../gateway/dist/test/helpers/', import.meta.url);
 interface RunningPool {
   port: number;
   lines: Array<Record<string, unknown>>;
+  waitForLog(check: (lines: Array<Record<string, unknown>>) => boolean, what: string): Promise<void>;
   kill(): void;
   exited: Promise<number | null>;
 }
 type StartPool = (protocol: 'http', env: Record<string, string>) => Promise<RunningPool>;
 
+const LISTENING = 'listening for invalidations: caches on';
+const NOT_LISTENING = 'not listening for invalidations: caches off until it is back';
+
 /**
- * Checks `ready()` again and again (each check once the previous one ended, 50 ms apart) until it
- * holds, for what no event reaches this process: the healthcheck is an external command, and what
- * it reports (each worker's LISTEN connection) lives in the gateway's worker processes, as do the
- * LISTEN connections pg_stat_activity shows. The bound is the test's own timeout (`signal`).
+ * Resolves once each of the pool's `workers` has last said, in its log lines from `from` on, that
+ * its LISTEN connection is up (or down): what the healthcheck reports comes from that state.
  */
-async function polled(what: string, signal: AbortSignal, ready: () => Promise<boolean>): Promise<void> {
-  while (!(await ready())) {
-    if (signal.aborted) assert.fail(`the test timed out waiting for ${what}`);
-    await sleep(50, undefined, { signal }).catch(() => {});
-  }
+function listenState(pool: RunningPool, from: number, workers: number, up: boolean): Promise<void> {
+  return pool.waitForLog(
+    (lines) => {
+      const last = new Map<unknown, unknown>();
+      for (const l of lines.slice(from))
+        if (l.msg === LISTENING || l.msg === NOT_LISTENING) last.set(l.pid, l.msg);
+      return last.size === workers && [...last.values()].every((m) => m === (up ? LISTENING : NOT_LISTENING));
+    },
+    `every worker's LISTEN connection ${up ? 'up' : 'down'}`,
+  );
 }
 
 const systemLogin = {
@@ -183,7 +189,7 @@ describe('PostgreSQL stopped and started under the service', () => {
 
   test('through the gateway: 503 while down, the healthcheck fails, then the pool and LISTEN come back', {
     timeout: 180_000,
-  }, async ({ signal }) => {
+  }, async () => {
     const { startPool } = (await import(new URL('pool.js', helpers).href)) as { startPool: StartPool };
     const env = {
       GATEWAY_APP: handlerModule,
@@ -194,7 +200,8 @@ describe('PostgreSQL stopped and started under the service', () => {
       IDENTITY_PASSWORD_HASH_ROUNDS: '4',
       IDENTITY_INVALIDATION_HEARTBEAT: '1',
       IDENTITY_DATABASE_CONNECT_TIMEOUT: '2',
-      IDENTITY_LOG_LEVEL: 'error',
+      // info: the LISTEN connection's ups and downs, which the test waits on.
+      IDENTITY_LOG_LEVEL: 'info',
     };
     const gateway = await startPool('http', env);
     const base = `http://127.0.0.1:${gateway.port}`;
@@ -216,7 +223,9 @@ describe('PostgreSQL stopped and started under the service', () => {
       return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null, text };
     };
     try {
-      await polled('the healthcheck to pass', signal, async () => (await check()).code === 0);
+      await listenState(gateway, 0, 2, true);
+      const healthy = await check();
+      assert.equal(healthy.code, 0, healthy.stderr);
       const login = await call('POST', '/v3/auth/tokens', {}, systemLogin);
       assert.equal(login.status, 201, login.text);
       const admin = login.headers.get('x-subject-token') as string;
@@ -241,26 +250,28 @@ describe('PostgreSQL stopped and started under the service', () => {
       const loops = [loop(), loop(), loop()];
       await until('answers under load', answered, 'change', () => outcomes.length > 20, 60_000);
 
+      const stoppedAt = gateway.lines.length;
       cluster.stop();
-      await polled('the healthcheck to fail', signal, async () => {
-        const h = await check();
-        return h.code === 1 && /answered 503 "unhealthy: database unreachable/.test(h.stderr);
-      });
+      await listenState(gateway, stoppedAt, 2, false);
+      const unhealthy = await check();
+      assert.equal(unhealthy.code, 1, unhealthy.stderr);
+      assert.match(unhealthy.stderr, /answered 503 "unhealthy: database unreachable/);
+      const lost = gateway.lines.slice(stoppedAt).find((l) => l.msg === NOT_LISTENING);
+      assert.ok((lost?.err as { message?: string } | undefined)?.message, 'logged with its cause');
       const refused = await validate(admin);
       assertUnavailable(refused.status, refused.body, 'GET /v3/auth/tokens');
       assert.equal(refused.headers.get('retry-after'), '1');
       const loginDown = await call('POST', '/v3/auth/tokens', {}, systemLogin);
       assertUnavailable(loginDown.status, loginDown.body, 'POST /v3/auth/tokens');
 
+      const startedAt = gateway.lines.length;
       cluster.start();
       const restartedAt = Date.now();
-      await polled('the healthcheck to pass again', signal, async () => (await check()).code === 0);
+      await listenState(gateway, startedAt, 2, true);
+      const healthyAgain = await check();
+      assert.equal(healthyAgain.code, 0, healthyAgain.stderr);
       const database = new URL(t.url).pathname.slice(1);
-      await polled(
-        'LISTEN on both workers',
-        signal,
-        async () => (await listeners(cluster.url, database)) === 2,
-      );
+      assert.equal(await listeners(cluster.url, database), 2, 'one LISTEN connection a worker');
       await until(
         'a 200 under load',
         answered,

@@ -35,6 +35,8 @@ export interface RunningPool {
    * 'worker exited' lines, the pids of the pool as the master sees it), checked as lines arrive.
    */
   waitForWorkers(check: (pids: number[]) => boolean, what: string): Promise<void>;
+  /** Resolves once `check` holds for the log lines so far (checked as lines arrive), as `waitFor`. */
+  waitForLog(check: (lines: Array<Record<string, unknown>>) => boolean, what: string): Promise<void>;
   /** The workers in the process table now. */
   workers(): number[];
   kill(): void;
@@ -124,6 +126,11 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
       () => (check([...live]) ? true : undefined),
       () => `${what}: not so (workers ${[...live].join(', ')})`,
     ).then(() => undefined);
+  const waitForLog = (check: (lines: Array<Record<string, unknown>>) => boolean, what: string) =>
+    whenever(
+      () => (check(lines) ? true : undefined),
+      () => `${what}: not so`,
+    ).then(() => undefined);
   const pool: RunningPool = {
     child,
     pid: child.pid as number,
@@ -134,6 +141,7 @@ export async function startPool(protocol: Protocol, env: Record<string, string> 
     waitFor,
     waitForCount,
     waitForWorkers,
+    waitForLog,
     workers: () => childrenOf(child.pid as number),
     kill: () => {
       if (child.exitCode === null) child.kill('SIGKILL');

@@ -168,7 +168,12 @@ export async function build(options: BuildOptions): Promise<FastifyInstance> {
     const global = request.headers['x-openstack-request-id'];
     if (typeof global === 'string' && REQUEST_ID_FORMAT.test(global))
       request.log = reply.log = request.log.child({ globalRequestId: global });
-    requestLog.run(request.log, done);
+    const run = () => requestLog.run(request.log, done);
+    // What this request reads from a cache is at least as new as every write finished before it
+    // came, through whichever worker or replica (a revoked token is refused everywhere at once).
+    const { invalidation } = services;
+    if (invalidation.enabled) void invalidation.sync().then(run);
+    else run();
   });
 
   // Requests by route (the pattern, never the ids in the path) and status, and their latency.

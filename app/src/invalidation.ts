@@ -46,6 +46,49 @@ export class Invalidation {
     };
   }
 
+  #barrier: (() => Promise<void>) | null = null;
+  /** Waiting for a barrier not sent yet. */
+  #next: Array<() => void> = [];
+  /** Waiting for the barrier in flight. */
+  #current: Array<() => void> | null = null;
+
+  /**
+   * Resolves once every notification committed before this call has been heard, so that what a
+   * request reads from a cache is at least as new as every write finished before it arrived (a
+   * token revoked through another worker is refused by this one at once, not once its NOTIFY
+   * lands). It waits for a round trip on the listening connection sent after the call: PostgreSQL
+   * hands a connection the notifications pending for it before it answers the connection's next
+   * statement. Calls that come while a round trip is in flight share the next one, so a busy
+   * process sends about one per round-trip time. Resolves at once while nothing may be cached.
+   */
+  sync(): Promise<void> {
+    if (!this.#enabled || !this.#barrier) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#next.push(resolve);
+      if (!this.#current) this.#send();
+    });
+  }
+
+  /** The listening connection's round trip, set while it is up (see listenForInvalidations). */
+  setBarrier(barrier: (() => Promise<void>) | null): void {
+    this.#barrier = barrier;
+  }
+
+  #send(): void {
+    const barrier = this.#barrier;
+    if (!barrier || this.#next.length === 0) return;
+    const batch = this.#next;
+    this.#next = [];
+    this.#current = batch;
+    void barrier().finally(() => {
+      // Released already, when the connection was lost meanwhile.
+      if (this.#current !== batch) return;
+      this.#current = null;
+      for (const resolve of batch) resolve();
+      this.#send();
+    });
+  }
+
   invalidate(): void {
     this.generation++;
     this.changes.emit('change');
@@ -53,6 +96,13 @@ export class Invalidation {
 
   enable(on: boolean): void {
     this.#enabled = on;
+    if (!on) {
+      // Nothing is cached from now on: whoever waits has nothing stale to fear.
+      const waiting = [...(this.#current ?? []), ...this.#next];
+      this.#current = null;
+      this.#next = [];
+      for (const resolve of waiting) resolve();
+    }
     this.invalidate();
   }
 }
@@ -120,6 +170,7 @@ export function listenForInvalidations(
     const lose = (err: unknown) => {
       if (lost) return;
       lost = true;
+      invalidation.setBarrier(null);
       invalidation.enable(false);
       if (!down && !stopped) {
         down = true;
@@ -150,6 +201,8 @@ export function listenForInvalidations(
       return;
     }
     if (lost || stopped) return;
+    // A failed round trip is a lost connection: caching stops and the waiters go on without it.
+    invalidation.setBarrier(() => client.query('SELECT 1').then(() => undefined, lose));
     invalidation.enable(true);
     down = false;
     log?.info({ heartbeatMs }, 'listening for invalidations: caches on');

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -466,16 +466,34 @@ describe('lists that cost a cheap caller the whole cloud', () => {
 
 /**
  * A TCP relay to PostgreSQL that can go silent the way a NAT or a failed-over proxy does: the
- * connections it has stop carrying bytes either way without being closed; new ones work.
+ * connections it has stop carrying bytes either way without being closed; new ones work. It can
+ * also hold what PostgreSQL sends (a slow network, a busy server) and let it through later, in order.
  */
-async function silentRelay(target: URL): Promise<{ url: string; silence(): void; close(): Promise<void> }> {
+async function silentRelay(target: URL): Promise<{
+  url: string;
+  silence(): void;
+  /** Holds PostgreSQL's bytes; resolves once the app has sent something meanwhile. */
+  hold(): Promise<void>;
+  release(): void;
+  close(): Promise<void>;
+}> {
   const live = new Set<{ silent: boolean; a: Socket; b: Socket }>();
+  let held: Array<() => void> | null = null;
+  const sent = new EventEmitter();
   const server: Server = createServer((a) => {
     const b = createConnection(Number(target.port), target.hostname);
     const pair = { silent: false, a, b };
     live.add(pair);
-    a.on('data', (d) => pair.silent || b.write(d));
-    b.on('data', (d) => pair.silent || a.write(d));
+    a.on('data', (d) => {
+      if (pair.silent) return;
+      b.write(d);
+      if (held) sent.emit('sent');
+    });
+    b.on('data', (d) => {
+      if (pair.silent) return;
+      if (held) held.push(() => a.write(d));
+      else a.write(d);
+    });
     const end = () => {
       live.delete(pair);
       a.destroy();
@@ -492,6 +510,15 @@ async function silentRelay(target: URL): Promise<{ url: string; silence(): void;
     url: url.href,
     silence() {
       for (const pair of live) pair.silent = true;
+    },
+    hold() {
+      held = [];
+      return once(sent, 'sent').then(() => undefined);
+    },
+    release() {
+      const writes = held ?? [];
+      held = null;
+      for (const write of writes) write();
     },
     async close() {
       for (const pair of live) {
@@ -573,6 +600,39 @@ describe('revocation over a half-open LISTEN connection, and application credent
       () => s.invalidation.enabled,
     );
     assert.equal((await validate(token)).status, 404);
+  });
+
+  test('a token revoked through another worker is refused here at once, before its NOTIFY lands', async () => {
+    const s = app.services;
+    const judy = (await s.identity.createUser(user(`judy-${newId()}`), 'judy pw')).id;
+    await s.assignment.grant({
+      actor: { type: 'user', id: judy },
+      target: { type: 'project', id: projectId },
+      roleId: member,
+    });
+    await until('LISTEN to be up', s.invalidation.changes, 'change', () => s.invalidation.enabled);
+    const login = await stack.request(
+      'POST',
+      '/v3/auth/tokens',
+      passwordLogin(judy, 'judy pw', { project: { id: projectId } }),
+    );
+    assert.equal(login.status, 201);
+    const token = login.headers['x-subject-token'] as string;
+    const admin = await adminToken(stack);
+    const check = () =>
+      stack.request('GET', '/v3/auth/tokens', undefined, { 'x-auth-token': admin, 'x-subject-token': token });
+    assert.equal((await check()).status, 200, 'validated, and now cached');
+    await nextSecond(login.body.token.issued_at);
+    // What PostgreSQL sends this instance's LISTEN connection waits in the relay: the revocation's
+    // NOTIFY, committed before the check is sent, arrives late.
+    const asked = relay.hold();
+    await other.revocation.revokeUser(judy);
+    const answer = check();
+    // The instance has asked PostgreSQL something on that connection; then the network catches up.
+    await asked;
+    relay.release();
+    assert.equal((await answer).status, 404);
+    assert.ok(s.invalidation.enabled, 'the cache stayed on: the revocation was heard, not bypassed');
   });
 
   test("a cached application credential token ends at the credential's expiry", async () => {

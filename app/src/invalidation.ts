@@ -120,6 +120,9 @@ export interface ListenOptions {
   log?: Pick<FastifyBaseLogger, 'info' | 'warn'>;
 }
 
+/** The longest a request waits for the listening connection's round trip (Invalidation.sync). */
+const BARRIER_TIMEOUT_MS = 1000;
+
 /** The listening connection's application_name, as pg_stat_activity shows it. */
 export const LISTEN_APPLICATION_NAME = 'gatehouse-invalidation';
 
@@ -201,8 +204,29 @@ export function listenForInvalidations(
       return;
     }
     if (lost || stopped) return;
-    // A failed round trip is a lost connection: caching stops and the waiters go on without it.
-    invalidation.setBarrier(() => client.query('SELECT 1').then(() => undefined, lose));
+    // A round trip that fails, or that does not come back within a second (a silently dead
+    // connection, found before its heartbeat would), is a lost connection: caching stops and the
+    // requests waiting on it go on without the cache.
+    invalidation.setBarrier(
+      () =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            lose(new Error(`a round trip took longer than ${BARRIER_TIMEOUT_MS} ms`));
+            resolve();
+          }, BARRIER_TIMEOUT_MS);
+          client.query('SELECT 1').then(
+            () => {
+              clearTimeout(timer);
+              resolve();
+            },
+            (err: unknown) => {
+              clearTimeout(timer);
+              lose(err);
+              resolve();
+            },
+          );
+        }),
+    );
     invalidation.enable(true);
     down = false;
     log?.info({ heartbeatMs }, 'listening for invalidations: caches on');

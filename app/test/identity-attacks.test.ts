@@ -676,6 +676,44 @@ describe('revocation over a half-open LISTEN connection, and application credent
   });
 });
 
+describe('a LISTEN connection gone silent holds no request', () => {
+  let t: TestDatabase;
+  let app: FastifyInstance;
+  let relay: Awaited<ReturnType<typeof silentRelay>>;
+  before(async () => {
+    t = await testDatabase();
+    relay = await silentRelay(new URL(t.url));
+    // A heartbeat too far away to notice anything during the test: only the round trip can.
+    app = await build({
+      config: { ...t.config, databaseUrl: relay.url, invalidationHeartbeat: 3600 },
+      db: t.db,
+    });
+  });
+  after(async () => {
+    await app?.close();
+    await relay?.close();
+    await t?.drop();
+  });
+
+  test('its round trip is given up: caching stops and the request is answered', {
+    timeout: 120_000,
+  }, async () => {
+    const s = app.services;
+    await until('LISTEN to be up', s.invalidation.changes, 'change', () => s.invalidation.enabled);
+    relay.silence();
+    const res = await app.inject({ method: 'GET', url: '/v3' });
+    assert.equal(res.statusCode, 200);
+    assert.equal(s.invalidation.enabled, false, 'the silent connection was given up');
+    await until(
+      'LISTEN to be back on a new connection',
+      s.invalidation.changes,
+      'change',
+      () => s.invalidation.enabled,
+    );
+    assert.equal((await app.inject({ method: 'GET', url: '/v3' })).statusCode, 200);
+  });
+});
+
 describe('one clock for revocations and issue times', () => {
   let t: TestDatabase;
   let app: FastifyInstance;

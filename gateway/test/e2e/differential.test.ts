@@ -110,6 +110,32 @@ const regressions: Array<[string, Program, RequestSpec]> = [
     { method: 'POST', bodySize: 1, chunked: true, expectContinue: true },
   ],
   [
+    // node:http (the reference) closed the connection as its response finished, before the
+    // client's body came after the 100 Continue: a reset that cut its own response's last bytes.
+    'seed -221251630: 125 KiB written at once to a POST whose body follows a 100 Continue',
+    {
+      readBody: false,
+      ops: [
+        {
+          op: 'write',
+          chunk: { type: 'buffer', bytes: Array.from({ length: 127836 }, (_, i) => i & 0xff) },
+          callback: false,
+        },
+        { op: 'addTrailers', name: 'x-trailer', value: '=' },
+        { op: 'write', chunk: { type: 'buffer', bytes: [0, 0, 0, 0, 0, 0] }, callback: false },
+        {
+          op: 'write',
+          chunk: { type: 'string', text: '\u{10000}'.repeat(6), encoding: 'latin1' },
+          callback: false,
+        },
+        { op: 'end', chunk: { type: 'string', text: ' ', encoding: 'utf8' } },
+        { op: 'tick' },
+        { op: 'end', chunk: { type: 'string', text: '', encoding: 'hex' } },
+      ],
+    },
+    { method: 'POST', bodySize: 0, chunked: false, expectContinue: true },
+  ],
+  [
     'seed 4: an empty Content-Type on a HEAD',
     {
       readBody: true,

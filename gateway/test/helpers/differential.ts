@@ -472,13 +472,21 @@ const nginxHeaders = (() => {
 function send(base: string, path: string, spec: RequestSpec, programId: string): Promise<Observed> {
   return new Promise((resolve) => {
     const body = Buffer.alloc(spec.bodySize, 'b');
-    const headers: Record<string, string> = { 'x-program': programId };
+    // Keep-alive, closed by this client once it has the answer: node:http closes a `Connection:
+    // close` exchange as soon as its response is written, and when the client's body comes later
+    // (after a 100 Continue, to a program that never reads it) that close is a reset which can
+    // take the response's last bytes with it. A race of the reference itself, not a difference.
+    const headers: Record<string, string> = { 'x-program': programId, connection: 'keep-alive' };
     if (spec.bodySize > 0 && !spec.chunked) headers['content-length'] = String(spec.bodySize);
     if (spec.chunked && spec.bodySize > 0) headers['transfer-encoding'] = 'chunked';
     if (spec.expectContinue) headers.expect = '100-continue';
     const req = request(`${base}${path}`, { method: spec.method, headers, agent: false });
+    const settle = (observed: Observed): void => {
+      req.destroy();
+      resolve(observed);
+    };
     const failed = (status = 0): void =>
-      resolve({ outcome: 'failed', status, reason: '', headers: [], body: Buffer.alloc(0) });
+      settle({ outcome: 'failed', status, reason: '', headers: [], body: Buffer.alloc(0) });
     req.on('error', () => failed());
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
@@ -491,7 +499,7 @@ function send(base: string, path: string, spec: RequestSpec, programId: string):
           const name = (res.rawHeaders[i] as string).toLowerCase();
           if (!IGNORED.has(name)) pairs.push([name, res.rawHeaders[i + 1] as string]);
         }
-        resolve({
+        settle({
           outcome: 'whole',
           status: res.statusCode ?? 0,
           reason: res.statusMessage ?? '',

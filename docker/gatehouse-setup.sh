@@ -20,7 +20,11 @@ say() { printf '[gatehouse-setup] %s\n' "$*"; }
 root=${GATEHOUSE_ROOT:-/srv/gatehouse}
 state=${GATEHOUSE_STATE_DIR:-/var/lib/gatehouse}
 manage() { node "$root/app/dist/src/manage.js" "$@"; }
-generate() { node -e "process.stdout.write(require('node:crypto').randomBytes(18).toString('base64url'))"; }
+# 144 random bits, base64url; never beginning with '-', which a command line would take for an
+# option (`openstack --os-password -x…`).
+generate() {
+  node -e "let p; do p = require('node:crypto').randomBytes(18).toString('base64url'); while (p[0] === '-'); process.stdout.write(p)"
+}
 
 if [ "${1:-}" = --print-admin-password ]; then
   if [ ! -s "$state/admin-password" ]; then

@@ -138,7 +138,7 @@ check_privileges() {
 }
 os() {
   openstack --os-auth-url "https://localhost:$port/v3" --os-cacert "$cacert" --os-identity-api-version 3 \
-    --os-username admin --os-password "$password" --os-project-name admin --os-user-domain-name Default \
+    --os-username admin --os-password="$password" --os-project-name admin --os-user-domain-name Default \
     --os-project-domain-name Default "$@"
 }
 # curl trusting nginx's certificate only.

@@ -96,12 +96,22 @@ test('every counter only grows across a kill, a reload and max_requests recyclin
     await check();
     // A worker killed outright: its requests since its last beat are gone with it.
     // One that serves (the status page lists those), not one already leaving after its recycle.
-    const serving = JSON.parse(await get('/gateway/status?json&full')) as {
-      processes: Array<{ pid: number }>;
-    };
-    const victim = serving.processes[0]?.pid;
-    assert.ok(victim);
-    process.kill(victim, 'SIGKILL');
+    // Both workers may be between a recycle and their successor's first answer: ask again until
+    // the page lists one.
+    let victim: number | undefined;
+    for (let asked = 1; victim === undefined; asked++) {
+      assert.ok(asked <= 500, 'the status page lists a serving worker');
+      const serving = JSON.parse(await get('/gateway/status?json&full')) as {
+        processes: Array<{ pid: number }>;
+      };
+      victim = serving.processes[0]?.pid;
+    }
+    try {
+      process.kill(victim, 'SIGKILL');
+    } catch (err) {
+      // Recycled between the page and the signal: gone all the same.
+      assert.equal((err as NodeJS.ErrnoException).code, 'ESRCH');
+    }
     // Gone (as an unexpected exit, or a recycle it was already in: the counters must hold either way).
     await pool.waitForWorkers((pids) => !pids.includes(victim), 'the killed worker gone');
     events.push('kill');

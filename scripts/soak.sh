@@ -39,7 +39,7 @@ pg_dir=""
 cleanup() {
   for pid in "${load_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${load_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ -n "$pg_dir" ]; then scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; fi
+  if [ -n "$pg_dir" ]; then scripts/pg.sh stop "$pg_dir/pg" >/dev/null 2>&1 || true; rm -rf "$pg_dir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -19,7 +19,13 @@ try {
 }
 
 const role = cluster.isPrimary ? { role: 'master' } : { role: 'worker', worker: cluster.worker?.id };
-const log = createLogger({ level: config.logLevel, fields: { ...role, pid: process.pid } });
+// The master writes its few lines synchronously: in the order they happen, and all of them before
+// the one line a fatal stop ends with. Workers queue theirs (the request path must not block).
+const log = createLogger({
+  level: config.logLevel,
+  fields: { ...role, pid: process.pid },
+  sync: cluster.isPrimary,
+});
 
 if (cluster.isPrimary) await runMaster(config, log);
 else await runWorker(config, log);

@@ -47,6 +47,8 @@ export class Master {
   readonly #handover: Handover | null;
   #generation = 0;
   #stopping = false;
+  /** The line a fatal stop ends with. */
+  #failure: string | null = null;
   #firstReady = false;
   #spawnRate = 1;
 
@@ -185,7 +187,10 @@ export class Master {
           this.#firstReady = true;
           if (!this.#ondemand) {
             const denied = applyListenPermissions(config);
-            if (denied) this.#fatal(denied.message);
+            if (denied) {
+              this.#fatal(denied.message);
+              return;
+            }
           }
           this.#logReady(this.#slots.staying().length);
         }
@@ -228,11 +233,25 @@ export class Master {
     for (const { worker } of this.#slots.all()) worker.process.kill('SIGKILL');
   }
 
+  /**
+   * Stops on a failure nothing can mend (the app does not load, the address cannot be had): every
+   * worker is killed and its exit awaited, then one line naming the cause ends the log (no worker's
+   * line can follow it), and the master exits 1.
+   */
   #fatal(line: string): void {
     if (this.#stopping) return;
-    process.stderr.write(`${line}\n`);
     this.#stopping = true;
+    this.#failure = line;
     this.#killAll();
+    if (this.#slots.size === 0) this.#exit();
+    // Killed workers always exit; should an exit never be reported, the master goes anyway.
+    setTimeout(() => this.#exit(), 2000);
+  }
+
+  /** The master's end once it is stopping and its workers have gone: 1 after a failure. */
+  #exit(): never {
+    if (this.#failure === null) process.exit(0);
+    process.stderr.write(`${this.#failure}\n`);
     process.exit(1);
   }
 
@@ -265,7 +284,7 @@ export class Master {
       signal,
     });
     if (this.#stopping) {
-      if (this.#slots.size === 0) process.exit(0);
+      if (this.#slots.size === 0) this.#exit();
       return;
     }
     if (slot.leaving) return;

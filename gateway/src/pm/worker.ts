@@ -151,11 +151,13 @@ export async function runWorker(config: GatewayConfig, log: Logger): Promise<voi
     try {
       app = await loadApp(config.app);
     } catch (err) {
+      // Written before the master hears of it: the master's one line naming the cause comes last.
+      log.error('application failed to load', { err });
+      await log.close();
       send({
         type: 'app-error',
         message: isGatewayError(err) ? err.message : `${errorTable.GW_ERR_APP_LOAD}: ${String(err)}`,
       });
-      log.error('application failed to load', { err });
       process.exit(1);
     }
   }

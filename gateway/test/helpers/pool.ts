@@ -11,7 +11,7 @@ import autocannon from 'autocannon';
 import type { Protocol } from '../../src/config.js';
 import { freePort } from './nginx.js';
 
-const bin = fileURLToPath(new URL('../../src/bin/gateway.js', import.meta.url));
+export const gatewayBin = fileURLToPath(new URL('../../src/bin/gateway.js', import.meta.url));
 export const poolApp = fileURLToPath(new URL('../pm/app.js', import.meta.url));
 
 export interface RunningPool {
@@ -44,7 +44,7 @@ export interface RunningPool {
 
 export async function startPool(protocol: Protocol, env: Record<string, string> = {}): Promise<RunningPool> {
   const port = await freePort();
-  const child = spawn(process.execPath, [bin], {
+  const child = spawn(process.execPath, [gatewayBin], {
     env: {
       ...process.env,
       GATEWAY_PROTOCOL: protocol,

@@ -4,16 +4,20 @@
  * nginx-pool.test.ts): the status page agrees with the load sent; the terminate timeout answers
  * 504; a blocked event loop gets its stack in the slow log and its worker replaced; the listen
  * queue shows connections the kernel holds; dynamic and ondemand pools grow and shrink; workers
- * told to stop while their app still loads (a reload upon a reload) stop without ever serving.
+ * told to stop while their app still loads (a reload upon a reload) stop without ever serving;
+ * an app that does not load stops the gateway with one line naming the cause, last in its log.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { send } from '../helpers/http-client.js';
-import { checkSlowCountLogged, load, type RunningPool, startPool } from '../helpers/pool.js';
+import { freePort } from '../helpers/nginx.js';
+import { checkSlowCountLogged, gatewayBin, load, type RunningPool, startPool } from '../helpers/pool.js';
 
 describe('process manager', () => {
   const started: RunningPool[] = [];
@@ -24,6 +28,39 @@ describe('process manager', () => {
   };
   after(() => {
     for (const p of started) p.kill();
+  });
+
+  test('an app that does not load: every worker gone, then one line naming the cause ends the log', async () => {
+    const app = join(tmpdir(), 'gw-no-such-app', 'index.js');
+    const child = spawn(process.execPath, [gatewayBin], {
+      env: {
+        ...process.env,
+        GATEWAY_PROTOCOL: 'http',
+        GATEWAY_LISTEN: `127.0.0.1:${await freePort()}`,
+        GATEWAY_APP: app,
+        GATEWAY_PM: 'static',
+        // Several workers failing at once: none of their lines may follow the master's.
+        GATEWAY_PM_MAX_CHILDREN: '6',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const chunks: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => chunks.push(c));
+    const [code] = await once(child, 'close');
+    assert.equal(code, 1);
+    const lines = Buffer.concat(chunks).toString().trimEnd().split('\n');
+    const last = lines.at(-1) as string;
+    assert.match(
+      last,
+      /^the application module could not be loaded: /,
+      `the last line:\n${lines.join('\n')}`,
+    );
+    assert.ok(last.includes(app), last);
+    // The worker that failed first wrote its cause, with the stack, before the master heard of it.
+    const logged = lines.slice(0, -1).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failed = logged.find((l) => l.msg === 'application failed to load');
+    assert.equal((failed?.err as { code?: string } | undefined)?.code, 'GW_ERR_APP_LOAD', lines.join('\n'));
+    assert.ok(logged.some((l) => l.msg === 'worker exited'));
   });
 
   test('the status page counts what was sent', async () => {

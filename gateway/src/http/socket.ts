@@ -62,6 +62,8 @@ export class ExchangeSocket extends Duplex {
   #accepted = true;
   /** A rewritten head waiting, while corked, for the body bytes that follow it. */
   #headOut: string | null = null;
+  /** The request is a HEAD: its response has no body. */
+  #headOnly = false;
 
   constructor(head: RequestHead, channel: ResponseChannel, format: HeadFormat) {
     // The request body reaches the app through IncomingMessage, never through this socket's readable
@@ -98,6 +100,7 @@ export class ExchangeSocket extends Duplex {
     this.localAddress = head.localAddress;
     this.localPort = head.localPort;
     this.encrypted = head.encrypted ? true : undefined;
+    this.#headOnly = head.method === 'HEAD';
     this.#params = head.params;
     this.#trusted = null;
   }
@@ -152,10 +155,17 @@ export class ExchangeSocket extends Duplex {
 
   /**
    * Destroyed while its response is unfinished (res.destroy(), a failed write): the response is
-   * cut short, and the web server is told so rather than handed a truncated one as complete.
+   * cut short, and the web server is told so rather than handed a truncated one as complete. A
+   * response that can carry no body (to HEAD, a 204, a 304) is whole once its head is out, as
+   * node:http's clients have it then: it ends as a response.
    */
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#channel.aborted) this.#channel.fail();
+    if (!this.#channel.aborted) {
+      if (this.#headDone && (this.#headOnly || this.status === 204 || this.status === 304)) {
+        this.#releaseHead();
+        this.#channel.end();
+      } else this.#channel.fail();
+    }
     callback(err);
   }
 

@@ -3,7 +3,8 @@
  * client (test/helpers/differential.ts says what is compared and which differences are
  * deliberate). Generated response programs and requests, a bounded run (GATEWAY_DIFF_RUNS,
  * GATEWAY_DIFF_SEED to replay one; gateway/bench/differential.ts runs longer), the cases such runs
- * found kept as regressions, and five frameworks' apps through the same harness.
+ * found kept as regressions, and five frameworks' apps through the same harness. The fastcgi and
+ * uwsgi gateways are asked through nginx and directly by a client of their protocol.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -189,6 +190,20 @@ const regressions: Array<[string, Program, RequestSpec]> = [
       ],
     },
     { method: 'PUT', bodySize: 3 << 20, chunked: true, expectContinue: false },
+  ],
+  [
+    // Found by the direct clients: the gateway cut such a response short (no END_REQUEST, a reset).
+    'a 304 whose head is out, then a throw: whole, as it can carry no body',
+    {
+      readBody: false,
+      ops: [{ op: 'writeHead', status: 304 }, { op: 'flushHeaders' }, { op: 'throw' }],
+    },
+    GET,
+  ],
+  [
+    'an answer to HEAD whose head is out, then a destroy: whole',
+    { readBody: false, ops: [{ op: 'flushHeaders' }, { op: 'destroy' }] },
+    HEAD,
   ],
 ];
 

@@ -1,17 +1,28 @@
 /**
  * The differential harness: one request listener served by node:http (the reference, reached
- * directly) and by the gateway in fastcgi, uwsgi and http mode, each behind a real nginx; the same
- * requests to all; and a comparison of what the client receives: status and reason, headers (minus
- * hop-by-hop ones and those nginx sets itself), body bytes, and whether the response arrived whole.
+ * directly) and by the gateway in fastcgi, uwsgi and http mode, each behind a real nginx, and the
+ * fastcgi and uwsgi gateways also asked with no nginx in between (libfcgi's cgi-fcgi;
+ * test/helpers/uwsgi-ask.py); the same requests to all; and a comparison of what the client
+ * receives: status and reason, headers (minus hop-by-hop ones and those nginx sets itself), body
+ * bytes, and whether the response arrived whole.
  *
  * Responses are generated as programs (sequences of ServerResponse calls) by fast-check, as are
  * requests. Differences that are deliberate are normalised here, each with its reason; they are the
  * list in gateway/README.md.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import {
+  type ClientRequest,
+  createServer,
+  type IncomingMessage,
+  request,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Protocol } from '../../src/config.js';
@@ -432,7 +443,8 @@ export const requestArb: fc.Arbitrary<RequestSpec> = fc
 
 // --- targets ----------------------------------------------------------------------------------
 
-export type Target = 'node' | Protocol;
+/** node:http (the reference), the gateway behind nginx in each mode, or reached by a protocol client. */
+export type Target = 'node' | Protocol | 'fastcgi direct' | 'uwsgi direct';
 
 export interface Observed {
   /** 'failed': the client got an error, or a response cut short. */
@@ -469,20 +481,11 @@ const nginxHeaders = (() => {
   );
 })();
 
-function send(base: string, path: string, spec: RequestSpec, programId: string): Promise<Observed> {
+/** What a client of node:http gets from a request it sent: the answer, whole, or a failure. */
+function observe(req: ClientRequest, settled: () => void = () => {}): Promise<Observed> {
   return new Promise((resolve) => {
-    const body = Buffer.alloc(spec.bodySize, 'b');
-    // Keep-alive, closed by this client once it has the answer: node:http closes a `Connection:
-    // close` exchange as soon as its response is written, and when the client's body comes later
-    // (after a 100 Continue, to a program that never reads it) that close is a reset which can
-    // take the response's last bytes with it. A race of the reference itself, not a difference.
-    const headers: Record<string, string> = { 'x-program': programId, connection: 'keep-alive' };
-    if (spec.bodySize > 0 && !spec.chunked) headers['content-length'] = String(spec.bodySize);
-    if (spec.chunked && spec.bodySize > 0) headers['transfer-encoding'] = 'chunked';
-    if (spec.expectContinue) headers.expect = '100-continue';
-    const req = request(`${base}${path}`, { method: spec.method, headers, agent: false });
     const settle = (observed: Observed): void => {
-      req.destroy();
+      settled();
       resolve(observed);
     };
     const failed = (status = 0): void =>
@@ -508,25 +511,142 @@ function send(base: string, path: string, spec: RequestSpec, programId: string):
         });
       });
     });
-    const write = () => {
-      if (spec.bodySize > 0) {
-        // In pieces, so chunked requests have several chunks.
-        for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.subarray(at, at + 64 * 1024));
-      }
-      req.end();
-    };
-    if (spec.expectContinue) {
-      req.once('continue', write);
-      // A server may answer without asking for the body: node:http then ends the request itself.
-      req.on('response', () => {
-        if (!req.writableEnded) req.end();
-      });
-    } else write();
   });
 }
 
+function send(base: string, path: string, spec: RequestSpec, programId: string): Promise<Observed> {
+  const body = Buffer.alloc(spec.bodySize, 'b');
+  // Keep-alive, closed by this client once it has the answer: node:http closes a `Connection:
+  // close` exchange as soon as its response is written, and when the client's body comes later
+  // (after a 100 Continue, to a program that never reads it) that close is a reset which can
+  // take the response's last bytes with it. A race of the reference itself, not a difference.
+  const headers: Record<string, string> = { 'x-program': programId, connection: 'keep-alive' };
+  if (spec.bodySize > 0 && !spec.chunked) headers['content-length'] = String(spec.bodySize);
+  if (spec.chunked && spec.bodySize > 0) headers['transfer-encoding'] = 'chunked';
+  if (spec.expectContinue) headers.expect = '100-continue';
+  const req = request(`${base}${path}`, { method: spec.method, headers, agent: false });
+  const observed = observe(req, () => req.destroy());
+  const write = () => {
+    if (spec.bodySize > 0) {
+      // In pieces, so chunked requests have several chunks.
+      for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.subarray(at, at + 64 * 1024));
+    }
+    req.end();
+  };
+  if (spec.expectContinue) {
+    req.once('continue', write);
+    // A server may answer without asking for the body: node:http then ends the request itself.
+    req.on('response', () => {
+      if (!req.writableEnded) req.end();
+    });
+  } else write();
+  return observed;
+}
+
+// --- the protocols' own clients, without nginx -------------------------------------------------
+
+/**
+ * The CGI variables nginx sends (nginx/snippets/fastcgi.conf, uwsgi.conf), for a request a client
+ * of the protocol makes itself. A body goes with its length, as nginx sends one it has buffered
+ * (FastCGI and uwsgi have no chunked framing); Expect is nginx's business.
+ */
+function cgiVariables(path: string, spec: RequestSpec, programId: string): Array<[string, string]> {
+  const [uri = '/', query = ''] = path.split('?');
+  return [
+    ['QUERY_STRING', query],
+    ['REQUEST_METHOD', spec.method],
+    ['CONTENT_TYPE', ''],
+    ['CONTENT_LENGTH', spec.bodySize > 0 ? String(spec.bodySize) : ''],
+    ['SCRIPT_NAME', ''],
+    ['PATH_INFO', uri],
+    ['REQUEST_URI', path],
+    ['DOCUMENT_URI', uri],
+    ['SERVER_PROTOCOL', 'HTTP/1.1'],
+    ['REQUEST_SCHEME', 'http'],
+    ['GATEWAY_INTERFACE', 'CGI/1.1'],
+    ['REMOTE_ADDR', '127.0.0.1'],
+    ['REMOTE_PORT', '40000'],
+    ['SERVER_ADDR', '127.0.0.1'],
+    ['SERVER_PORT', '80'],
+    ['SERVER_NAME', 'localhost'],
+    ['HTTP_HOST', 'localhost'],
+    ['HTTP_X_PROGRAM', programId],
+  ];
+}
+
+/**
+ * FastCGI through libfcgi's cgi-fcgi, a client independent of this project: it passes its
+ * environment as the request's parameters and its stdin as the body, prints the CGI response, and
+ * exits non-zero when the connection ends without FCGI_END_REQUEST (a response cut short).
+ */
+function askFastcgi(address: TestGateway['address'], path: string, spec: RequestSpec, programId: string) {
+  const connect = 'path' in address ? address.path : `${address.host}:${address.port}`;
+  const child = spawn('cgi-fcgi', ['-bind', '-connect', connect], {
+    env: { PATH: process.env.PATH, ...Object.fromEntries(cgiVariables(path, spec, programId)) },
+    stdio: ['pipe', 'pipe', 'ignore'],
+  });
+  const out: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => out.push(c));
+  // cgi-fcgi may stop reading a body the app never reads.
+  child.stdin.on('error', () => {});
+  child.stdin.end(Buffer.alloc(spec.bodySize, 'b'));
+  return new Promise<Observed>((resolve) => {
+    child.on('close', (code) => {
+      const stdout = Buffer.concat(out);
+      const end = stdout.indexOf('\r\n\r\n');
+      if (code !== 0 || end === -1)
+        return resolve({ outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) });
+      let status = 200;
+      let reason = 'OK';
+      const headers: Array<[string, string]> = [];
+      for (const line of stdout.toString('latin1', 0, end).split('\r\n')) {
+        const colon = line.indexOf(':');
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (name === 'status') {
+          status = Number(value.slice(0, 3));
+          reason = value.slice(4);
+        } else if (!IGNORED.has(name)) headers.push([name, value]);
+      }
+      resolve({ outcome: 'whole', status, reason, headers, body: stdout.subarray(end + 4) });
+    });
+  });
+}
+
+const uwsgiAsk = fileURLToPath(new URL('../../../test/helpers/uwsgi-ask.py', import.meta.url));
+
+/**
+ * uwsgi through test/helpers/uwsgi-ask.py, a client independent of the gateway's codec (and of
+ * node:net, which on Node 20 and 22 reports a reset that follows data as a plain close): one packet
+ * on a new connection, the HTTP response read until the server closes it, then parsed by
+ * node:http's own client. A reset means the response was cut short.
+ */
+function askUwsgi(address: TestGateway['address'], path: string, spec: RequestSpec, programId: string) {
+  const target = 'path' in address ? address.path : `${address.host}:${address.port}`;
+  const variables = JSON.stringify(cgiVariables(path, spec, programId));
+  const child = spawn('python3', [uwsgiAsk, target, variables, String(spec.bodySize)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const received: Buffer[] = [];
+  child.stdout.on('data', (c: Buffer) => received.push(c));
+  return new Promise<Observed>((resolve) => {
+    child.on('close', (code) => {
+      if (code !== 0)
+        return resolve({ outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) });
+      const wire = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+      const req = request({ method: spec.method, path, createConnection: () => wire as Socket });
+      resolve(observe(req));
+      req.end();
+      wire.push(Buffer.concat(received));
+      wire.push(null);
+    });
+  });
+}
+
+type Ask = (path: string, spec: RequestSpec, programId: string) => Promise<Observed>;
+
 export interface Harness {
-  readonly targets: Array<{ name: Target; url: string }>;
+  readonly targets: Array<{ name: Target; ask: Ask }>;
   programs: Map<string, Program>;
   /** Every target's answer to one request (after the reference's). */
   exchange(program: Program, spec: RequestSpec): Promise<Map<Target, Observed>>;
@@ -580,7 +700,9 @@ export async function startHarness(
   const reference = await startReference(own as ReturnType<typeof programListener>);
   const gateways: TestGateway[] = [];
   const nginxes: RunningNginx[] = [];
-  const targets: Array<{ name: Target; url: string }> = [{ name: 'node', url: reference.url }];
+  const targets: Array<{ name: Target; ask: Ask }> = [
+    { name: 'node', ask: (path, spec, id) => send(reference.url, path, spec, id) },
+  ];
   for (const mode of modes) {
     const gateway = await startGateway({
       protocol: mode,
@@ -589,12 +711,23 @@ export async function startHarness(
     gateways.push(gateway);
     const nginx = await startNginx({ protocol: mode, upstream: gateway.upstream, workers: 1 });
     nginxes.push(nginx);
-    targets.push({ name: mode, url: nginx.url });
+    targets.push({ name: mode, ask: (path, spec, id) => send(nginx.url, path, spec, id) });
+    // The same gateway, asked by a client of its protocol with no nginx in between.
+    if (mode === 'fastcgi')
+      targets.push({
+        name: 'fastcgi direct',
+        ask: (path, spec, id) => askFastcgi(gateway.address, path, spec, id),
+      });
+    if (mode === 'uwsgi')
+      targets.push({
+        name: 'uwsgi direct',
+        ask: (path, spec, id) => askUwsgi(gateway.address, path, spec, id),
+      });
   }
   let next = 0;
   const everywhere = async (path: string, spec: RequestSpec, id: string) => {
     const results = new Map<Target, Observed>();
-    await Promise.all(targets.map(async (t) => results.set(t.name, await send(t.url, path, spec, id))));
+    await Promise.all(targets.map(async (t) => results.set(t.name, await t.ask(path, spec, id))));
     return results;
   };
   return {

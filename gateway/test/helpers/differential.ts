@@ -455,6 +455,15 @@ export interface Observed {
   body: Buffer;
 }
 
+/** A client's failure, or a response cut short: nothing of it is compared. */
+const failure = (): Observed => ({
+  outcome: 'failed',
+  status: 0,
+  reason: '',
+  headers: [],
+  body: Buffer.alloc(0),
+});
+
 /** Hop-by-hop headers, and what nginx (or node:http's own framing) sets by design. */
 const IGNORED = new Set([
   'connection',
@@ -594,8 +603,7 @@ function askFastcgi(address: TestGateway['address'], path: string, spec: Request
     child.on('close', (code) => {
       const stdout = Buffer.concat(out);
       const end = stdout.indexOf('\r\n\r\n');
-      if (code !== 0 || end === -1)
-        return resolve({ outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) });
+      if (code !== 0 || end === -1) return resolve(failure());
       let status = 200;
       let reason = 'OK';
       const headers: Array<[string, string]> = [];
@@ -631,8 +639,7 @@ function askUwsgi(address: TestGateway['address'], path: string, spec: RequestSp
   child.stdout.on('data', (c: Buffer) => received.push(c));
   return new Promise<Observed>((resolve) => {
     child.on('close', (code) => {
-      if (code !== 0)
-        return resolve({ outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) });
+      if (code !== 0) return resolve(failure());
       const wire = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
       const req = request({ method: spec.method, path, createConnection: () => wire as Socket });
       resolve(observe(req));
@@ -773,11 +780,9 @@ export function normalise(observed: Observed, target: Target, spec?: RequestSpec
   ) {
     // nginx's own error page (none for HEAD); the programs never answer 502 themselves.
     const html = observed.body.toString('latin1');
-    if (html.includes('<center>nginx</center>') || (spec?.method === 'HEAD' && html === ''))
-      return { outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) };
+    if (html.includes('<center>nginx</center>') || (spec?.method === 'HEAD' && html === '')) return failure();
   }
-  if (observed.outcome === 'failed')
-    return { outcome: 'failed', status: 0, reason: '', headers: [], body: Buffer.alloc(0) };
+  if (observed.outcome === 'failed') return failure();
   return observed;
 }
 

@@ -64,6 +64,8 @@ export class ExchangeSocket extends Duplex {
   #headOut: string | null = null;
   /** The request is a HEAD: its response has no body. */
   #headOnly = false;
+  /** The head went to the channel while corked, and no uncork has let it out yet. */
+  #headCorked = false;
 
   constructor(head: RequestHead, channel: ResponseChannel, format: HeadFormat) {
     // The request body reaches the app through IncomingMessage, never through this socket's readable
@@ -86,6 +88,7 @@ export class ExchangeSocket extends Duplex {
     this.#channel = channel;
     this.#pendingHead = null;
     this.#headDone = false;
+    this.#headCorked = false;
     this.#chunked = null;
     this.#held = false;
     this.#headOut = null;
@@ -157,14 +160,14 @@ export class ExchangeSocket extends Duplex {
    * Destroyed while its response is unfinished (res.destroy(), a failed write): the response is
    * cut short, and the web server is told so rather than handed a truncated one as complete. A
    * response that can carry no body (to HEAD, a 204, a 304) is whole once its head is out, as
-   * node:http's clients have it then: it ends as a response.
+   * node:http's clients have it then: it ends as a response. A head still held by a cork is not
+   * out: node:http drops what a destroyed socket holds.
    */
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
     if (!this.#channel.aborted) {
-      if (this.#headDone && (this.#headOnly || this.status === 204 || this.status === 304)) {
-        this.#releaseHead();
-        this.#channel.end();
-      } else this.#channel.fail();
+      const headOut = this.#headDone && !this.#headCorked;
+      if (headOut && (this.#headOnly || this.status === 204 || this.status === 304)) this.#channel.end();
+      else this.#channel.fail();
     }
     callback(err);
   }
@@ -280,6 +283,7 @@ export class ExchangeSocket extends Duplex {
   override uncork(): void {
     super.uncork();
     if (this.writableCorked > 0) return;
+    this.#headCorked = false;
     if (this.#headOut !== null) {
       this.#held = true;
       this.#releaseHead();
@@ -309,6 +313,7 @@ export class ExchangeSocket extends Duplex {
       start = end + 4;
       if (head.status >= 100 && head.status < 200) continue; // interim responses cannot cross
       this.#headDone = true;
+      this.#headCorked = this.writableCorked > 0;
       this.status = head.status;
       if (head.chunked) {
         this.#chunked = new ChunkedBodyDecoder();
@@ -353,6 +358,7 @@ export class ExchangeSocket extends Duplex {
       if (head.status >= 100 && head.status < 200) continue;
       this.#pendingHead = null;
       this.#headDone = true;
+      this.#headCorked = this.writableCorked > 0;
       this.status = head.status;
       if (head.chunked) this.#chunked = new ChunkedBodyDecoder();
       this.#send(Buffer.from(head.head, 'latin1'), this.#hold());

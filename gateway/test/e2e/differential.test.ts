@@ -205,6 +205,27 @@ const regressions: Array<[string, Program, RequestSpec]> = [
     { readBody: false, ops: [{ op: 'flushHeaders' }, { op: 'destroy' }] },
     HEAD,
   ],
+  [
+    // Seed 20261205 of gateway/bench/differential.js, 400 runs: a corked head never left.
+    'a 304 whose head a cork still holds, then a throw: nothing was sent, a failure',
+    {
+      readBody: false,
+      ops: [
+        { op: 'writeHead', status: 304 },
+        { op: 'cork' },
+        { op: 'flushHeaders' },
+        { op: 'tick' },
+        { op: 'throw' },
+      ],
+    },
+    GET,
+  ],
+  [
+    // The same seed, after the case above was fixed: a cork after the head was out holds nothing.
+    'an answer to HEAD whose head is out, then a cork and a destroy: whole',
+    { readBody: false, ops: [{ op: 'flushHeaders' }, { op: 'cork' }, { op: 'destroy' }] },
+    HEAD,
+  ],
 ];
 
 describe('the gateway answers as node:http does', () => {

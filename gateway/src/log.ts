@@ -57,14 +57,12 @@ function wrap(p: pino.Logger, close: () => Promise<void>): Logger {
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const root = (destination: pino.DestinationStream) => {
+    const p = pino({ ...pinoOptions, level: options.level ?? 'info' }, destination);
+    return options.fields ? p.child(options.fields) : p;
+  };
   const write = options.write;
-  if (write) {
-    const p = pino(
-      { ...pinoOptions, level: options.level ?? 'info' },
-      { write: (line: string) => write(line) },
-    );
-    return wrap(options.fields ? p.child(options.fields) : p, async () => {});
-  }
+  if (write) return wrap(root({ write: (line: string) => write(line) }), async () => {});
   const destination = pino.destination({ fd: 2, sync: options.sync ?? false });
   // sonic-boom's end() waits for a write in flight (a flushSync would skip it) and leaves fd 2 open.
   let closed: Promise<void> | undefined;
@@ -74,6 +72,5 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       destination.once('error', () => resolve());
       destination.end();
     }));
-  const p = pino({ ...pinoOptions, level: options.level ?? 'info' }, destination);
-  return wrap(options.fields ? p.child(options.fields) : p, close);
+  return wrap(root(destination), close);
 }

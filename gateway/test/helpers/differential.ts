@@ -26,6 +26,7 @@ import { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Protocol } from '../../src/config.js';
+import { type CgiResponse, parseCgiResponse } from './fastcgi-client.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import { type RunningNginx, startNginx } from './nginx.js';
 
@@ -601,22 +602,17 @@ function askFastcgi(address: TestGateway['address'], path: string, spec: Request
   child.stdin.end(Buffer.alloc(spec.bodySize, 'b'));
   return new Promise<Observed>((resolve) => {
     child.on('close', (code) => {
-      const stdout = Buffer.concat(out);
-      const end = stdout.indexOf('\r\n\r\n');
-      if (code !== 0 || end === -1) return resolve(failure());
-      let status = 200;
-      let reason = 'OK';
-      const headers: Array<[string, string]> = [];
-      for (const line of stdout.toString('latin1', 0, end).split('\r\n')) {
-        const colon = line.indexOf(':');
-        const name = line.slice(0, colon).toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        if (name === 'status') {
-          status = Number(value.slice(0, 3));
-          reason = value.slice(4);
-        } else if (!IGNORED.has(name)) headers.push([name, value]);
+      if (code !== 0) return resolve(failure());
+      let answer: CgiResponse;
+      try {
+        answer = parseCgiResponse(Buffer.concat(out));
+      } catch {
+        return resolve(failure());
       }
-      resolve({ outcome: 'whole', status, reason, headers, body: stdout.subarray(end + 4) });
+      const headers = Object.entries(answer.headers).flatMap(([name, values]) =>
+        name === 'status' || IGNORED.has(name) ? [] : values.map((value): [string, string] => [name, value]),
+      );
+      resolve({ outcome: 'whole', status: answer.status, reason: answer.reason, headers, body: answer.body });
     });
   });
 }

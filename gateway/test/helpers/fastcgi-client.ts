@@ -144,6 +144,8 @@ export class FastcgiClient {
 
 export interface CgiResponse {
   status: number;
+  /** The reason phrase after the code in `Status:`; empty without one. */
+  reason: string;
   headers: Record<string, string[]>;
   body: Buffer;
 }
@@ -168,5 +170,6 @@ export function parseCgiResponse(stdout: Buffer): CgiResponse {
     headers[name] = list;
   }
   const status = headers.status ? Number(headers.status[0]?.split(' ')[0]) : headers.location ? 302 : 200;
-  return { status, headers, body: stdout.subarray(end + sep) };
+  const reason = headers.status?.[0]?.replace(/^\d+\s*/, '') ?? '';
+  return { status, reason, headers, body: stdout.subarray(end + sep) };
 }
